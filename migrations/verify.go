@@ -1,0 +1,394 @@
+package migrations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// GlobalTables are the tables that deliberately carry no tenant_id. Any
+// other table without one is a catalog problem: a new table must be
+// tenant-scoped or named here, on purpose.
+var GlobalTables = []string{
+	"public.goose_db_version", // the migration ledger
+	"public.users",            // people, who may belong to several tenants
+}
+
+// UnkeyedTenantTables are tenant tables that deliberately have no primary
+// key (append-only, partition-ready).
+var UnkeyedTenantTables = []string{
+	"public.audit_events",
+	"public.sensor_readings",
+}
+
+// Report lists the invariants Verify found broken; empty means clean.
+type Report struct {
+	Problems []string `json:"problems"`
+}
+
+// OK reports whether nothing was found.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// Querier is what the checks need: a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Verify checks the invariants of the seed's pre-production checklist and of
+// DESIGN §2 on the database at databaseURL: every migration applied; the
+// catalog rules (CheckCatalog); park_app owns and bypasses nothing; every
+// space's tenant matches its site's; reservation_conflicts is empty. The
+// data checks run as park_ops, which sees every tenant; when the login cannot
+// act as a role that sees every tenant, that is itself a problem, so Verify
+// never reports "clean" from a partial view.
+func Verify(ctx context.Context, databaseURL string) (*Report, error) {
+	rep := &Report{}
+
+	r, err := Open(ctx, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.Status(ctx)
+	r.Close()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range st {
+		if !s.Applied {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("migration %05d %s is not applied", s.Version, s.Name))
+		}
+	}
+
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+
+	catalog, err := CheckCatalog(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	rep.Problems = append(rep.Problems, catalog...)
+
+	data, err := checkData(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	rep.Problems = append(rep.Problems, data...)
+	return rep, nil
+}
+
+func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+	var problems []string
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.Background())
+
+	var super bool
+	if err := tx.QueryRow(ctx, `select rolsuper from pg_roles where rolname = session_user`).Scan(&super); err != nil {
+		return nil, err
+	}
+	if !super {
+		if _, err := tx.Exec(ctx, `SET LOCAL ROLE park_ops`); err != nil {
+			return append(problems, "cannot act as park_ops, so not every tenant is visible: data checks not run (connect as park_admin or a superuser)"), nil
+		}
+	}
+	var seesAll bool
+	var role string
+	if err := tx.QueryRow(ctx,
+		`select rolname, rolsuper or rolbypassrls from pg_roles where rolname = current_user`).Scan(&role, &seesAll); err != nil {
+		return nil, err
+	}
+	if !seesAll {
+		return append(problems, fmt.Sprintf("role %s does not see every tenant: data checks not run", role)), nil
+	}
+
+	rows, err := tx.Query(ctx, `
+		select s.tenant_id::text, s.id::text, coalesce(si.tenant_id::text, '')
+		  from spaces s
+		  left join sites si on si.id = s.site_id and si.tenant_id = s.tenant_id
+		 where si.id is null
+		 order by 1, 2 limit 100`)
+	if err != nil {
+		return nil, fmt.Errorf("check spaces: %w", err)
+	}
+	for rows.Next() {
+		var tenant, space, siteTenant string
+		if err := rows.Scan(&tenant, &space, &siteTenant); err != nil {
+			return nil, err
+		}
+		problems = append(problems, fmt.Sprintf("space %s of tenant %s: its site is not a site of that tenant", space, tenant))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("check spaces: %w", err)
+	}
+
+	rows, err = tx.Query(ctx, `
+		select tenant_id::text, space_id::text, reservation_id::text, conflicting_id::text
+		  from reservation_conflicts order by 1, 2, 3 limit 100`)
+	if err != nil {
+		return nil, fmt.Errorf("check reservation_conflicts: %w", err)
+	}
+	for rows.Next() {
+		var tenant, space, a, b string
+		if err := rows.Scan(&tenant, &space, &a, &b); err != nil {
+			return nil, err
+		}
+		problems = append(problems, fmt.Sprintf(
+			"reservation_conflicts: reservations %s and %s overlap on space %s of tenant %s", a, b, space, tenant))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("check reservation_conflicts: %w", err)
+	}
+	return problems, nil
+}
+
+// CheckCatalog returns the ways the schema breaks the rules of DESIGN §2:
+//   - a table with tenant_id (or tenants, or users) without ENABLE and FORCE
+//     row-level security, or without a policy;
+//   - a table that is neither tenant-scoped nor in GlobalTables;
+//   - a tenant table whose primary key does not lead with tenant_id;
+//   - a view that is not security_invoker;
+//   - a SECURITY DEFINER function not owned by park_auth, without
+//     search_path = pg_catalog, pg_temp, executable by PUBLIC or not by
+//     park_app;
+//   - app_tenant_id() missing or not STABLE;
+//   - an object not owned by park_owner (SECURITY DEFINER functions aside);
+//   - park_app owning anything, bypassing RLS, being a superuser or a member
+//     of another Park role.
+func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	type table struct {
+		name            string
+		hasTenant       bool
+		rls, force      bool
+		policies        int
+		pkFirst         string
+		owner           string
+		partitionOrRoot bool
+	}
+	rows, err := q.Query(ctx, `
+		select n.nspname || '.' || c.relname,
+		       exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped),
+		       c.relrowsecurity, c.relforcerowsecurity,
+		       (select count(*) from pg_policy p where p.polrelid = c.oid),
+		       coalesce((select a.attname from pg_constraint k
+		                   join pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
+		                  where k.conrelid = c.oid and k.contype = 'p'), ''),
+		       pg_get_userbyid(c.relowner)
+		  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+		 where c.relkind in ('r', 'p') and n.nspname in ('public', 'auth')
+		 order by 1`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog tables: %w", err)
+	}
+	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (table, error) {
+		var t table
+		err := r.Scan(&t.name, &t.hasTenant, &t.rls, &t.force, &t.policies, &t.pkFirst, &t.owner)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog tables: %w", err)
+	}
+	for _, t := range tables {
+		scoped := t.hasTenant || t.name == "public.tenants"
+		if !scoped && !slices.Contains(GlobalTables, t.name) {
+			add("table %s: has no tenant_id and is not on the list of global tables", t.name)
+		}
+		if scoped || t.name == "public.users" {
+			if !t.rls {
+				add("table %s: row-level security is not enabled", t.name)
+			}
+			if !t.force {
+				add("table %s: row-level security is not forced", t.name)
+			}
+			if t.policies == 0 {
+				add("table %s: has no policy", t.name)
+			}
+		}
+		if t.hasTenant {
+			switch {
+			case t.pkFirst == "" && !slices.Contains(UnkeyedTenantTables, t.name):
+				add("table %s: has no primary key", t.name)
+			case t.pkFirst != "" && t.pkFirst != "tenant_id":
+				add("table %s: primary key does not lead with tenant_id", t.name)
+			}
+		}
+		if t.owner != "park_owner" {
+			add("table %s: owned by %s, not park_owner", t.name, t.owner)
+		}
+	}
+
+	var views []string
+	rows, err = q.Query(ctx, `
+		select n.nspname || '.' || c.relname
+		  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+		 where c.relkind in ('v', 'm') and n.nspname in ('public', 'auth')
+		   and not coalesce(c.reloptions @> array['security_invoker=true'] or c.reloptions @> array['security_invoker=on'], false)
+		 order by 1`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog views: %w", err)
+	}
+	views, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("catalog views: %w", err)
+	}
+	for _, v := range views {
+		add("view %s: is not security_invoker", v)
+	}
+
+	type definer struct {
+		name, owner     string
+		config          []string
+		publicExec, app bool
+	}
+	rows, err = q.Query(ctx, `
+		select p.oid::regprocedure::text, pg_get_userbyid(p.proowner), coalesce(p.proconfig, '{}'),
+		       p.proacl is null or exists (select 1 from aclexplode(p.proacl) a where a.grantee = 0 and a.privilege_type = 'EXECUTE'),
+		       has_function_privilege('park_app', p.oid, 'EXECUTE')
+		  from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+		 where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema')
+		 order by 1`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog functions: %w", err)
+	}
+	definers, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (definer, error) {
+		var d definer
+		err := r.Scan(&d.name, &d.owner, &d.config, &d.publicExec, &d.app)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog functions: %w", err)
+	}
+	for _, d := range definers {
+		if d.owner != "park_auth" {
+			add("function %s: SECURITY DEFINER owned by %s, not park_auth", d.name, d.owner)
+		}
+		if !slices.Contains(d.config, "search_path=pg_catalog, pg_temp") {
+			add("function %s: SECURITY DEFINER without search_path = pg_catalog, pg_temp", d.name)
+		}
+		if d.publicExec {
+			add("function %s: SECURITY DEFINER executable by PUBLIC", d.name)
+		}
+		if !d.app {
+			add("function %s: SECURITY DEFINER not executable by park_app", d.name)
+		}
+	}
+
+	var volatility string
+	err = q.QueryRow(ctx, `select p.provolatile::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+		where n.nspname = 'public' and p.proname = 'app_tenant_id'`).Scan(&volatility)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		add("function public.app_tenant_id(): missing")
+	case err != nil:
+		return nil, fmt.Errorf("catalog app_tenant_id: %w", err)
+	case volatility != "s":
+		add("function public.app_tenant_id(): must be STABLE (is %q)", map[string]string{"i": "IMMUTABLE", "v": "VOLATILE"}[volatility])
+	}
+
+	rows, err = q.Query(ctx, `
+		select kind || ' ' || name from (
+		  select 'relation' kind, c.oid::regclass::text name, c.relowner owner
+		    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+		   where n.nspname in ('public', 'auth') and c.relkind in ('v','m','S','f')
+		  union all
+		  select 'function', p.oid::regprocedure::text, p.proowner
+		    from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+		   where n.nspname in ('public', 'auth') and not p.prosecdef
+		     and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')
+		  union all
+		  select 'schema', n.nspname, n.nspowner from pg_namespace n where n.nspname = 'auth'
+		) o where pg_get_userbyid(owner) <> 'park_owner'
+		order by 1`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog owners: %w", err)
+	}
+	owned, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("catalog owners: %w", err)
+	}
+	for _, o := range owned {
+		add("%s: not owned by park_owner", o)
+	}
+
+	appProblems, err := CheckAppRole(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return append(problems, appProblems...), nil
+}
+
+// CheckAppRole reports what makes park_app more than the server's
+// privileges: owning any object, superuser or BYPASSRLS, or membership in
+// park_owner, park_ops or park_auth.
+func CheckAppRole(ctx context.Context, q Querier) ([]string, error) {
+	var problems []string
+	var exists, super, bypass bool
+	err := q.QueryRow(ctx, `select true, rolsuper, rolbypassrls from pg_roles where rolname = 'park_app'`).Scan(&exists, &super, &bypass)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return []string{"role park_app: missing (run parkctl db bootstrap)"}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inspect park_app: %w", err)
+	}
+	if super {
+		problems = append(problems, "role park_app: is a superuser")
+	}
+	if bypass {
+		problems = append(problems, "role park_app: bypasses row-level security")
+	}
+	rows, err := q.Query(ctx, `
+		select r.rolname from pg_roles r
+		 where r.rolname in ('park_owner', 'park_ops', 'park_auth')
+		   and pg_has_role('park_app', r.oid, 'MEMBER')
+		 order by 1`)
+	if err != nil {
+		return nil, fmt.Errorf("inspect park_app: %w", err)
+	}
+	member, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("inspect park_app: %w", err)
+	}
+	for _, m := range member {
+		problems = append(problems, "role park_app: is a member of "+m)
+	}
+	rows, err = q.Query(ctx, `
+		select kind || ' ' || name from (
+		  select 'relation' kind, c.oid::regclass::text name from pg_class c
+		   where c.relowner = (select oid from pg_roles where rolname = 'park_app')
+		  union all
+		  select 'function', p.oid::regprocedure::text from pg_proc p
+		   where p.proowner = (select oid from pg_roles where rolname = 'park_app')
+		  union all
+		  select 'schema', n.nspname from pg_namespace n
+		   where n.nspowner = (select oid from pg_roles where rolname = 'park_app')
+		  union all
+		  select 'type', t.oid::regtype::text from pg_type t
+		   where t.typowner = (select oid from pg_roles where rolname = 'park_app')
+		  union all
+		  select 'database', d.datname from pg_database d
+		   where d.datdba = (select oid from pg_roles where rolname = 'park_app')
+		) o order by 1`)
+	if err != nil {
+		return nil, fmt.Errorf("inspect park_app: %w", err)
+	}
+	owns, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("inspect park_app: %w", err)
+	}
+	for _, o := range owns {
+		problems = append(problems, "role park_app: owns "+strings.TrimSpace(o))
+	}
+	return problems, nil
+}
