@@ -1,0 +1,167 @@
+package tenancy
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+// Token defaults (DESIGN §4).
+const (
+	DefaultAccessTTL  = 15 * time.Minute
+	DefaultRefreshTTL = 30 * 24 * time.Hour
+	TokenIssuer       = "parkd"
+	TokenAudience     = "park-api"
+	tokenLeeway       = 30 * time.Second
+	// MinJWTSecretLen is the shortest HS256 secret parkd accepts.
+	MinJWTSecretLen = 32
+)
+
+// Token verification failures, distinguished for the auth-failure metric;
+// every one answers 401 alike.
+var (
+	ErrTokenExpired = errors.New("token expired")
+	ErrTokenInvalid = errors.New("token invalid")
+)
+
+// AccessClaims are the claims of an access token.
+type AccessClaims struct {
+	TenantID     uuid.UUID `json:"tid"`
+	TokenVersion int       `json:"ver"`
+	jwt.RegisteredClaims
+}
+
+// UserID is the subject as a UUID.
+func (c *AccessClaims) UserID() (uuid.UUID, error) { return uuid.Parse(c.Subject) }
+
+// Tokens issues and verifies HS256 access tokens. The current secret signs;
+// the previous one (during a rotation) still verifies. Each secret is named
+// in the header by a kid derived from it, so no configuration names keys.
+type Tokens struct {
+	current, previous []byte
+	kid, prevKID      string
+	ttl               time.Duration
+	now               func() time.Time
+}
+
+// NewTokens makes a Tokens; previous may be nil. now may be nil (time.Now).
+func NewTokens(current, previous []byte, ttl time.Duration, now func() time.Time) (*Tokens, error) {
+	if len(current) < MinJWTSecretLen {
+		return nil, fmt.Errorf("JWT secret must be at least %d bytes", MinJWTSecretLen)
+	}
+	if previous != nil && len(previous) < MinJWTSecretLen {
+		return nil, fmt.Errorf("previous JWT secret must be at least %d bytes", MinJWTSecretLen)
+	}
+	if ttl <= 0 {
+		ttl = DefaultAccessTTL
+	}
+	if now == nil {
+		now = time.Now
+	}
+	t := &Tokens{current: current, kid: keyID(current), ttl: ttl, now: now}
+	if previous != nil {
+		t.previous, t.prevKID = previous, keyID(previous)
+	}
+	return t, nil
+}
+
+func keyID(secret []byte) string {
+	h := sha256.Sum256(append([]byte("park jwt kid\x00"), secret...))
+	return hex.EncodeToString(h[:6])
+}
+
+// TTL is the lifetime of an access token.
+func (t *Tokens) TTL() time.Duration { return t.ttl }
+
+// Issue signs an access token for user in tenant.
+func (t *Tokens) Issue(userID, tenantID uuid.UUID, tokenVersion int) (string, *AccessClaims, error) {
+	now := t.now()
+	claims := &AccessClaims{
+		TenantID:     tenantID,
+		TokenVersion: tokenVersion,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    TokenIssuer,
+			Audience:  jwt.ClaimStrings{TokenAudience},
+			Subject:   userID.String(),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+			ID:        uuid.NewString(),
+		},
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	tok.Header["kid"] = t.kid
+	s, err := tok.SignedString(t.current)
+	if err != nil {
+		return "", nil, fmt.Errorf("sign token: %w", err)
+	}
+	return s, claims, nil
+}
+
+// Verify checks an access token: HS256 only, our issuer and audience, an
+// expiry (with a small leeway), a known kid.
+func (t *Tokens) Verify(token string) (*AccessClaims, error) {
+	claims := &AccessClaims{}
+	parser := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(TokenIssuer),
+		jwt.WithAudience(TokenAudience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(tokenLeeway),
+		jwt.WithTimeFunc(t.now),
+	)
+	_, err := parser.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
+		kid, _ := tok.Header["kid"].(string)
+		switch {
+		case kid == t.kid:
+			return t.current, nil
+		case t.previous != nil && kid == t.prevKID:
+			return t.previous, nil
+		}
+		return nil, errors.New("unknown kid")
+	})
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return nil, ErrTokenExpired
+		}
+		return nil, fmt.Errorf("%w: %v", ErrTokenInvalid, err)
+	}
+	if _, err := claims.UserID(); err != nil || claims.TenantID == uuid.Nil || claims.ID == "" {
+		return nil, fmt.Errorf("%w: missing subject, tenant or id", ErrTokenInvalid)
+	}
+	return claims, nil
+}
+
+// refreshTokenPrefix marks Park refresh tokens.
+const refreshTokenPrefix = "prt_"
+
+// GenerateRefreshToken returns a new opaque refresh token and the hash the
+// database stores.
+func GenerateRefreshToken() (token string, hash [32]byte, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", hash, err
+	}
+	token = refreshTokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return token, sha256.Sum256([]byte(token)), nil
+}
+
+// HashRefreshToken returns the stored form of a presented refresh token, or
+// false when it cannot be one (wrong prefix or length), without a database
+// trip.
+func HashRefreshToken(token string) ([32]byte, bool) {
+	if len(token) != len(refreshTokenPrefix)+43 || token[:len(refreshTokenPrefix)] != refreshTokenPrefix {
+		return [32]byte{}, false
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(token[len(refreshTokenPrefix):]); err != nil {
+		return [32]byte{}, false
+	}
+	return sha256.Sum256([]byte(token)), true
+}
