@@ -25,6 +25,16 @@ var UnkeyedTenantTables = []string{
 	"public.sensor_readings",
 }
 
+// RequiredConstraints are the constraints isolation and correctness rest on,
+// as table.constraint: losing one is a catalog problem even before the data
+// it guards goes wrong.
+var RequiredConstraints = []string{
+	"public.reservations.reservations_no_overlap",
+	"public.spaces.spaces_tenant_id_site_id_fkey",
+	"public.reservations.reservations_tenant_id_space_id_fkey",
+	"public.refresh_tokens.refresh_tokens_tenant_id_user_id_fkey",
+}
+
 // Report lists the invariants Verify found broken; empty means clean.
 type Report struct {
 	Problems []string `json:"problems"`
@@ -157,6 +167,8 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 //   - a table that is neither tenant-scoped nor in GlobalTables;
 //   - a tenant table whose primary key does not lead with tenant_id;
 //   - a view that is not security_invoker;
+//   - one of RequiredConstraints missing (the reservations EXCLUDE
+//     constraint, the composite tenant foreign keys);
 //   - a SECURITY DEFINER function not owned by park_auth, without
 //     search_path = pg_catalog, pg_temp, executable by PUBLIC or not by
 //     park_app;
@@ -226,6 +238,25 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		}
 		if t.owner != "park_owner" {
 			add("table %s: owned by %s, not park_owner", t.name, t.owner)
+		}
+	}
+
+	rows, err = q.Query(ctx, `
+		select n.nspname || '.' || c.relname || '.' || k.conname
+		  from pg_constraint k
+		  join pg_class c on c.oid = k.conrelid
+		  join pg_namespace n on n.oid = c.relnamespace
+		 where n.nspname = 'public'`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog constraints: %w", err)
+	}
+	constraints, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("catalog constraints: %w", err)
+	}
+	for _, want := range RequiredConstraints {
+		if !slices.Contains(constraints, want) {
+			add("constraint %s: missing", want)
 		}
 	}
 

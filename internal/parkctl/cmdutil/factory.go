@@ -1,0 +1,124 @@
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parkhq/park/internal/parkctl/iostreams"
+	"github.com/parkhq/park/internal/parkctl/output"
+)
+
+// Factory hands every verb its dependencies. parkctl.Main builds one per
+// run; tests build their own with iostreams.Test, a fixed clock and a
+// Config that returns what the test needs.
+type Factory struct {
+	// IOStreams are the run's standard streams.
+	IOStreams *iostreams.IOStreams
+	// Now is the clock; tests fix it.
+	Now func() time.Time
+	// Logger writes diagnostics to standard error; LogLevel controls it
+	// (--verbose sets debug).
+	Logger   *slog.Logger
+	LogLevel *slog.LevelVar
+	// LookupEnv reads the environment (os.LookupEnv outside tests).
+	LookupEnv func(key string) (string, bool)
+	// Config returns the configuration resolved from flags, environment and
+	// config file. The root command installs it; it is loaded once.
+	Config func() (*Config, error)
+	// OpenPool opens a connection pool for Pool. Nil means pgxpool with
+	// application_name "parkctl".
+	OpenPool func(ctx context.Context, databaseURL string) (*pgxpool.Pool, error)
+
+	mu   sync.Mutex
+	pool *pgxpool.Pool
+}
+
+// Pool returns the run's connection pool to Config().DatabaseURL, opening it
+// on first use. Close closes it.
+func (f *Factory) Pool(ctx context.Context) (*pgxpool.Pool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pool != nil {
+		return f.pool, nil
+	}
+	if f.Config == nil {
+		return nil, errors.New("no configuration")
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	url, err := cfg.RequireDatabaseURL()
+	if err != nil {
+		return nil, err
+	}
+	open := f.OpenPool
+	if open == nil {
+		open = openPool
+	}
+	pool, err := open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	f.pool = pool
+	return pool, nil
+}
+
+// Printer returns a printer for the configured output format.
+func (f *Factory) Printer() (*output.Printer, error) {
+	if f.Config == nil {
+		return output.New(f.IOStreams, output.Table), nil
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return output.New(f.IOStreams, cfg.Output), nil
+}
+
+// Close releases what the run opened. It is safe to call more than once.
+func (f *Factory) Close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pool != nil {
+		f.pool.Close()
+		f.pool = nil
+	}
+}
+
+func openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, FlagErrorWrap(redactURLError(err))
+	}
+	if _, ok := pcfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "parkctl"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return pool, nil
+}
+
+// redactURLError replaces a connection string parse error, whose text
+// quotes the string (pgx masks passwords only on a best-effort basis, and
+// net/url quotes it whole), with one that cannot leak a password.
+func redactURLError(err error) error {
+	var perr *pgconn.ParseConfigError
+	if errors.As(err, &perr) {
+		return errors.New("invalid database URL: cannot parse it (expected postgres://user:password@host:port/database?param=value or key=value pairs)")
+	}
+	return err
+}

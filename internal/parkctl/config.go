@@ -1,0 +1,142 @@
+package parkctl
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/output"
+)
+
+// envPrefix prefixes every environment variable parkctl reads.
+const envPrefix = "PARKCTL_"
+
+// setting is one configuration value: its key in the config file, its flag
+// (a persistent flag of the root command) and, derived from the key, its
+// environment variable (PARKCTL_ + upper-case key).
+type setting struct {
+	key  string
+	flag string // empty when only the environment and the file set it
+}
+
+// settings lists everything parkctl reads from the environment and the
+// config file. A key in the file that is not here is an error, so a typo
+// never passes silently. --yes is deliberately absent: only a flag on the
+// command line may skip a confirmation.
+func settings() []setting {
+	return []setting{
+		{key: "database_url", flag: "database-url"},
+		{key: "admin_url"}, // db bootstrap's --admin-url is a local flag; see db.NewCmdBootstrap
+		{key: "master_key", flag: "master-key"},
+		{key: "output", flag: "output"},
+		{key: "verbose", flag: "verbose"},
+	}
+}
+
+// loadConfig resolves the configuration with a viper instance of this run:
+// flags beat PARKCTL_* variables, which beat the config file. Every problem
+// is reported at once, as a usage error (exit 2).
+func loadConfig(v *viper.Viper, flags *pflag.FlagSet, lookupEnv func(string) (string, bool)) (*cmdutil.Config, error) {
+	var problems []error
+	cfg := &cmdutil.Config{}
+
+	path, explicit := configPath(flags, lookupEnv)
+	if path != "" {
+		v.SetConfigFile(path)
+		v.SetConfigType("yaml")
+		switch err := v.ReadInConfig(); {
+		case err == nil:
+			cfg.File = path
+			for _, k := range v.AllKeys() {
+				if !slices.ContainsFunc(settings(), func(s setting) bool { return s.key == k }) {
+					problems = append(problems, fmt.Errorf("config file %s: unknown setting %q", path, k))
+				}
+			}
+		case !explicit && errors.Is(err, fs.ErrNotExist):
+			// The default file is optional.
+		default:
+			problems = append(problems, fmt.Errorf("read config file: %w", err))
+		}
+	}
+
+	// The environment is merged over the file's values, so viper's own
+	// order (flag, then config) yields flag > environment > file without
+	// viper reading the process environment itself.
+	env := map[string]any{}
+	for _, s := range settings() {
+		if val, ok := lookupEnv(envPrefix + strings.ToUpper(s.key)); ok && val != "" {
+			env[s.key] = val
+		}
+	}
+	if err := v.MergeConfigMap(env); err != nil {
+		problems = append(problems, fmt.Errorf("environment: %w", err))
+	}
+	for _, s := range settings() {
+		if s.flag == "" {
+			continue
+		}
+		if err := v.BindPFlag(s.key, flags.Lookup(s.flag)); err != nil {
+			return nil, fmt.Errorf("bind flag --%s: %w", s.flag, err)
+		}
+	}
+
+	cfg.DatabaseURL = v.GetString("database_url")
+	cfg.AdminURL = v.GetString("admin_url")
+	cfg.MasterKey = v.GetString("master_key")
+	if f, err := output.ParseFormat(v.GetString("output")); err != nil {
+		problems = append(problems, fmt.Errorf("output: %w", err))
+	} else {
+		cfg.Output = f
+	}
+	if s := v.GetString("verbose"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("verbose: invalid boolean %q", s))
+		}
+		cfg.Verbose = b
+	}
+	cfg.Yes, _ = flags.GetBool("yes")
+
+	if len(problems) > 0 {
+		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("invalid configuration:\n  %w", joinIndented(problems))}
+	}
+	return cfg, nil
+}
+
+// configPath picks the config file: --config, else PARKCTL_CONFIG (both
+// explicit: the file must exist), else the default
+// $XDG_CONFIG_HOME/parkctl/config.yaml or ~/.config/parkctl/config.yaml,
+// which may be missing.
+func configPath(flags *pflag.FlagSet, lookupEnv func(string) (string, bool)) (path string, explicit bool) {
+	if f := flags.Lookup("config"); f != nil && f.Changed {
+		return f.Value.String(), true
+	}
+	if p, ok := lookupEnv(envPrefix + "CONFIG"); ok && p != "" {
+		return p, true
+	}
+	// XDG: a relative XDG_CONFIG_HOME is invalid and ignored.
+	if dir, ok := lookupEnv("XDG_CONFIG_HOME"); ok && filepath.IsAbs(dir) {
+		return filepath.Join(dir, "parkctl", "config.yaml"), false
+	}
+	if home, ok := lookupEnv("HOME"); ok && home != "" {
+		return filepath.Join(home, ".config", "parkctl", "config.yaml"), false
+	}
+	return "", false
+}
+
+// joinIndented joins errors one per line, indented under a heading.
+func joinIndented(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "\n  "))
+}

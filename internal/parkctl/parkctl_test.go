@@ -1,0 +1,300 @@
+package parkctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/iostreams"
+	"github.com/parkhq/park/internal/parkctl/output"
+)
+
+func TestExitCode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"nil", nil, 0},
+		{"plain error", errors.New("boom"), 1},
+		{"silent", cmdutil.ErrSilent, 1},
+		{"wrapped silent", fmt.Errorf("x: %w", cmdutil.ErrSilent), 1},
+		{"cancelled", cmdutil.ErrCancelled, 1},
+		{"flag error", cmdutil.FlagErrorf("bad flag"), 2},
+		{"wrapped flag error", fmt.Errorf("ctx: %w", cmdutil.FlagErrorf("bad flag")), 2},
+		{"not found", fmt.Errorf("tenant %q: %w", "acme", cmdutil.ErrNotFound), 3},
+		{"problems", cmdutil.Problems("2 problems"), 4},
+		{"explicit exit error", &cmdutil.ExitError{Code: 3, Err: errors.New("gone")}, 3},
+		{"silent exit error", &cmdutil.ExitError{Code: 4, Err: cmdutil.ErrSilent}, 4},
+		{"exit error beats its cause", &cmdutil.ExitError{Code: 4, Err: cmdutil.ErrNotFound}, 4},
+		{"context canceled", context.Canceled, 1},
+	}
+	for _, tt := range tests {
+		if got := exitCode(tt.err); got != tt.want {
+			t.Errorf("%s: exitCode(%v) = %d, want %d", tt.name, tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestPrintError(t *testing.T) {
+	t.Parallel()
+	for _, err := range []error{nil, cmdutil.ErrSilent, fmt.Errorf("a: %w", cmdutil.ErrSilent), &cmdutil.ExitError{Code: 4}} {
+		var b strings.Builder
+		printError(&b, nil, err)
+		if b.Len() != 0 {
+			t.Errorf("printError(%v) printed %q, want nothing", err, b.String())
+		}
+	}
+	var b strings.Builder
+	printError(&b, nil, cmdutil.Problems("migrate verify: 2 problem(s) found"))
+	if b.String() != "error: migrate verify: 2 problem(s) found\n" {
+		t.Errorf("got %q", b.String())
+	}
+}
+
+// runArgs runs parkctl in process with test streams and the given
+// environment, and returns the exit code and both outputs.
+func runArgs(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	f := NewFactory(ios, mapEnv(env))
+	code = run(t.Context(), f, args)
+	return code, out.String(), errOut.String()
+}
+
+func mapEnv(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+func TestRunExitCodes(t *testing.T) {
+	t.Parallel()
+	noDB := map[string]string{"HOME": t.TempDir()}
+	tests := []struct {
+		name       string
+		args       []string
+		want       int
+		wantStdout string
+		wantStderr string
+	}{
+		{"help", []string{"--help"}, 0, "migrate", ""},
+		{"no command prints help", nil, 0, "Database:", ""},
+		{"help lists db", []string{"--help"}, 0, "db ", ""},
+		{"unknown command", []string{"nosuch"}, 2, "", `unknown command "nosuch" for "parkctl"`},
+		{"unknown command shows usage", []string{"nosuch"}, 2, "", "Usage:"},
+		{"suggestion", []string{"migrat"}, 2, "", "Did you mean this?\n\tmigrate"},
+		{"unknown verb", []string{"migrate", "upp"}, 2, "", `unknown command "upp" for "parkctl migrate"`},
+		{"group without verb prints help", []string{"migrate"}, 0, "Available Commands", ""},
+		{"unknown flag", []string{"--nosuch"}, 2, "", "unknown flag: --nosuch"},
+		{"unknown flag on a verb", []string{"migrate", "status", "--nosuch"}, 2, "", "unknown flag"},
+		{"bad output format", []string{"-o", "xml", "migrate", "status"}, 2, "", `invalid output format "xml"`},
+		{"extra argument", []string{"migrate", "status", "extra"}, 2, "", `unknown command "extra"`},
+		{"no database URL", []string{"migrate", "status"}, 2, "", "no database URL"},
+		{"bootstrap needs an admin URL", []string{"db", "bootstrap"}, 2, "", "--admin-url is required"},
+		{"verb help", []string{"migrate", "verify", "--help"}, 0, "exits 4", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, stdout, stderr := runArgs(t, noDB, tt.args...)
+			if code != tt.want {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tt.want, stdout, stderr)
+			}
+			if !strings.Contains(stdout, tt.wantStdout) {
+				t.Errorf("stdout %q does not contain %q", stdout, tt.wantStdout)
+			}
+			if !strings.Contains(stderr, tt.wantStderr) {
+				t.Errorf("stderr %q does not contain %q", stderr, tt.wantStderr)
+			}
+		})
+	}
+}
+
+// probe runs parkctl with an extra leaf command that captures the resolved
+// configuration.
+func probe(t *testing.T, env map[string]string, args ...string) (*cmdutil.Config, int, string) {
+	t.Helper()
+	ios, _, _, errOut := iostreams.Test()
+	f := NewFactory(ios, mapEnv(env))
+	root := NewRootCmd(f)
+	var cfg *cmdutil.Config
+	root.AddCommand(&cobra.Command{Use: "probe", RunE: func(*cobra.Command, []string) error {
+		var err error
+		cfg, err = f.Config()
+		return err
+	}})
+	root.SetArgs(append([]string{"probe"}, args...))
+	_, err := root.ExecuteC()
+	printError(errOut, nil, err)
+	return cfg, exitCode(err), errOut.String()
+}
+
+func writeFile(t *testing.T, path, content string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	xdg := t.TempDir()
+	writeFile(t, filepath.Join(xdg, "parkctl", "config.yaml"),
+		"database_url: postgres://file/db\nmaster_key: file-key\noutput: yaml\nadmin_url: postgres://file/admin\n")
+	base := map[string]string{"XDG_CONFIG_HOME": xdg, "HOME": t.TempDir()}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		db     string
+		key    string
+		format output.Format
+		admin  string
+	}{
+		{"file only", base, nil, "postgres://file/db", "file-key", output.YAML, "postgres://file/admin"},
+		{"env beats file", with("PARKCTL_DATABASE_URL", "postgres://env/db", "PARKCTL_OUTPUT", "json", "PARKCTL_ADMIN_URL", "postgres://env/admin"),
+			nil, "postgres://env/db", "file-key", output.JSON, "postgres://env/admin"},
+		{"empty env is unset", with("PARKCTL_DATABASE_URL", ""), nil, "postgres://file/db", "file-key", output.YAML, "postgres://file/admin"},
+		{"flag beats env", with("PARKCTL_DATABASE_URL", "postgres://env/db", "PARKCTL_MASTER_KEY", "env-key", "PARKCTL_OUTPUT", "json"),
+			[]string{"--database-url", "postgres://flag/db", "-o", "table"}, "postgres://flag/db", "env-key", output.Table, "postgres://file/admin"},
+		{"flag beats file", base, []string{"--master-key", "flag-key"}, "postgres://file/db", "flag-key", output.YAML, "postgres://file/admin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, code, stderr := probe(t, tt.env, tt.args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if cfg.DatabaseURL != tt.db || cfg.MasterKey != tt.key || cfg.Output != tt.format || cfg.AdminURL != tt.admin {
+				t.Errorf("got db=%q key=%q output=%q admin=%q, want %q %q %q %q",
+					cfg.DatabaseURL, cfg.MasterKey, cfg.Output, cfg.AdminURL, tt.db, tt.key, tt.format, tt.admin)
+			}
+			if cfg.File != filepath.Join(xdg, "parkctl", "config.yaml") {
+				t.Errorf("File = %q", cfg.File)
+			}
+		})
+	}
+}
+
+func TestConfigFileLocation(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	homeFile := writeFile(t, filepath.Join(home, ".config", "parkctl", "config.yaml"), "database_url: postgres://home/db\n")
+	other := writeFile(t, filepath.Join(t.TempDir(), "other.yaml"), "database_url: postgres://other/db\n")
+
+	t.Run("HOME fallback without XDG_CONFIG_HOME", func(t *testing.T) {
+		t.Parallel()
+		cfg, code, stderr := probe(t, map[string]string{"HOME": home})
+		if code != 0 || cfg.DatabaseURL != "postgres://home/db" || cfg.File != homeFile {
+			t.Fatalf("code %d cfg %+v stderr %s", code, cfg, stderr)
+		}
+	})
+	t.Run("relative XDG_CONFIG_HOME is ignored", func(t *testing.T) {
+		t.Parallel()
+		cfg, code, _ := probe(t, map[string]string{"HOME": home, "XDG_CONFIG_HOME": "rel"})
+		if code != 0 || cfg.DatabaseURL != "postgres://home/db" {
+			t.Fatalf("code %d cfg %+v", code, cfg)
+		}
+	})
+	t.Run("missing default file is fine", func(t *testing.T) {
+		t.Parallel()
+		cfg, code, stderr := probe(t, map[string]string{"HOME": t.TempDir()})
+		if code != 0 || cfg.File != "" || cfg.Output != output.Table {
+			t.Fatalf("code %d cfg %+v stderr %s", code, cfg, stderr)
+		}
+	})
+	t.Run("--config", func(t *testing.T) {
+		t.Parallel()
+		cfg, code, _ := probe(t, map[string]string{"HOME": home}, "--config", other)
+		if code != 0 || cfg.DatabaseURL != "postgres://other/db" || cfg.File != other {
+			t.Fatalf("code %d cfg %+v", code, cfg)
+		}
+	})
+	t.Run("PARKCTL_CONFIG", func(t *testing.T) {
+		t.Parallel()
+		cfg, code, _ := probe(t, map[string]string{"HOME": home, "PARKCTL_CONFIG": other})
+		if code != 0 || cfg.DatabaseURL != "postgres://other/db" {
+			t.Fatalf("code %d cfg %+v", code, cfg)
+		}
+	})
+	t.Run("missing explicit file is an error", func(t *testing.T) {
+		t.Parallel()
+		_, code, stderr := probe(t, map[string]string{"HOME": home}, "--config", filepath.Join(t.TempDir(), "nope.yaml"))
+		if code != 2 || !strings.Contains(stderr, "nope.yaml") {
+			t.Fatalf("code %d stderr %s", code, stderr)
+		}
+	})
+	t.Run("missing PARKCTL_CONFIG file is an error", func(t *testing.T) {
+		t.Parallel()
+		_, code, _ := probe(t, map[string]string{"HOME": home, "PARKCTL_CONFIG": filepath.Join(t.TempDir(), "nope.yaml")})
+		if code != 2 {
+			t.Fatalf("code %d", code)
+		}
+	})
+}
+
+func TestConfigProblemsReportedTogether(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, filepath.Join(t.TempDir(), "c.yaml"), "databse_url: typo\noutput: xml\nyes: true\n")
+	_, code, stderr := probe(t, map[string]string{"PARKCTL_VERBOSE": "maybe"}, "--config", file)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	for _, want := range []string{`unknown setting "databse_url"`, `unknown setting "yes"`, `invalid output format "xml"`, `invalid boolean "maybe"`} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q does not mention %q", stderr, want)
+		}
+	}
+}
+
+func TestYesIsAFlagOnly(t *testing.T) {
+	t.Parallel()
+	cfg, code, _ := probe(t, map[string]string{"HOME": t.TempDir(), "PARKCTL_YES": "true"})
+	if code != 0 || cfg.Yes {
+		t.Fatalf("code %d, Yes %v: PARKCTL_YES must not confirm", code, cfg.Yes)
+	}
+	cfg, code, _ = probe(t, map[string]string{"HOME": t.TempDir()}, "--yes")
+	if code != 0 || !cfg.Yes {
+		t.Fatalf("code %d, Yes %v with --yes", code, cfg.Yes)
+	}
+}
+
+func TestVerboseRaisesLogLevel(t *testing.T) {
+	t.Parallel()
+	ios, _, _, errOut := iostreams.Test()
+	f := NewFactory(ios, mapEnv(map[string]string{"HOME": t.TempDir()}))
+	root := NewRootCmd(f)
+	root.AddCommand(&cobra.Command{Use: "probe", RunE: func(c *cobra.Command, _ []string) error {
+		f.Logger.Debug("hello from probe")
+		return nil
+	}})
+	root.SetArgs([]string{"probe", "--verbose"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "hello from probe") {
+		t.Errorf("debug log missing with --verbose: %q", errOut.String())
+	}
+}

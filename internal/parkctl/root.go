@@ -1,0 +1,186 @@
+package parkctl
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/db"
+	"github.com/parkhq/park/internal/parkctl/migrate"
+	"github.com/parkhq/park/internal/parkctl/output"
+)
+
+// Command groups in `parkctl --help`. A noun sets its GroupID to one of
+// these.
+const (
+	groupDatabase   = "database"
+	groupTenancy    = "tenancy"
+	groupOperations = "operations"
+)
+
+const rootLong = `parkctl provisions and repairs a Park deployment straight against Postgres.
+
+Configuration comes from flags, then PARKCTL_* environment variables, then the
+config file ($XDG_CONFIG_HOME/parkctl/config.yaml, else
+~/.config/parkctl/config.yaml; keys database_url, admin_url, master_key,
+output, verbose). The first one that sets a value wins.
+
+Data goes to standard output and messages to standard error. With -o table
+(the default) a terminal gets aligned columns under a header; a pipe or file
+gets tab-separated rows with no header and no colour (set NO_COLOR to turn
+colour off on a terminal too). -o json prints an object for a single result
+and an array for a list (never null); -o yaml prints the same document as YAML.
+
+Destructive verbs ask for confirmation; when standard input is not a terminal
+they need --yes.
+
+Exit codes:
+  0  success
+  1  error
+  2  usage: unknown command or flag, bad arguments, invalid configuration
+  3  not found
+  4  an audit or verification found problems`
+
+// NewRootCmd builds the parkctl command tree on f and installs f.Config,
+// which resolves flags, environment and config file with a viper instance of
+// its own. Nouns plug in here as packages with a NewCmd<Noun>(f) function.
+//
+// Sub-commands must not define PersistentPreRun(E): cobra runs only the
+// nearest one, and the root's validates flags and loads the configuration.
+func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           "parkctl <command> <subcommand> [flags]",
+		Short:         "Operate a Park deployment",
+		Long:          rootLong,
+		Version:       version(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	cmd.SetIn(f.IOStreams.In)
+	cmd.SetOut(f.IOStreams.Out)
+	cmd.SetErr(f.IOStreams.ErrOut)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.FlagErrorWrap(err) })
+
+	format := output.Table
+	pf := cmd.PersistentFlags()
+	pf.String("config", "", "config file (default $XDG_CONFIG_HOME/parkctl/config.yaml; env PARKCTL_CONFIG)")
+	pf.String("database-url", "", "Postgres URL (env PARKCTL_DATABASE_URL)")
+	pf.String("master-key", "", "master key that seals webhook secrets, v<N>:<base64> (env PARKCTL_MASTER_KEY; prefer the variable: command lines are visible to other users)")
+	pf.VarP(&format, "output", "o", "output format: table, json or yaml (env PARKCTL_OUTPUT); table has no header when stdout is not a terminal")
+	pf.Bool("yes", false, "confirm destructive actions without asking (required when stdin is not a terminal)")
+	pf.Bool("verbose", false, "log diagnostics to stderr (env PARKCTL_VERBOSE)")
+
+	v := viper.New()
+	var (
+		once   sync.Once
+		cfg    *cmdutil.Config
+		cfgErr error
+	)
+	f.Config = func() (*cmdutil.Config, error) {
+		once.Do(func() {
+			cfg, cfgErr = loadConfig(v, pf, f.LookupEnv)
+			if cfgErr == nil && cfg.Verbose && f.LogLevel != nil {
+				f.LogLevel.Set(slog.LevelDebug)
+			}
+		})
+		return cfg, cfgErr
+	}
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		// Cobra checks required flags and flag groups after this hook and
+		// returns plain errors; check them here so they exit 2.
+		if err := c.ValidateRequiredFlags(); err != nil {
+			return cmdutil.FlagErrorWrap(err)
+		}
+		if err := c.ValidateFlagGroups(); err != nil {
+			return cmdutil.FlagErrorWrap(err)
+		}
+		_, err := f.Config()
+		return err
+	}
+
+	cmd.AddCommand(
+		inGroup(groupDatabase, db.NewCmdDB(f)),
+		inGroup(groupDatabase, migrate.NewCmdMigrate(f)),
+		// tenant, site, space, user, apikey, webhook-secret: groupTenancy.
+		// orphans, reservations, audit, smoke, dashboard: groupOperations.
+	)
+	addGroups(cmd)
+	strictArgs(cmd)
+	return cmd
+}
+
+func inGroup(id string, c *cobra.Command) *cobra.Command {
+	c.GroupID = id
+	return c
+}
+
+// addGroups declares the help groups that have commands, in a fixed order,
+// so `parkctl --help` shows no empty heading.
+func addGroups(root *cobra.Command) {
+	for _, g := range []cobra.Group{
+		{ID: groupDatabase, Title: "Database:"},
+		{ID: groupTenancy, Title: "Tenants and access:"},
+		{ID: groupOperations, Title: "Operations:"},
+	} {
+		if slices.ContainsFunc(root.Commands(), func(c *cobra.Command) bool { return c.GroupID == g.ID }) {
+			root.AddGroup(&g)
+		}
+	}
+}
+
+// strictArgs makes every argument error a usage error (exit 2): a command
+// with sub-commands and no run function of its own rejects unknown verbs
+// (cobra would print help and exit 0, except at the root), a leaf without an
+// Args rule takes no arguments, and whatever an Args rule returns becomes a
+// *cmdutil.FlagError.
+func strictArgs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		strictArgs(sub)
+	}
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args = unknownCommand
+		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+	if c.Args == nil {
+		c.Args = cobra.NoArgs
+	}
+	validate := c.Args
+	c.Args = func(c *cobra.Command, args []string) error {
+		return cmdutil.FlagErrorWrap(validate(c, args))
+	}
+}
+
+func unknownCommand(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+	}
+	return errors.New(msg)
+}
+
+// version reports the module version and, when the binary was built with
+// VCS stamping, the commit.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
+}

@@ -1,0 +1,691 @@
+package migrations_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parkhq/park/internal/bootstrap"
+	"github.com/parkhq/park/internal/pgcluster"
+	"github.com/parkhq/park/internal/pgtest"
+	"github.com/parkhq/park/migrations"
+	"github.com/parkhq/park/tenancy"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// pgCode is the SQLSTATE of err, whether it comes straight from pgx or
+// translated by the tenancy store.
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	var de *tenancy.DBError
+	if errors.As(err, &de) {
+		return de.Code
+	}
+	return ""
+}
+
+// asApp runs fn as park_app with no tenant set: the role a server
+// transaction has before (or without) the tenant prologue.
+func asApp(t *testing.T, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
+	t.Helper()
+	return pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(context.Background(), "SET LOCAL ROLE park_app"); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+func TestCatalogClean(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	problems, err := migrations.CheckCatalog(context.Background(), db.AdminPool(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("catalog: %s", p)
+	}
+	rep, err := migrations.Verify(context.Background(), db.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Errorf("verify on a fresh database: %v", rep.Problems)
+	}
+}
+
+// TestCatalogFindsBreaks breaks each rule once and expects CheckCatalog to
+// name it, so the clean result above means something.
+func TestCatalogFindsBreaks(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, sql, want string
+	}{
+		{"no force", `ALTER TABLE sites NO FORCE ROW LEVEL SECURITY`, "table public.sites: row-level security is not forced"},
+		{"no rls", `ALTER TABLE reservations DISABLE ROW LEVEL SECURITY`, "table public.reservations: row-level security is not enabled"},
+		{"tenants no force", `ALTER TABLE tenants NO FORCE ROW LEVEL SECURITY`, "table public.tenants: row-level security is not forced"},
+		{"unlisted global table", `CREATE TABLE public.stray (x int); ALTER TABLE stray OWNER TO park_owner`, "table public.stray: has no tenant_id and is not on the list of global tables"},
+		{"new tenant table without rls", `CREATE TABLE public.gadgets (tenant_id uuid, id uuid, PRIMARY KEY (tenant_id, id)); ALTER TABLE gadgets OWNER TO park_owner`, "table public.gadgets: row-level security is not enabled"},
+		{"pk not led by tenant", `CREATE TABLE public.widgets (tenant_id uuid, id uuid PRIMARY KEY); ALTER TABLE widgets OWNER TO park_owner; ALTER TABLE widgets ENABLE ROW LEVEL SECURITY; ALTER TABLE widgets FORCE ROW LEVEL SECURITY; CREATE POLICY p ON widgets USING (true)`, "table public.widgets: primary key does not lead with tenant_id"},
+		{"view not invoker", `CREATE VIEW public.leaky AS SELECT id FROM tenants; ALTER VIEW leaky OWNER TO park_owner`, "view public.leaky: is not security_invoker"},
+		{"immutable tenant fn", `ALTER FUNCTION app_tenant_id() IMMUTABLE`, `function public.app_tenant_id(): must be STABLE (is "IMMUTABLE")`},
+		{"definer public exec", `GRANT EXECUTE ON FUNCTION auth.tenant_by_slug(text) TO PUBLIC`, "function auth.tenant_by_slug(text): SECURITY DEFINER executable by PUBLIC"},
+		{"definer search path", `ALTER FUNCTION auth.api_key_lookup(text) RESET search_path`, "function auth.api_key_lookup(text): SECURITY DEFINER without search_path = pg_catalog, pg_temp"},
+		{"definer owner", `ALTER FUNCTION auth.login_lookup(text) OWNER TO park_owner`, "function auth.login_lookup(text): SECURITY DEFINER owned by park_owner, not park_auth"},
+		{"exclude dropped", `ALTER TABLE reservations DROP CONSTRAINT reservations_no_overlap`, "constraint public.reservations.reservations_no_overlap: missing"},
+		{"app owns", `CREATE TABLE public.mine (tenant_id uuid); ALTER TABLE mine OWNER TO park_app`, "role park_app: owns relation mine"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := pgtest.NewDB(t)
+			admin := db.AdminPool(t)
+			if _, err := admin.Exec(context.Background(), tc.sql); err != nil {
+				t.Fatal(err)
+			}
+			problems, err := migrations.CheckCatalog(context.Background(), admin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range problems {
+				if p == tc.want {
+					return
+				}
+			}
+			t.Errorf("want problem %q, got %q", tc.want, problems)
+		})
+	}
+}
+
+func TestReservationsExclude(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	admin := db.AdminPool(t)
+	f := seedTenant(t, admin, "excl")
+	store := tenancy.NewStore(db.ServerPool(t, 4))
+	ctx := context.Background()
+	base := time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)
+
+	book := func(start, end time.Time) (uuid.UUID, error) {
+		id := uuid.New()
+		err := store.InTenantTx(ctx, f.Tenant, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO reservations (tenant_id, id, space_id, during)
+				VALUES ($1, $2, $3, tstzrange($4, $5, '[)'))`, f.Tenant, id, f.Space, start, end)
+			return err
+		})
+		return id, err
+	}
+	first, err := book(base, base.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := book(base.Add(30*time.Minute), base.Add(90*time.Minute)); pgCode(err) != "23P01" {
+		t.Fatalf("overlapping confirmed booking: want exclusion violation 23P01, got %v", err)
+	}
+	// [10:00, 11:00) and [11:00, 12:00) touch but do not overlap.
+	if _, err := book(base.Add(time.Hour), base.Add(2*time.Hour)); err != nil {
+		t.Fatalf("adjacent booking refused: %v", err)
+	}
+	if _, err := book(base.Add(-time.Hour), base); err != nil {
+		t.Fatalf("adjacent booking before refused: %v", err)
+	}
+	err = store.InTenantTx(ctx, f.Tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE reservations SET status = 'cancelled', cancelled_at = now() WHERE id = $1`, first)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := book(base.Add(30*time.Minute), base.Add(50*time.Minute)); err != nil {
+		t.Fatalf("booking a cancelled slot refused: %v", err)
+	}
+	if _, err := book(base, base); pgCode(err) != "23514" {
+		t.Fatalf("empty range: want check violation 23514, got %v", err)
+	}
+	var conflicts int
+	if err := admin.QueryRow(ctx, `SELECT count(*) FROM reservation_conflicts`).Scan(&conflicts); err != nil || conflicts != 0 {
+		t.Fatalf("reservation_conflicts: %d rows, err %v", conflicts, err)
+	}
+}
+
+func TestSpaceSiteTenantMismatchRefused(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	admin := db.AdminPool(t)
+	a := seedTenant(t, admin, "alpha")
+	b := seedTenant(t, admin, "bravo")
+	ctx := context.Background()
+	// Even the superuser, whom RLS does not stop, cannot attach B's space
+	// to A's site: the composite foreign key refuses it.
+	_, err := admin.Exec(ctx, `INSERT INTO spaces (tenant_id, id, site_id, code) VALUES ($1, $2, $3, 'X1')`,
+		b.Tenant, uuid.New(), a.Site)
+	if pgCode(err) != "23503" {
+		t.Fatalf("space of B on A's site as superuser: want foreign key violation 23503, got %v", err)
+	}
+	_, err = admin.Exec(ctx, `UPDATE spaces SET site_id = $1 WHERE tenant_id = $2 AND id = $3`, a.Site, b.Tenant, b.Space)
+	if pgCode(err) != "23503" {
+		t.Fatalf("moving B's space to A's site: want 23503, got %v", err)
+	}
+	store := tenancy.NewStore(db.ServerPool(t, 2))
+	err = store.InTenantTx(ctx, b.Tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO spaces (tenant_id, id, site_id, code) VALUES ($1, $2, $3, 'X2')`,
+			b.Tenant, uuid.New(), a.Site)
+		return err
+	})
+	if pgCode(err) != "23503" {
+		t.Fatalf("space of B on A's site as park_app: want 23503, got %v", err)
+	}
+}
+
+func TestNoTenantSeesNothing(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	admin := db.AdminPool(t)
+	a := seedTenant(t, admin, "alpha")
+	seedTenant(t, admin, "bravo")
+	pool := db.ServerPool(t, 2)
+	ctx := context.Background()
+	for _, table := range tenantTables(t, admin) {
+		var total int
+		if err := admin.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&total); err != nil || total == 0 {
+			t.Fatalf("%s: superuser sees %d rows (%v): the fixture must fill it", table, total, err)
+		}
+		err := asApp(t, pool, func(tx pgx.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+				return err
+			}
+			if n != 0 {
+				t.Errorf("%s: park_app without a tenant reads %d rows, want 0", table, n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("%s: read: %v", table, err)
+		}
+		ins := insertCopySQL(t, admin, table)
+		row := rowJSON(t, admin, table, a.Tenant)
+		err = asApp(t, pool, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, ins, row)
+			return err
+		})
+		if pgCode(err) != "42501" {
+			t.Errorf("%s: insert without a tenant: want 42501 (RLS or privilege), got %v", table, err)
+		}
+	}
+}
+
+func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	admin := db.AdminPool(t)
+	a := seedTenant(t, admin, "alpha")
+	b := seedTenant(t, admin, "bravo")
+	store := tenancy.NewStore(db.ServerPool(t, 2))
+	ctx := context.Background()
+
+	for _, table := range tenantTables(t, admin) {
+		col := tenantColumn(table)
+		var before int
+		if err := admin.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s = $1", table, col), b.Tenant).Scan(&before); err != nil {
+			t.Fatal(err)
+		}
+		// Reads: A sees its own rows and none of B's.
+		err := store.InTenantTx(ctx, a.Tenant, func(tx pgx.Tx) error {
+			var own, foreign int
+			if err := tx.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FILTER (WHERE %[2]s = $1), count(*) FILTER (WHERE %[2]s <> $1) FROM %[1]s", table, col),
+				a.Tenant).Scan(&own, &foreign); err != nil {
+				return err
+			}
+			if own == 0 {
+				t.Errorf("%s: A cannot see its own rows", table)
+			}
+			if foreign != 0 {
+				t.Errorf("%s: A sees %d rows of another tenant", table, foreign)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("%s: read as A: %v", table, err)
+		}
+
+		// Updates and deletes of B's rows touch nothing (or are not even
+		// permitted on append-only tables).
+		for _, stmt := range []string{
+			fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = $1", table, col, col, col),
+			fmt.Sprintf("DELETE FROM %s WHERE %s = $1", table, col),
+		} {
+			err := store.InTenantTx(ctx, a.Tenant, func(tx pgx.Tx) error {
+				tag, err := tx.Exec(ctx, stmt, b.Tenant)
+				if err != nil {
+					return err
+				}
+				if tag.RowsAffected() != 0 {
+					t.Errorf("%s: %q as A affected %d of B's rows", table, stmt, tag.RowsAffected())
+				}
+				return nil
+			})
+			if err != nil && pgCode(err) != "42501" {
+				t.Errorf("%s: %q: %v", table, stmt, err)
+			}
+		}
+
+		// Inserting a row that carries B's id is refused.
+		ins := insertCopySQL(t, admin, table)
+		row := rowJSON(t, admin, table, b.Tenant)
+		err = store.InTenantTx(ctx, a.Tenant, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, ins, row)
+			return err
+		})
+		if pgCode(err) != "42501" {
+			t.Errorf("%s: A inserting a row of B: want 42501, got %v", table, err)
+		}
+
+		var after int
+		if err := admin.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s = $1", table, col), b.Tenant).Scan(&after); err != nil {
+			t.Fatal(err)
+		}
+		if after != before {
+			t.Errorf("%s: B had %d rows, now %d", table, before, after)
+		}
+	}
+
+	// A cannot move its own row into B.
+	err := store.InTenantTx(ctx, a.Tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE audit_events SET tenant_id = $1`, b.Tenant)
+		return err
+	})
+	if pgCode(err) != "42501" {
+		t.Errorf("moving a row to B: want 42501, got %v", err)
+	}
+	err = store.InTenantTx(ctx, a.Tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE orphan_devices SET tenant_id = $1`, b.Tenant)
+		return err
+	})
+	if pgCode(err) != "42501" {
+		t.Errorf("moving an orphan to B: want 42501, got %v", err)
+	}
+}
+
+func TestTenantSettingEndsWithTransaction(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	admin := db.AdminPool(t)
+	a := seedTenant(t, admin, "alpha")
+	pool := db.ServerPool(t, 1) // one connection: the next transaction reuses it
+	store := tenancy.NewStore(pool)
+	ctx := context.Background()
+	var pid1 uint32
+	err := store.InTenantTx(ctx, a.Tenant, func(tx pgx.Tx) error {
+		var role, tenant string
+		if err := tx.QueryRow(ctx, `SELECT current_user, current_setting('app.tenant_id'), pg_backend_pid()`).Scan(&role, &tenant, &pid1); err != nil {
+			return err
+		}
+		if role != "park_app" || tenant != a.Tenant.String() {
+			t.Errorf("inside: role %s tenant %s", role, tenant)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var role, tenant string
+	var pid2 uint32
+	if err := pool.QueryRow(ctx, `SELECT current_user, coalesce(current_setting('app.tenant_id', true), ''), pg_backend_pid()`).Scan(&role, &tenant, &pid2); err != nil {
+		t.Fatal(err)
+	}
+	if pid1 != pid2 {
+		t.Fatalf("the pool used another connection (%d, %d): the test proves nothing", pid1, pid2)
+	}
+	if role == "park_app" || tenant != "" {
+		t.Errorf("after the transaction: role %s, tenant %q — the setting leaked", role, tenant)
+	}
+	// And with the role alone, RLS shows nothing.
+	err = asApp(t, pool, func(tx pgx.Tx) error {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM sites`).Scan(&n); err != nil {
+			return err
+		}
+		if n != 0 {
+			t.Errorf("next transaction sees %d sites", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAppCannotReadPasswordHash(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	admin := db.AdminPool(t)
+	a := seedTenant(t, admin, "alpha")
+	seedTenant(t, admin, "bravo")
+	store := tenancy.NewStore(db.ServerPool(t, 2))
+	ctx := context.Background()
+	err := store.InTenantTx(ctx, a.Tenant, func(tx pgx.Tx) error {
+		var h string
+		return tx.QueryRow(ctx, `SELECT password_hash FROM users LIMIT 1`).Scan(&h)
+	})
+	if pgCode(err) != "42501" {
+		t.Fatalf("park_app reading password_hash: want 42501, got %v", err)
+	}
+	err = store.InTenantTx(ctx, a.Tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM users`)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return err
+		}
+		if len(ids) != 1 || ids[0] != a.User {
+			t.Errorf("A sees users %v, want only its member %s", ids, a.User)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The login look-up is the one way to a hash, and only by email.
+	err = store.InTenantTx(ctx, a.Tenant, func(tx pgx.Tx) error {
+		var h string
+		if err := tx.QueryRow(ctx, `SELECT password_hash FROM auth.login_lookup($1)`, "BRAVO@example.com").Scan(&h); err != nil {
+			return err
+		}
+		if h != "not-a-hash" {
+			t.Errorf("login_lookup hash %q", h)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// park_app cannot call the look-ups' owner role's powers directly.
+	err = store.InTenantTx(ctx, a.Tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `SET LOCAL ROLE park_auth`)
+		return err
+	})
+	if pgCode(err) != "42501" {
+		t.Fatalf("park_app becoming park_auth: want 42501, got %v", err)
+	}
+}
+
+// TestUpDownUpSameSchema migrates a fresh database all the way down and up
+// again and compares pg_dump's schema before and after.
+func TestUpDownUpSameSchema(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	before := schemaDump(t, db.AdminURL)
+	r, err := migrations.Open(ctx, db.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	st, err := r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range st {
+		if _, err := r.Down(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var tables int
+	if err := db.AdminPool(t).QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'goose_db_version'`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 {
+		t.Errorf("after all downs %d tables remain", tables)
+	}
+	if res, err := r.Down(ctx); err != nil || res != nil {
+		t.Errorf("down with nothing applied: %v, %v", res, err)
+	}
+	if _, err := r.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := schemaDump(t, db.AdminURL)
+	if before != after {
+		t.Errorf("schema differs after up → down → up:\n%s", diffLines(before, after))
+	}
+}
+
+func schemaDump(t *testing.T, url string) string {
+	t.Helper()
+	bin, err := pgcluster.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(bin, "pg_dump"), "--schema-only", "--no-comments",
+		"--exclude-table=goose_db_version", "--dbname="+url).Output()
+	if err != nil {
+		t.Fatalf("pg_dump: %v", err)
+	}
+	// pg_dump brackets its output with \restrict <random key> lines; they
+	// differ on every run and say nothing about the schema.
+	var keep []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if !strings.HasPrefix(l, `\restrict `) && !strings.HasPrefix(l, `\unrestrict `) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+func diffLines(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	in := func(l []string) map[string]int {
+		m := map[string]int{}
+		for _, s := range l {
+			m[s]++
+		}
+		return m
+	}
+	am, bm := in(al), in(bl)
+	var out []string
+	for _, s := range al {
+		if bm[s] == 0 {
+			out = append(out, "- "+s)
+		}
+	}
+	for _, s := range bl {
+		if am[s] == 0 {
+			out = append(out, "+ "+s)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestFailingMigrationRollsBackWhole: the second of three migrations fails
+// halfway; it leaves nothing behind, the first stays applied, status shows
+// where the run stopped, and a fixed file then applies.
+func TestFailingMigrationRollsBackWhole(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewEmptyDB(t)
+	ctx := context.Background()
+	if _, err := bootstrap.Run(ctx, db.AdminURL, bootstrap.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{
+		"00001_one.sql":   {Data: []byte("-- +goose Up\nCREATE TABLE one (x int);\n-- +goose Down\nDROP TABLE one;\n")},
+		"00002_two.sql":   {Data: []byte("-- +goose Up\nCREATE TABLE two (x int);\nINSERT INTO two VALUES (1);\nSELECT 1/0;\n-- +goose Down\nDROP TABLE two;\n")},
+		"00003_three.sql": {Data: []byte("-- +goose Up\nCREATE TABLE three (x int);\n-- +goose Down\nDROP TABLE three;\n")},
+	}
+	r, err := migrations.Open(ctx, db.AdminURL, migrations.WithFS(fsys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	applied, err := r.Up(ctx)
+	var pe *migrations.PartialError
+	if !errors.As(err, &pe) {
+		t.Fatalf("want *PartialError, got %v", err)
+	}
+	if pe.Failed.Version != 2 || len(applied) != 1 || applied[0].Version != 1 {
+		t.Fatalf("failed %+v, applied %+v", pe.Failed, applied)
+	}
+	if !strings.Contains(err.Error(), "00002_two.sql") || !strings.Contains(err.Error(), "division by zero") {
+		t.Errorf("error does not name the migration and cause: %v", err)
+	}
+	st, err := r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bool{true, false, false}
+	for i, s := range st {
+		if s.Applied != want[i] {
+			t.Errorf("status %d applied=%v want %v", s.Version, s.Applied, want[i])
+		}
+	}
+	var exists bool
+	if err := db.AdminPool(t).QueryRow(ctx, `SELECT to_regclass('public.two') IS NOT NULL`).Scan(&exists); err != nil || exists {
+		t.Errorf("table of the failed migration exists=%v (%v)", exists, err)
+	}
+	var owner string
+	if err := db.AdminPool(t).QueryRow(ctx, `SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'one'`).Scan(&owner); err != nil || owner != "park_owner" {
+		t.Errorf("migrated table owner %q (%v), want park_owner", owner, err)
+	}
+}
+
+func TestConcurrentUp(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewEmptyDB(t)
+	ctx := context.Background()
+	if _, err := bootstrap.Run(ctx, db.AdminURL, bootstrap.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	counts := make([]int, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := migrations.Open(ctx, db.AdminURL)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer r.Close()
+			res, err := r.Up(ctx)
+			counts[i], errs[i] = len(res), err
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("runner %d: %v", i, errs[i])
+		}
+		total += counts[i]
+	}
+	files, _ := migrations.FS.ReadDir(".")
+	want := 0
+	for _, f := range files {
+		if strings.HasSuffix(f.Name(), ".sql") {
+			want++
+		}
+	}
+	if total != want {
+		t.Errorf("runners applied %d migrations in all, want each of %d exactly once", total, want)
+	}
+	rep, err := migrations.Verify(ctx, db.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Errorf("verify: %v", rep.Problems)
+	}
+}
+
+// TestBootstrapConcurrentFreshCluster runs four bootstraps at once on a new
+// cluster, where the roles do not exist yet, so CREATE ROLE really races.
+func TestBootstrapConcurrentFreshCluster(t *testing.T) {
+	t.Parallel()
+	pgtest.Require(t)
+	dir, err := os.MkdirTemp("/tmp", "parkboot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop() })
+	admin, err := pgx.Connect(ctx, c.AdminURL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"one", "two"} {
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin.Close(ctx)
+
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db := []string{"one", "two"}[i%2]
+			_, errs[i] = bootstrap.Run(ctx, c.AdminURL(db), bootstrap.Options{CreateLogins: i < 2})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("bootstrap %d: %v", i, err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, c.AdminURL("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT rolname || ':' || rolcanlogin || ':' || rolbypassrls FROM pg_roles WHERE rolname LIKE 'park\_%' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "park_admin:true:false park_app:false:false park_auth:false:false park_ops:false:true park_owner:false:false park_server:true:false"
+	if strings.Join(got, " ") != want {
+		t.Errorf("roles:\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	var owner string
+	var ext bool
+	if err := conn.QueryRow(ctx, `SELECT pg_get_userbyid(datdba), exists (SELECT 1 FROM pg_extension WHERE extname = 'btree_gist') FROM pg_database WHERE datname = 'one'`).Scan(&owner, &ext); err != nil {
+		t.Fatal(err)
+	}
+	if owner != "park_owner" || !ext {
+		t.Errorf("database owner %s, btree_gist %v", owner, ext)
+	}
+}
