@@ -85,10 +85,13 @@ func (a *account) String() string {
 // chowned.
 func prepareDir(dir string, a *account) error {
 	parent := filepath.Dir(dir)
+	if err := checkReachable(parent, a); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", parent, err)
 	}
-	if err := checkReachable(parent, a); err != nil {
+	if err := checkReachable(parent, a); err != nil { // umask may have narrowed them
 		return err
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -131,21 +134,45 @@ func prepareDir(dir string, a *account) error {
 	return nil
 }
 
+// Reachable reports whether the OS user the server would run as can search
+// dir and every one of its ancestors that exists, so that Start can use dir
+// (or a directory under it) as Dir. The error wraps ErrUnreachable and names
+// the first directory that is in the way. `parkd dev` uses it to choose
+// between the checkout and /var/tmp.
+func Reachable(dir string) error {
+	a, err := serverAccount()
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	return checkReachable(abs, a)
+}
+
+// ErrUnreachable reports a directory the server's OS user cannot enter.
+var ErrUnreachable = errors.New("directory not reachable by the server's OS user")
+
 // checkReachable reports a clear error when a cannot search dir or one of
-// its ancestors (t.TempDir(), mktemp -d and /root are 0700 root). It reads
-// mode bits only; ACLs are not consulted.
+// its existing ancestors (t.TempDir(), mktemp -d and /root are 0700 root).
+// It reads mode bits only; ACLs are not consulted.
 func checkReachable(dir string, a *account) error {
 	if a.uid == 0 {
 		return nil
 	}
 	for p := dir; ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// Created later, searchable by then; check what exists.
+		case err != nil:
 			return fmt.Errorf("cluster directory parent: %w", err)
-		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && !a.canSearch(fi.Mode(), st) {
-			return fmt.Errorf("%s cannot enter %s (mode %s, owner uid %d): put the cluster under a directory it can reach, such as /tmp or /var/tmp",
-				a, p, fi.Mode().Perm(), st.Uid)
+		default:
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && !a.canSearch(fi.Mode(), st) {
+				return fmt.Errorf("%w: %s cannot enter %s (mode %s, owner uid %d); put the cluster under a directory it can reach, such as /tmp or /var/tmp",
+					ErrUnreachable, a, p, fi.Mode().Perm(), st.Uid)
+			}
 		}
 		if filepath.Dir(p) == p {
 			return nil

@@ -187,11 +187,20 @@ func Shutdown() error {
 	return err
 }
 
-// Main runs the tests and then Shutdown, and returns the exit code:
+// Main runs the tests and then Shutdown, and returns the exit code. When a
+// test failed it first prints the end of the server log to stderr:
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 func Main(m *testing.M) int {
 	code := m.Run()
+	if code != 0 {
+		state.mu.Lock()
+		if state.cluster != nil {
+			fmt.Fprintf(os.Stderr, "pgtest: end of the server log (%s):\n%s\n",
+				filepath.Join(state.dir, logFile), state.cluster.LogTail())
+		}
+		state.mu.Unlock()
+	}
 	if err := Shutdown(); err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 	}
@@ -249,6 +258,7 @@ func serverLog(offset int64, db string) string {
 	if path == "" {
 		return ""
 	}
+	syncLog(path)
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
@@ -258,6 +268,29 @@ func serverLog(offset int64, db string) string {
 		return ""
 	}
 	return filterLog(f, db)
+}
+
+// syncLog waits until the log file holds everything the server logged so
+// far. A backend logs an error before its client sees it, but the log
+// reaches the file through a pipe and a goroutine; a mark logged now comes
+// out of the pipe after every earlier line.
+func syncLog(path string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	admin, err := adminPool(ctx)
+	if err != nil {
+		return
+	}
+	mark := "pgtest log mark " + newName()
+	if _, err := admin.Exec(ctx, "DO $$ BEGIN RAISE LOG '"+mark+"'; END $$"); err != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		if b, err := os.ReadFile(path); err != nil || bytes.Contains(b, []byte(mark)) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // filterLog keeps the lines of database db (log_line_prefix "… user@db ")

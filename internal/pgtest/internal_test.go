@@ -1,9 +1,15 @@
 package pgtest
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parkhq/park/internal/pgcluster"
 )
@@ -72,6 +78,43 @@ func TestSkipOrFail(t *testing.T) {
 		// A real Skipf ends the test; the recorder returns, so Fatal follows.
 		if r.skipped != tc.skip || (!tc.skip && r.failed != tc.failed) {
 			t.Errorf("CI=%q, %v: skipped %v, failed %v", tc.ci, tc.err, r.skipped, r.failed)
+		}
+	}
+}
+
+func TestSweepStale(t *testing.T) {
+	t.Parallel()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(owner string) string {
+		dir, err := os.MkdirTemp("/tmp", dirPrefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if owner != "" {
+			if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(owner+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	orphan := mk(strconv.Itoa(dead.Process.Pid))
+	live := mk(strconv.Itoa(os.Getpid()))
+	fresh := mk("") // a binary between MkdirTemp and writing its owner file
+	old := mk("")
+	past := time.Now().Add(-2 * staleAge)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
+
+	sweepStale()
+	for dir, wantGone := range map[string]bool{orphan: true, live: false, fresh: false, old: true} {
+		_, err := os.Stat(dir)
+		if gone := errors.Is(err, os.ErrNotExist); gone != wantGone {
+			t.Errorf("%s: removed %v, want %v", dir, gone, wantGone)
 		}
 	}
 }

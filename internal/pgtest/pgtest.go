@@ -198,17 +198,19 @@ func CreateDB(ctx context.Context, migrated bool) (*DB, error) {
 	// neither the template's grants nor its database settings. Bootstrap
 	// restores them exactly as production has them.
 	if _, err := bootstrap.Run(ctx, db.AdminURL, bootstrap.Options{}); err != nil {
-		db.Drop(context.Background())
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		db.Drop(dctx)
 		return nil, fmt.Errorf("bootstrap clone %s: %w", db.Name, err)
 	}
 	return db, nil
 }
 
-// clone copies the template. Clones are serialized: a clone fails if any
-// session is connected to the template, and the only sessions that ever
-// are belong to the template's own setup, which has finished by now, so the
-// lock costs nothing but protects against a future test that inspects the
-// template.
+// clone copies the template. PostgreSQL refuses to copy a database that
+// has sessions; the template accepts none once built (ALLOW_CONNECTIONS
+// false). Clones are also serialized among themselves: each copies the whole
+// template, so overlapping them gains nothing on a small machine, and one at
+// a time keeps their duration steady under parallel tests.
 func clone(ctx context.Context, admin *pgxpool.Pool, ident string) error {
 	state.cloneMu.Lock()
 	defer state.cloneMu.Unlock()
