@@ -1,0 +1,143 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/parkhq/park/tenancy"
+)
+
+// MaxBodyBytes caps every request body (DESIGN §4); more is answered 413.
+const MaxBodyBytes = 1 << 20
+
+// requestError is a request the server cannot read at all (as opposed to a
+// readable one with invalid fields, a *tenancy.ValidationError).
+type requestError struct {
+	status int // 0 means 400
+	msg    string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+// validator is implemented by request types that check themselves after
+// decoding; Validate returns a *tenancy.ValidationError or nil.
+type validator interface {
+	Validate() error
+}
+
+// encode writes v as JSON with status. It marshals before writing, so an
+// encoding failure still becomes a clean 500.
+func encode[T any](w http.ResponseWriter, status int, v T) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// decode reads one JSON value of type T from the request body and validates
+// it when T implements Validate. It accepts a Content-Type of
+// application/json, none, or application/x-www-form-urlencoded (what curl -d
+// sends; Park has no cookie authentication, so a "simple" cross-site form
+// post gains nothing), refuses unknown fields, a body over MaxBodyBytes
+// (413) and anything after the value.
+func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
+	var v T
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return v, err
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, decodeError(err)
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return v, tooLarge
+		}
+		return v, &requestError{msg: "the request body holds more than one JSON value"}
+	}
+	if val, ok := any(&v).(validator); ok {
+		if err := val.Validate(); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+func checkContentType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || mt == "application/x-www-form-urlencoded" ||
+		strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	return &requestError{status: http.StatusUnsupportedMediaType,
+		msg: fmt.Sprintf("content type %q is not supported; send application/json", ct)}
+}
+
+// decodeError turns encoding/json's errors into the problem table's types.
+func decodeError(err error) error {
+	var (
+		tooLarge  *http.MaxBytesError
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return tooLarge
+	case errors.Is(err, io.EOF):
+		return &requestError{msg: "the request body is empty; send a JSON object"}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &requestError{msg: "the request body is truncated JSON"}
+	case errors.As(err, &syntaxErr):
+		return &requestError{msg: fmt.Sprintf("the request body is not valid JSON (at byte %d)", syntaxErr.Offset)}
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return &requestError{msg: fmt.Sprintf("the request body must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
+		}
+		v := &tenancy.ValidationError{}
+		v.Add(field, fmt.Sprintf("must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value))
+		return v
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no type for this one.
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		v := &tenancy.ValidationError{}
+		v.Add(name, "unknown field")
+		return v
+	}
+	return &requestError{msg: "the request body could not be read"}
+}
+
+// jsonKind names a Go kind the way a JSON client thinks of it.
+func jsonKind(kind string) string {
+	switch kind {
+	case "struct", "map":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer"
+	case "float32", "float64":
+		return "a number"
+	}
+	return "a " + kind
+}

@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// handleHealthz answers liveness: the process serves HTTP. It touches no
+// dependency, so a database outage never gets parkd restarted.
+func (s *server) handleHealthz() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "no-store")
+		return encode(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// readyAnswer is /readyz's body when every check passes.
+type readyAnswer struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+}
+
+// handleReadyz answers readiness: every Check passes within Deps.ReadyTimeout.
+// Otherwise it answers 503 naming what is down; the reasons go to the log
+// (once per change of state, not on every probe), never to the client.
+func (s *server) handleReadyz() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "no-store")
+		errs := make([]error, len(s.deps.Checks))
+		var wg sync.WaitGroup
+		for i, c := range s.deps.Checks {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(r.Context(), s.deps.ReadyTimeout)
+				defer cancel()
+				errs[i] = c.Probe(ctx)
+			})
+		}
+		wg.Wait()
+
+		checks := map[string]string{}
+		var down []string
+		for i, c := range s.deps.Checks {
+			s.ready.record(r.Context(), s.logger, c.Name, errs[i])
+			if errs[i] != nil {
+				checks[c.Name] = "down"
+				down = append(down, c.Name)
+			} else {
+				checks[c.Name] = "ok"
+			}
+		}
+		if len(down) == 0 {
+			return encode(w, http.StatusOK, readyAnswer{Status: "ok", Checks: checks})
+		}
+		slices.Sort(down)
+		p := Problem{
+			Type:       ProblemTypeBase + "not-ready",
+			Title:      "Not ready",
+			Status:     http.StatusServiceUnavailable,
+			Detail:     "unavailable: " + strings.Join(down, ", "),
+			Extensions: map[string]any{"checks": checks},
+		}
+		if info := infoFrom(r.Context()); info != nil {
+			p.RequestID = info.id
+		}
+		writeProblem(w, p)
+		return nil
+	})
+}
+
+// readiness remembers each check's last state so that an outage is logged
+// when it starts and when it ends, not on every probe.
+type readiness struct {
+	mu   sync.Mutex
+	down map[string]bool
+}
+
+func newReadiness() *readiness { return &readiness{down: map[string]bool{}} }
+
+func (rd *readiness) record(ctx context.Context, logger *slog.Logger, name string, err error) {
+	rd.mu.Lock()
+	was := rd.down[name]
+	rd.down[name] = err != nil
+	rd.mu.Unlock()
+	switch {
+	case err != nil && !was:
+		logger.LogAttrs(ctx, slog.LevelWarn, "dependency down", slog.String("check", name), slog.String("error", err.Error()))
+	case err == nil && was:
+		logger.LogAttrs(ctx, slog.LevelInfo, "dependency up", slog.String("check", name))
+	}
+}

@@ -1,0 +1,277 @@
+package parkd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parkhq/park/internal/pgcluster"
+)
+
+// reexecEnv makes the test binary act as parkd (see init), so tests can
+// run it as a real process and kill it.
+const reexecEnv = "PARKD_TEST_REEXEC"
+
+func init() {
+	if os.Getenv(reexecEnv) == "1" {
+		os.Exit(Main())
+	}
+}
+
+// requireServerBinaries skips without PostgreSQL's server binaries, except
+// in CI, where that is a failure.
+func requireServerBinaries(t *testing.T) {
+	t.Helper()
+	if _, err := pgcluster.BinDir(); err != nil {
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); errors.Is(err, pgcluster.ErrNotFound) && !ci {
+			t.Skipf("skipping: %v", err)
+		}
+		t.Fatal(err)
+	}
+}
+
+// checkout makes a directory the postgres user can reach, as a checkout
+// under /tmp or /home would be, removed at cleanup.
+func checkout(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "parkd-dev-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// postmasterPID reads the server's pid from its data directory.
+func postmasterPID(t *testing.T, clusterDir string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(clusterDir, "data", "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// gone reports whether pid has exited (a zombie that nobody reaps, as under
+// a container's init, counts as exited).
+func gone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	// pid (comm) state ...; comm may hold spaces and parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
+}
+
+func waitGone(t *testing.T, pid int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !gone(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("postgres (pid %d) still runs %s later", pid, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDevClusterDir(t *testing.T) {
+	t.Parallel()
+	reachable := checkout(t)
+	dir, reason, err := devClusterDir(reachable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir != filepath.Join(reachable, ".park", "pg") || reason != "in the checkout" {
+		t.Fatalf("reachable checkout: %s (%s)", dir, reason)
+	}
+
+	fallback := regexp.MustCompile(`^/var/tmp/park-dev-[0-9a-f]{12}$`)
+	deep := filepath.Join(reachable, strings.Repeat("d", 60), strings.Repeat("e", 60))
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir, reason, err = devClusterDir(deep)
+	if err != nil || !fallback.MatchString(dir) || !strings.Contains(reason, "socket path") {
+		t.Fatalf("deep checkout: %s (%s) %v", dir, reason, err)
+	}
+	again, _, _ := devClusterDir(deep + "/.")
+	if again != dir {
+		t.Fatalf("the fallback is not stable per checkout: %s then %s", dir, again)
+	}
+	other, _, _ := devClusterDir(deep + "x")
+	if other == dir {
+		t.Fatal("two checkouts share a fallback directory")
+	}
+
+	if os.Geteuid() == 0 {
+		private := t.TempDir() // 0700 root: out of postgres's reach
+		dir, reason, err = devClusterDir(private)
+		if err != nil || !fallback.MatchString(dir) || !strings.Contains(reason, "cannot enter") {
+			t.Fatalf("private checkout: %s (%s) %v", dir, reason, err)
+		}
+	}
+
+	if _, _, err := devClusterDir(filepath.Join(reachable, "missing")); err == nil {
+		t.Fatal("missing directory accepted")
+	}
+}
+
+func TestDev(t *testing.T) {
+	t.Parallel()
+	requireServerBinaries(t)
+	root := checkout(t)
+	clusterDir := filepath.Join(root, ".park", "pg")
+	e := env{"PARKD_DEV_DIR": root, "PARKD_LISTEN_ADDR": "127.0.0.1:0"}
+
+	p := start(t, []string{"dev"}, e, 2*time.Minute)
+	if code, body := get(t, p.base+"/readyz"); code != 200 {
+		t.Fatalf("readyz: %d %s", code, body)
+	}
+	out := p.stdout.String()
+	for _, want := range []string{
+		"PostgreSQL data in " + clusterDir + " (in the checkout)",
+		"applied 00001 00001_tenancy.sql",
+		"curl -s " + p.base + "/readyz",
+		"psql -h '" + clusterDir + "' -p 5433 -U postgres park",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	// Served as park_server: the preflight passed without overrides.
+	if w := p.log.lines("database login"); len(w) != 0 {
+		t.Errorf("login warnings: %v", w)
+	}
+	pid := postmasterPID(t, clusterDir)
+	if err := p.stop(t); err != nil {
+		t.Fatalf("stop: %v\n%s", err, p.log)
+	}
+	if !gone(pid) {
+		t.Fatalf("postgres (pid %d) survived parkd dev", pid)
+	}
+	if !strings.Contains(p.stdout.String(), "PostgreSQL stopped") {
+		t.Errorf("no stop message:\n%s", p.stdout.String())
+	}
+
+	// A second run reuses the data: bootstrap and migrations are no-ops.
+	p = start(t, []string{"dev"}, e, 2*time.Minute)
+	if code, _ := get(t, p.base+"/readyz"); code != 200 {
+		t.Fatal(code)
+	}
+	if out := p.stdout.String(); !strings.Contains(out, "no pending migrations") {
+		t.Errorf("second run migrated again:\n%s", out)
+	}
+	pid = postmasterPID(t, clusterDir)
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(pid) {
+		t.Fatalf("postgres (pid %d) survived the second run", pid)
+	}
+}
+
+// startProcess runs the test binary as parkd dev and waits for it to serve.
+func startProcess(t *testing.T, root string) (*exec.Cmd, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "dev")
+	cmd.Env = append(os.Environ(), reexecEnv+"=1", "PARKD_DEV_DIR="+root, "PARKD_LISTEN_ADDR=127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncWriter{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	serving := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "parkd dev: serving ") {
+				close(serving)
+			}
+		}
+	}()
+	select {
+	case <-serving:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("parkd dev did not serve; stderr:\n%s", logs)
+	}
+	return cmd, postmasterPID(t, filepath.Join(root, ".park", "pg"))
+}
+
+func TestDevProcessSignals(t *testing.T) {
+	t.Parallel()
+	requireServerBinaries(t)
+
+	t.Run("SIGINT", func(t *testing.T) {
+		t.Parallel()
+		cmd, pid := startProcess(t, checkout(t))
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitExit(cmd, time.Minute); err != nil {
+			t.Fatalf("parkd dev after SIGINT: %v", err)
+		}
+		waitGone(t, pid, 0)
+	})
+	t.Run("SIGTERM", func(t *testing.T) {
+		t.Parallel()
+		cmd, pid := startProcess(t, checkout(t))
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitExit(cmd, time.Minute); err != nil {
+			t.Fatalf("parkd dev after SIGTERM: %v", err)
+		}
+		waitGone(t, pid, 0)
+	})
+	t.Run("SIGKILL", func(t *testing.T) {
+		t.Parallel()
+		cmd, pid := startProcess(t, checkout(t))
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+		// The kernel tells postgres its parent died (SIGQUIT: immediate
+		// shutdown).
+		waitGone(t, pid, 30*time.Second)
+	})
+}
+
+func waitExit(cmd *exec.Cmd, within time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

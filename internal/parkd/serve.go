@@ -1,0 +1,174 @@
+package parkd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/parkhq/park/internal/httpapi"
+	"github.com/parkhq/park/tenancy"
+)
+
+// HTTP server timeouts. WriteTimeout bounds a whole handler, so it leaves
+// room for a reservation that waits on a lock and for a slow database.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	preflightTimeout  = 30 * time.Second
+)
+
+// serve runs the API with cfg until ctx is cancelled, then shuts down
+// gracefully: it stops accepting, lets in-flight requests finish within
+// cfg.ShutdownTimeout, and closes the pool. listening, when set, is called
+// with the API's bound address once it accepts connections.
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func(net.Addr)) error {
+	pool, err := openPool(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	store := tenancy.NewStore(pool)
+	pctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	warnings, err := store.Preflight(pctx, tenancy.PreflightOptions{AllowPrivilegedLogin: cfg.AllowPrivilegedDBLogin})
+	cancel()
+	for _, w := range warnings {
+		logger.Warn("database login", slog.String("warning", w))
+	}
+	if err != nil {
+		return preflightError(err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	api := httpapi.NewServer(httpapi.Deps{
+		Logger:             logger,
+		Registry:           reg,
+		ServeMetrics:       cfg.MetricsAddr == "",
+		Checks:             []httpapi.Check{httpapi.PostgresCheck(pool)},
+		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
+		TrustedProxies:     cfg.TrustedProxies,
+	})
+
+	servers := []*http.Server{newHTTPServer(api, logger)}
+	addrs := []string{cfg.ListenAddr}
+	if cfg.MetricsAddr != "" {
+		servers = append(servers, newHTTPServer(httpapi.MetricsHandler(reg), logger))
+		addrs = append(addrs, cfg.MetricsAddr)
+	}
+	listeners := make([]net.Listener, 0, len(servers))
+	for _, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("listen: %w", err)
+		}
+		listeners = append(listeners, ln)
+	}
+
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	logger.Info("listening", slog.String("addr", listeners[0].Addr().String()))
+	if len(listeners) > 1 {
+		logger.Info("metrics listening", slog.String("addr", listeners[1].Addr().String()))
+	}
+	if listening != nil {
+		listening(listeners[0].Addr())
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
+	case serveErr = <-errc:
+		serveErr = fmt.Errorf("serve: %w", serveErr)
+		logger.Error("server stopped", slog.String("error", serveErr.Error()))
+	}
+
+	// The caller's context is done; the drain gets its own deadline.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w (in-flight requests were cut off)", err))
+			srv.Close()
+		}
+	}
+	if serveErr != nil {
+		errs = append(errs, serveErr)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// openPool makes the server's pool. Pool sizes and timeouts come from the
+// URL (pool_max_conns, pool_max_conn_lifetime, …); connections are made on
+// demand, so a database that is down shows up in the preflight.
+func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, errors.New("database URL: not a valid PostgreSQL URL")
+	}
+	if _, ok := pcfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "parkd"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("database pool: %w", err)
+	}
+	return pool, nil
+}
+
+// preflightError explains a failed preflight, one problem per line, with
+// the way out for the problems an operator may choose to accept.
+func preflightError(err error) error {
+	var pe *tenancy.PreflightError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("database preflight: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString("database preflight found problems; refusing to serve:")
+	for _, p := range append(append([]string{}, pe.Privileged...), pe.Problems...) {
+		b.WriteString("\n  - " + p)
+	}
+	if len(pe.Privileged) > 0 {
+		b.WriteString("\nConnect as a login that is only a member of park_app (parkctl db bootstrap --create-logins makes park_server)," +
+			"\nor set PARKD_ALLOW_PRIVILEGED_DB_LOGIN=true to start anyway: row-level security then guards only what runs inside tenant transactions.")
+	}
+	return errors.New(b.String())
+}

@@ -1,0 +1,183 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Database roles the Store switches to (DESIGN §2).
+const (
+	// AppRole is the role every tenant transaction runs as.
+	AppRole = "park_app"
+	// OpsRole is the role of parkctl's cross-tenant reads.
+	OpsRole = "park_ops"
+)
+
+// The prologues are the first statement of every transaction the Store
+// runs. Both settings are transaction-local (the third argument of
+// set_config is is_local): they end with the transaction, so nothing leaks to
+// the next user of a pooled connection or of a PgBouncer server connection.
+// The tenant id is a bind parameter, never formatted into SQL.
+//
+// set_config('role', …, true) is SET LOCAL ROLE in function form. One
+// statement serves both the explicit transactions of InTenantTx and the
+// implicit transaction of InTenantBatch, where a SET LOCAL statement would
+// work too but makes PostgreSQL log "SET LOCAL can only be used in
+// transaction blocks" on every call. (On Citus, which does not propagate
+// set_config, this is the one place to change: DESIGN §9.)
+const (
+	tenantPrologue = `select set_config('role', 'park_app', true), set_config('app.tenant_id', $1, true)`
+	opsPrologue    = `select set_config('role', 'park_ops', true)`
+)
+
+// rollbackTimeout bounds the rollback after a failed or panicking
+// transaction. The rollback ignores the caller's cancellation so the
+// connection can go back to the pool clean; if it still fails, pgx closes the
+// connection.
+const rollbackTimeout = 5 * time.Second
+
+// Store runs transactions against Park's database as park_app with a tenant
+// set, the only way server code reaches tenant data. It is safe for
+// concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store on pool. The pool's login must be a member of
+// park_app (production: the park_server login; see Preflight).
+func NewStore(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+// batchSender is what a transaction is begun on: a pool, or in Preflight
+// one connection.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// InTenantTx runs fn in a transaction as park_app with app.tenant_id set to
+// tenantID, and commits when fn returns nil. It rolls back when fn returns
+// an error or panics (the panic continues). BEGIN and the prologue travel in
+// one round trip.
+//
+// fn must not commit, roll back or change the role itself. The returned error
+// is fn's own error, or a database error translated by InterpretError. A
+// zero tenantID is refused with ErrNoTenant before anything is sent.
+func (s *Store) InTenantTx(ctx context.Context, tenantID uuid.UUID, fn func(pgx.Tx) error) error {
+	if tenantID == uuid.Nil {
+		return ErrNoTenant
+	}
+	return inTx(ctx, s.pool, tenantPrologue, []any{tenantID.String()}, fn)
+}
+
+// OpsTx runs fn in a transaction as park_ops, which bypasses row-level
+// security, for parkctl's cross-tenant reads and audits. No tenant is set.
+// The pool's login must be a member of park_ops (the park_admin login);
+// parkd never calls this.
+func (s *Store) OpsTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return inTx(ctx, s.pool, opsPrologue, nil, fn)
+}
+
+// InTenantBatch sends the tenant prologue followed by b's queries as one pgx
+// batch: one round trip and, because the batch ends with a single Sync, one
+// implicit transaction. The tenant is set for exactly that transaction and
+// gone for the next statement on the connection. It is the fast path for
+// reads (and single-shot writes) that need no Go logic between statements:
+//
+//	var b pgx.Batch
+//	b.Queue(`select name from sites where id = $1`, id).QueryRow(func(r pgx.Row) error {
+//		return r.Scan(&site.Name)
+//	})
+//	err := store.InTenantBatch(ctx, tenantID, &b)
+//
+// The callbacks set with QueuedQuery.Query, QueryRow or Exec run in order
+// while the results arrive; the first error stops the batch, rolls back the
+// implicit transaction and is returned (pgx.ErrNoRows as ErrNotFound,
+// like InTenantTx). b must not contain transaction control statements
+// (BEGIN, COMMIT, …; nor Batch.BeginTx): they would end the scope of the
+// tenant early. b is not modified and must not be sent again.
+func (s *Store) InTenantBatch(ctx context.Context, tenantID uuid.UUID, b *pgx.Batch) error {
+	return tenantBatch(ctx, s.pool, tenantID, b)
+}
+
+func tenantBatch(ctx context.Context, db batchSender, tenantID uuid.UUID, b *pgx.Batch) error {
+	if tenantID == uuid.Nil {
+		return ErrNoTenant
+	}
+	if b == nil || b.Len() == 0 {
+		return errors.New("tenancy: empty batch")
+	}
+	full := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, b.Len()+1)}
+	full.Queue(tenantPrologue, tenantID.String())
+	for _, q := range b.QueuedQueries {
+		if isTxControl(q.SQL) {
+			return fmt.Errorf("tenancy: batch contains transaction control %q", firstWord(q.SQL))
+		}
+		full.QueuedQueries = append(full.QueuedQueries, q)
+	}
+	return InterpretError(db.SendBatch(ctx, full).Close())
+}
+
+// inTx begins a transaction on db with the prologue in the same round trip,
+// runs fn and commits.
+func inTx(ctx context.Context, db batchSender, prologue string, args []any, fn func(pgx.Tx) error) error {
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{})
+	b.Queue(prologue, args...)
+	br := db.SendBatch(ctx, b)
+	tx := br.Tx()
+	defer func() {
+		// After a successful Commit this returns ErrTxClosed and does
+		// nothing; otherwise (error or panic in fn) it ends the transaction
+		// and releases the connection.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		_ = tx.Rollback(rctx)
+	}()
+	if err := br.Close(); err != nil {
+		return InterpretError(fmt.Errorf("begin transaction: %w", err))
+	}
+	if err := fn(tx); err != nil {
+		return InterpretError(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return InterpretError(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
+
+// isTxControl reports statements that begin or end a transaction.
+func isTxControl(sql string) bool {
+	switch strings.ToLower(firstWord(sql)) {
+	case "begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare":
+		return true
+	}
+	return false
+}
+
+// firstWord returns the first word of sql, skipping white space and
+// line comments.
+func firstWord(sql string) string {
+	s := strings.TrimSpace(sql)
+	for strings.HasPrefix(s, "--") {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			return ""
+		}
+		s = strings.TrimSpace(s[i+1:])
+	}
+	end := strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_')
+	})
+	if end < 0 {
+		return s
+	}
+	return s[:end]
+}
