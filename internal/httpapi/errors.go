@@ -89,6 +89,8 @@ var problemRules = []problemRule{
 		title: "Invalid input", detail: "the input is invalid", exposeError: true},
 	{match: is(tenancy.ErrUnauthorized), status: http.StatusUnauthorized, slug: "unauthorized",
 		title: "Unauthorized", detail: "authentication is required", headers: map[string]string{"WWW-Authenticate": `Bearer realm="park"`}},
+	{match: is(tenancy.ErrTenantSuspended), status: http.StatusForbidden, slug: "tenant-suspended",
+		title: "Tenant suspended", detail: "the tenant is suspended; contact the platform operator"},
 	{match: is(tenancy.ErrForbidden), status: http.StatusForbidden, slug: "forbidden",
 		title: "Forbidden", detail: "you may not do this", exposeError: true},
 	{match: is(tenancy.ErrNotFound), status: http.StatusNotFound, slug: "not-found",

@@ -12,8 +12,10 @@ import (
 // route is the table's pattern (or "unmatched"), the method one of a fixed
 // set, never a raw path or a tenant.
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	authFailures *prometheus.CounterVec
+	keyRequests  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,9 +29,29 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time to answer an HTTP request, by route pattern.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "park_auth_failures_total",
+			Help: "Failed authentications, by reason (missing, malformed, invalid, expired, unknown, revoked, version, no_membership, suspended, reused).",
+		}, []string{"reason"}),
+		keyRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "park_api_key_requests_total",
+			Help: "Requests authenticated with an API key, by the scope the route required.",
+		}, []string{"scope"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	reg.MustRegister(m.requests, m.duration, m.authFailures, m.keyRequests)
 	return m
+}
+
+func (m *metrics) authFailure(reason string) {
+	if m != nil {
+		m.authFailures.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *metrics) keyRequest(scope string) {
+	if m != nil {
+		m.keyRequests.WithLabelValues(scope).Inc()
+	}
 }
 
 func (m *metrics) observe(route, method string, status int, elapsed time.Duration) {

@@ -21,8 +21,9 @@ type requestInfo struct {
 	id       string
 	route    string
 	clientIP netip.Addr
-	status   int   // overrides the written status (499 for a client gone)
-	err      error // a server-side failure, for the log line
+	tenant   string // the authenticated principal's tenant, once known
+	status   int    // overrides the written status (499 for a client gone)
+	err      error  // a server-side failure, for the log line
 }
 
 type infoKey struct{}
@@ -98,6 +99,9 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			}
 			if info.clientIP.IsValid() {
 				attrs = append(attrs, slog.String("client_ip", info.clientIP.String()))
+			}
+			if info.tenant != "" {
+				attrs = append(attrs, slog.String("tenant", info.tenant))
 			}
 			level := slog.LevelInfo
 			if info.err != nil {

@@ -42,6 +42,8 @@ func (s *server) routes() []Route {
 		{Method: http.MethodGet, Pattern: "/healthz", Public: true, Handler: s.handleHealthz()},
 		{Method: http.MethodGet, Pattern: "/readyz", Public: true, Handler: s.handleReadyz()},
 	}
+	rs = append(rs, s.authRoutes()...)
+	rs = append(rs, s.resourceRoutes()...)
 	if s.deps.ServeMetrics {
 		rs = append(rs, Route{Method: http.MethodGet, Pattern: "/metrics", Public: true, Handler: MetricsHandler(s.deps.Registry)})
 	}

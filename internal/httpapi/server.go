@@ -10,7 +10,6 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -51,6 +50,11 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	// Tenancy is the store every tenant-scoped handler goes through.
 	Tenancy *tenancy.Store
+	// Auth authenticates callers; nil leaves every non-public route
+	// answering 401 (fail closed).
+	Auth *tenancy.Auth
+	// RegistrationOpen enables POST /api/v1/auth/register.
+	RegistrationOpen bool
 }
 
 // Check is one dependency /readyz probes.
@@ -216,13 +220,5 @@ func (s *server) route(rt Route) http.Handler {
 			info.route = rt.Pattern
 		}
 		h.ServeHTTP(w, r)
-	})
-}
-
-// authenticate guards a non-public route. Authentication arrives with the
-// auth issue; until then every such route fails closed.
-func (s *server) authenticate(rt Route, _ http.Handler) http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return fmt.Errorf("%s %s: authentication is not available yet: %w", rt.Method, rt.Pattern, tenancy.ErrUnauthorized)
 	})
 }

@@ -68,6 +68,10 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	cfg.DatabaseURL = cluster.URL(devDatabase, bootstrap.RoleServer)
+	demo, err := ensureDemo(ctx, cfg.DatabaseURL, cluster.URL(devDatabase, bootstrap.RoleAdmin), cfg.BcryptCost)
+	if err != nil {
+		return err
+	}
 	if len(cfg.JWTSecret) == 0 {
 		cfg.JWTSecret = Secret(randomToken(32))
 	}
@@ -95,8 +99,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
   curl -s %[1]s/readyz
   psql -h '%[2]s' -p %[3]d -U postgres %[4]s
   PostgreSQL log: %[5]s
-Ctrl-C stops parkd and PostgreSQL.
 `, base, cluster.SocketDir(), cluster.Port(), devDatabase, logPath)
+		printDemo(stdout, base, demo)
+		fmt.Fprintln(stdout, "Ctrl-C stops parkd and PostgreSQL.")
 	})
 	if cause := context.Cause(sctx); err == nil && ctx.Err() == nil && cause != nil {
 		err = fmt.Errorf("%w; its log ends:\n%s", cause, cluster.LogTail())

@@ -3,7 +3,10 @@ package parkd
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,7 +146,7 @@ func TestDev(t *testing.T) {
 	requireServerBinaries(t)
 	root := checkout(t)
 	clusterDir := filepath.Join(root, ".park", "pg")
-	e := env{"PARKD_DEV_DIR": root, "PARKD_LISTEN_ADDR": "127.0.0.1:0"}
+	e := env{"PARKD_DEV_DIR": root, "PARKD_LISTEN_ADDR": "127.0.0.1:0", "PARKD_BCRYPT_COST": "4"}
 
 	p := start(t, []string{"dev"}, e, 2*time.Minute)
 	if code, body := get(t, p.base+"/readyz"); code != 200 {
@@ -160,6 +163,7 @@ func TestDev(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
 	}
+	firstPassword := checkDemo(t, p.base, out, "created")
 	// Served as park_server: the preflight passed without overrides.
 	if w := p.log.lines("database login"); len(w) != 0 {
 		t.Errorf("login warnings: %v", w)
@@ -183,6 +187,13 @@ func TestDev(t *testing.T) {
 	if out := p.stdout.String(); !strings.Contains(out, "no pending migrations") {
 		t.Errorf("second run migrated again:\n%s", out)
 	}
+	// The demo owner gets a new password; the old one no longer works.
+	if second := checkDemo(t, p.base, p.stdout.String(), "exists"); second == firstPassword {
+		t.Error("the demo password did not change")
+	}
+	if code := loginDemo(t, p.base, firstPassword); code != 401 {
+		t.Errorf("old demo password: %d", code)
+	}
 	pid = postmasterPID(t, clusterDir)
 	if err := p.stop(t); err != nil {
 		t.Fatal(err)
@@ -192,11 +203,63 @@ func TestDev(t *testing.T) {
 	}
 }
 
+var demoLine = regexp.MustCompile(`demo tenant "demo" (created|exists); its owner owner@demo\.example has the password (\S+)`)
+
+// checkDemo finds the demo login in parkd dev's output, logs in with it as
+// the printed curl line does and reads the tenant. It returns the password.
+func checkDemo(t *testing.T, base, out, verb string) string {
+	t.Helper()
+	m := demoLine.FindStringSubmatch(out)
+	if m == nil || m[1] != verb {
+		t.Fatalf("no demo login (%s) in:\n%s", verb, out)
+	}
+	for _, want := range []string{"curl -s -X POST " + base + "/api/v1/auth/login", base + "/api/v1/tenants/current"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	if code := loginDemo(t, base, m[2]); code != 200 {
+		t.Fatalf("demo login: %d", code)
+	}
+	return m[2]
+}
+
+// loginDemo posts the demo owner's credentials the way the printed curl
+// line does (no content type) and returns the status.
+func loginDemo(t *testing.T, base, password string) int {
+	t.Helper()
+	body := `{"email":"owner@demo.example","password":"` + password + `"}`
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/auth/login", strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	if resp.StatusCode == 200 {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/tenants/current", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		r2, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r2.Body)
+		r2.Body.Close()
+		if r2.StatusCode != 200 || !strings.Contains(string(b), `"slug":"demo"`) {
+			t.Errorf("tenants/current with the demo token: %d %s", r2.StatusCode, b)
+		}
+	}
+	return resp.StatusCode
+}
+
 // startProcess runs the test binary as parkd dev and waits for it to serve.
 func startProcess(t *testing.T, root string) (*exec.Cmd, int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "dev")
-	cmd.Env = append(os.Environ(), reexecEnv+"=1", "PARKD_DEV_DIR="+root, "PARKD_LISTEN_ADDR=127.0.0.1:0")
+	cmd.Env = append(os.Environ(), reexecEnv+"=1", "PARKD_BCRYPT_COST=4", "PARKD_DEV_DIR="+root, "PARKD_LISTEN_ADDR=127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		return preflightError(err)
 	}
 
+	auth, err := newAuth(cfg, store)
+	if err != nil {
+		return err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -63,6 +68,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		Checks:             []httpapi.Check{httpapi.PostgresCheck(pool)},
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		TrustedProxies:     cfg.TrustedProxies,
+		Tenancy:            store,
+		Auth:               auth,
+		RegistrationOpen:   cfg.Registration == RegistrationOpen,
 	})
 
 	servers := []*http.Server{newHTTPServer(api, logger)}
@@ -122,6 +130,25 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// newAuth builds the authenticator from the configuration: bcrypt at the
+// configured cost under a semaphore of one slot per CPU, and HS256 tokens
+// signed with the JWT secret (the previous one still verifies).
+func newAuth(cfg *Config, store *tenancy.Store) (*tenancy.Auth, error) {
+	hasher, err := tenancy.NewHasher(cfg.BcryptCost, 0)
+	if err != nil {
+		return nil, err
+	}
+	var prev []byte
+	if len(cfg.JWTPreviousSecret) > 0 {
+		prev = cfg.JWTPreviousSecret
+	}
+	tokens, err := tenancy.NewTokens(cfg.JWTSecret, prev, tenancy.DefaultAccessTTL, nil)
+	if err != nil {
+		return nil, err
+	}
+	return tenancy.NewAuth(store, tenancy.AuthConfig{Hasher: hasher, Tokens: tokens})
 }
 
 func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {

@@ -1,0 +1,214 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/parkhq/park/tenancy"
+)
+
+// errKeyNotAllowed answers an API key on a route for users only (managing
+// keys and webhook secrets): keys never manage keys.
+var errKeyNotAllowed = fmt.Errorf("API keys cannot call this route; log in as a user: %w", tenancy.ErrForbidden)
+
+// credentials returns the bearer credential of r: the Authorization bearer
+// token, else X-API-Key. isKey is true when the credential must be an API
+// key (it came in X-API-Key or has the key format).
+func credentials(r *http.Request) (cred string, isKey bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, ok := strings.Cut(h, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			cred = strings.TrimSpace(rest)
+			return cred, tenancy.LooksLikeAPIKey(cred)
+		}
+		return "", false
+	}
+	if k := strings.TrimSpace(r.Header.Get("X-API-Key")); k != "" {
+		return k, true
+	}
+	return "", false
+}
+
+// authenticate guards a non-public route: it resolves the caller to a
+// principal, then checks the route's key access, role and scope — all before
+// the handler looks anything up, so a refusal never depends on whether a
+// resource exists. The principal travels to the handler in the context.
+func (s *server) authenticate(rt Route, next http.Handler) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if s.deps.Auth == nil {
+			return fmt.Errorf("%s %s: authentication is not configured: %w", rt.Method, rt.Pattern, tenancy.ErrUnauthorized)
+		}
+		cred, isKey := credentials(r)
+		if cred == "" {
+			s.metrics.authFailure("missing")
+			return fmt.Errorf("send Authorization: Bearer <token or API key>: %w", tenancy.ErrUnauthorized)
+		}
+		if isKey && !rt.KeyAllowed {
+			return errKeyNotAllowed
+		}
+		var p *tenancy.Principal
+		var err error
+		if isKey {
+			p, err = s.deps.Auth.PrincipalFromAPIKey(r.Context(), cred)
+		} else {
+			p, err = s.deps.Auth.PrincipalFromToken(r.Context(), cred)
+		}
+		if err != nil {
+			var af *tenancy.AuthFailure
+			if errors.As(err, &af) {
+				s.metrics.authFailure(af.Reason)
+			}
+			return err
+		}
+		if info := infoFrom(r.Context()); info != nil {
+			info.tenant = p.TenantID.String()
+		}
+		if rt.MinRole != "" && (p.Kind != tenancy.PrincipalUser || !p.Role.AtLeast(rt.MinRole)) {
+			return fmt.Errorf("this route needs the %s role or higher: %w", rt.MinRole, tenancy.ErrForbidden)
+		}
+		if rt.Scope != "" && !p.Has(rt.Scope) {
+			return fmt.Errorf("missing scope %s: %w", rt.Scope, tenancy.ErrForbidden)
+		}
+		if p.Kind == tenancy.PrincipalKey {
+			scope := string(rt.Scope)
+			if scope == "" {
+				scope = "none"
+			}
+			s.metrics.keyRequest(scope)
+		}
+		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
+		return nil
+	})
+}
+
+// registerRequest is the body of POST /auth/register, as the seed sends it.
+type registerRequest struct {
+	User struct {
+		Email    string `json:"email"`
+		Name     string `json:"name"`
+		Password string `json:"password"`
+	} `json:"user"`
+	Tenant struct {
+		Name string `json:"name"`
+		Slug string `json:"slug"`
+	} `json:"tenant"`
+}
+
+// tokenResponse is what login and refresh answer (OAuth 2 token response
+// field names).
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+type registerResponse struct {
+	User   tenancy.User   `json:"user"`
+	Tenant tenancy.Tenant `json:"tenant"`
+	Role   tenancy.Role   `json:"role"`
+	tokenResponse
+}
+
+func tokens(sess *tenancy.Session) tokenResponse {
+	return tokenResponse{AccessToken: sess.AccessToken, TokenType: "bearer", ExpiresIn: sess.ExpiresIn, RefreshToken: sess.RefreshToken}
+}
+
+func (s *server) handleRegister() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if !s.deps.RegistrationOpen {
+			return tenancy.ErrRegistrationClosed
+		}
+		req, err := decode[registerRequest](w, r)
+		if err != nil {
+			return err
+		}
+		sess, err := s.deps.Auth.Register(r.Context(), tenancy.RegisterParams{
+			Email: req.User.Email, Name: req.User.Name, Password: req.User.Password,
+			TenantName: req.Tenant.Name, Slug: req.Tenant.Slug,
+		})
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		return encode(w, http.StatusCreated, registerResponse{User: sess.User, Tenant: sess.Tenant, Role: sess.Role, tokenResponse: tokens(sess)})
+	})
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Tenant   string `json:"tenant,omitempty"`
+}
+
+func (s *server) handleLogin() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		req, err := decode[loginRequest](w, r)
+		if err != nil {
+			return err
+		}
+		sess, err := s.deps.Auth.Login(r.Context(), req.Email, req.Password, req.Tenant)
+		if err != nil {
+			var af *tenancy.AuthFailure
+			if errors.As(err, &af) {
+				s.metrics.authFailure(af.Reason)
+			}
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		return encode(w, http.StatusOK, tokens(sess))
+	})
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+func (s *server) handleRefresh() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		req, err := decode[refreshRequest](w, r)
+		if err != nil {
+			return err
+		}
+		sess, err := s.deps.Auth.Refresh(r.Context(), req.RefreshToken)
+		if err != nil {
+			var af *tenancy.AuthFailure
+			if errors.As(err, &af) {
+				s.metrics.authFailure(af.Reason)
+			}
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		return encode(w, http.StatusOK, tokens(sess))
+	})
+}
+
+func (s *server) handleLogout() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		req, err := decode[refreshRequest](w, r)
+		if err != nil {
+			return err
+		}
+		if err := s.deps.Auth.Logout(r.Context(), req.RefreshToken); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+// authRoutes are the public authentication endpoints. They exist only when
+// an Auth is configured.
+func (s *server) authRoutes() []Route {
+	if s.deps.Auth == nil {
+		return nil
+	}
+	return []Route{
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/register", Public: true, Handler: s.handleRegister()},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/login", Public: true, Handler: s.handleLogin()},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/refresh", Public: true, Handler: s.handleRefresh()},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/logout", Public: true, Handler: s.handleLogout()},
+	}
+}

@@ -1,0 +1,228 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// This file manages API keys (create, list, get, revoke). Authenticating a
+// presented key is auth's business (auth.api_key_lookup).
+
+const apiKeyColumns = `tenant_id, id, key_id, name, scopes, created_by, created_at, expires_at, revoked_at, last_used_at`
+
+func scanAPIKey(row pgx.Row) (APIKey, error) {
+	var k APIKey
+	var scopes []string
+	err := row.Scan(&k.TenantID, &k.ID, &k.KeyID, &k.Name, &scopes, &k.CreatedBy, &k.CreatedAt,
+		&k.ExpiresAt, &k.RevokedAt, &k.LastUsedAt)
+	k.Scopes = make([]Scope, len(scopes))
+	for i, s := range scopes {
+		k.Scopes[i] = Scope(s)
+	}
+	return k, err
+}
+
+func (k APIKey) cursor() Cursor { return Cursor{CreatedAt: k.CreatedAt, ID: k.ID} }
+
+// APIKeyCreateParams are the inputs of APIKeyCreate.
+type APIKeyCreateParams struct {
+	TenantID uuid.UUID
+	Actor    string
+	Name     string
+	// Scopes are scope names; at least one, each known.
+	Scopes []string
+	// CreatedBy is the user the key belongs to: it may only carry scopes
+	// that user's role holds now, and acts with no more than the role
+	// holds later. nil makes a service key with exactly its scopes, which
+	// only operators (parkctl) make.
+	CreatedBy *uuid.UUID
+	// ExpiresAt, if set, must be in the future.
+	ExpiresAt *time.Time
+}
+
+// CreatedAPIKey is a new key with its token, which is shown once and
+// stored nowhere.
+type CreatedAPIKey struct {
+	APIKey
+	// Key is the whole token, park_<key_id>_<secret>.
+	Key string `json:"key"`
+}
+
+// maxKeyIDAttempts bounds the retries on a key_id collision, which with 62^12
+// possible ids does not happen, but a loop is cheaper than an argument.
+const maxKeyIDAttempts = 3
+
+// APIKeyCreate makes a key and returns it with its token. A scope the
+// creator's current role does not hold is a *ValidationError on "scopes".
+func (s *Store) APIKeyCreate(ctx context.Context, p *APIKeyCreateParams) (*CreatedAPIKey, error) {
+	if err := requireActor(p.Actor); err != nil {
+		return nil, err
+	}
+	var v ValidationError
+	name, err := NormalizeName(p.Name)
+	if err != nil {
+		v.Add("name", err.Error())
+	}
+	var scopes []Scope
+	if len(p.Scopes) == 0 {
+		v.Add("scopes", "must name at least one scope")
+	} else if scopes, err = ParseScopes(p.Scopes); err != nil {
+		v.Add("scopes", err.Error())
+	}
+	if p.ExpiresAt != nil && !p.ExpiresAt.After(time.Now()) {
+		v.Add("expires_at", "must be in the future")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(scopes))
+	for i, sc := range scopes {
+		names[i] = string(sc)
+	}
+
+	for attempt := 1; ; attempt++ {
+		key, err := s.apiKeyInsert(ctx, p, name, names)
+		if constraintOf(err) == "api_keys_key_id_key" && attempt < maxKeyIDAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create API key: %w", err)
+		}
+		return key, nil
+	}
+}
+
+func (s *Store) apiKeyInsert(ctx context.Context, p *APIKeyCreateParams, name string, scopes []string) (*CreatedAPIKey, error) {
+	gen, err := GenerateAPIKey()
+	if err != nil {
+		return nil, err
+	}
+	var key APIKey
+	err = s.InTenantTx(ctx, p.TenantID, func(tx pgx.Tx) error {
+		if p.CreatedBy != nil {
+			if err := checkCreatorScopes(ctx, tx, p.TenantID, *p.CreatedBy, scopes); err != nil {
+				return err
+			}
+		}
+		var err error
+		key, err = scanAPIKey(tx.QueryRow(ctx,
+			`insert into api_keys (tenant_id, id, key_id, name, secret_hash, scopes, created_by, expires_at)
+			 values ($1, $2, $3, $4, $5, $6, $7, $8)
+			 returning `+apiKeyColumns,
+			p.TenantID, uuid.New(), gen.KeyID, name, gen.SecretHash[:], scopes, p.CreatedBy, p.ExpiresAt))
+		if err != nil {
+			return err
+		}
+		return AppendAudit(ctx, tx, AuditEvent{Actor: p.Actor, Action: "api_key.create", Target: key.ID.String(),
+			Details: map[string]any{"key_id": key.KeyID, "name": key.Name, "scopes": scopes,
+				"expires_at": key.ExpiresAt, "service_key": p.CreatedBy == nil}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &CreatedAPIKey{APIKey: key, Key: gen.Token}, nil
+}
+
+// checkCreatorScopes refuses scopes the creator's role does not hold,
+// reading the role in the transaction rather than trusting a cached one.
+func checkCreatorScopes(ctx context.Context, tx pgx.Tx, tenantID, userID uuid.UUID, scopes []string) error {
+	var role string
+	err := tx.QueryRow(ctx, `select role from user_memberships where tenant_id = $1 and user_id = $2`,
+		tenantID, userID).Scan(&role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("user %s is not a member of the tenant: %w", userID, ErrForbidden)
+	}
+	if err != nil {
+		return err
+	}
+	var v ValidationError
+	for _, sc := range scopes {
+		if !Role(role).Has(Scope(sc)) {
+			v.Add("scopes", fmt.Sprintf("%q is not held by your role (%s)", sc, role))
+		}
+	}
+	return v.Err()
+}
+
+// APIKeyGet returns a key of the tenant, without its secret.
+func (s *Store) APIKeyGet(ctx context.Context, tenantID, id uuid.UUID) (*APIKey, error) {
+	var key APIKey
+	err := s.queryRow(ctx, tenantID, func(r pgx.Row) (err error) {
+		key, err = scanAPIKey(r)
+		return err
+	}, `select `+apiKeyColumns+` from api_keys where tenant_id = $1 and id = $2`, tenantID, id)
+	if err != nil {
+		if nf := notFound(err, "API key", id); nf != nil {
+			return nil, nf
+		}
+		return nil, fmt.Errorf("get API key %s: %w", id, err)
+	}
+	return &key, nil
+}
+
+// APIKeyList returns one page of the tenant's keys, revoked and expired ones
+// included, oldest first.
+func (s *Store) APIKeyList(ctx context.Context, tenantID uuid.UUID, page PageParams) (*Page[APIKey], error) {
+	var v ValidationError
+	limit := page.limit(&v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	afterAt, afterID := page.after()
+	p, err := queryPage(ctx, s, tenantID, limit, scanAPIKey, APIKey.cursor,
+		`select `+apiKeyColumns+` from api_keys
+		  where tenant_id = $1 and (created_at, id) > ($2, $3)
+		  order by created_at, id limit $4`,
+		tenantID, afterAt, afterID, limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("list API keys: %w", err)
+	}
+	return p, nil
+}
+
+// APIKeyRevokeParams are the inputs of APIKeyRevoke.
+type APIKeyRevokeParams struct {
+	TenantID uuid.UUID
+	Actor    string
+	ID       uuid.UUID
+}
+
+// APIKeyRevoke revokes a key for good and returns it. Revoking a revoked
+// key changes nothing and succeeds; only the first revocation is audited.
+// The caller should also drop the key from its authentication cache
+// (Auth.ForgetKey), or the key keeps working there until the cache expires.
+func (s *Store) APIKeyRevoke(ctx context.Context, p *APIKeyRevokeParams) (*APIKey, error) {
+	if err := requireActor(p.Actor); err != nil {
+		return nil, err
+	}
+	var key APIKey
+	err := s.InTenantTx(ctx, p.TenantID, func(tx pgx.Tx) error {
+		// The row lock orders concurrent revocations, so exactly one sees
+		// the key live and audits.
+		var err error
+		key, err = scanAPIKey(tx.QueryRow(ctx,
+			`select `+apiKeyColumns+` from api_keys where tenant_id = $1 and id = $2 for update`, p.TenantID, p.ID))
+		if err != nil || key.RevokedAt != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx,
+			`update api_keys set revoked_at = now() where tenant_id = $1 and id = $2 returning revoked_at`,
+			p.TenantID, p.ID).Scan(&key.RevokedAt); err != nil {
+			return err
+		}
+		return AppendAudit(ctx, tx, AuditEvent{Actor: p.Actor, Action: "api_key.revoke", Target: p.ID.String(),
+			Details: map[string]any{"key_id": key.KeyID}})
+	})
+	if err != nil {
+		if nf := notFound(err, "API key", p.ID); nf != nil {
+			return nil, nf
+		}
+		return nil, fmt.Errorf("revoke API key %s: %w", p.ID, err)
+	}
+	return &key, nil
+}

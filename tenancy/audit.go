@@ -1,0 +1,58 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// AuditEvent is one row of the append-only audit log, written in the same
+// transaction as the change it records, so the log never claims a change
+// that rolled back nor misses one that committed.
+type AuditEvent struct {
+	// Actor is who made the change: "user:<id>", "api_key:<key_id>", or
+	// for parkctl "operator:<name>" (see Principal.Actor).
+	Actor string
+	// Action is "<noun>.<verb>", such as "site.create".
+	Action string
+	// Target is the id of the object changed.
+	Target string
+	// Details describe the change. They must never hold a secret, a token
+	// or a password hash.
+	Details map[string]any
+}
+
+// AppendAudit writes e in tx for the transaction's tenant. The tenant is
+// app_tenant_id(), the one the transaction's prologue set, so an event can
+// only land in the tenant the change was made in; in an OpsTx (no tenant)
+// the event is a platform event.
+func AppendAudit(ctx context.Context, tx pgx.Tx, e AuditEvent) error {
+	if e.Actor == "" || utf8.RuneCountInString(e.Actor) > 300 || e.Action == "" {
+		return errors.New("audit event without actor or action")
+	}
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	_, err := tx.Exec(ctx,
+		`insert into audit_events (tenant_id, actor, action, target, details)
+		 values (app_tenant_id(), $1, $2, $3, $4)`,
+		e.Actor, e.Action, e.Target, details)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// Actor names the principal in the audit log: "user:<id>" or
+// "api_key:<key_id>" (the public key id, which people can match with their
+// key; never the secret).
+func (p *Principal) Actor() string {
+	if p.Kind == PrincipalKey {
+		return "api_key:" + p.KeyID
+	}
+	return "user:" + p.ID.String()
+}

@@ -1,0 +1,72 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// This file holds what the resource stores (tenants, sites, spaces,
+// members, API keys) share: error shaping and the one-round-trip read path.
+//
+// Store methods return errors a client may read: not-found and conflict
+// errors are rebuilt here without the *DBError they came from (whose
+// message quotes SQL context and which internal/httpapi never exposes),
+// while unexpected database failures keep their *DBError for the log.
+
+// constraintOf returns the constraint a translated database error blames,
+// or "".
+func constraintOf(err error) string {
+	var dbErr *DBError
+	if errors.As(err, &dbErr) {
+		return dbErr.Constraint
+	}
+	return ""
+}
+
+// notFound returns "<what> <id>: not found" when err means not found, and
+// nil otherwise.
+func notFound(err error, what string, id uuid.UUID) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%s %s: %w", what, id, ErrNotFound)
+	}
+	return nil
+}
+
+// requireActor refuses a write without an actor for the audit log: that is
+// a programming error of the caller, not a client's.
+func requireActor(actor string) error {
+	if actor == "" {
+		return errors.New("tenancy: write without an actor")
+	}
+	return nil
+}
+
+// queryRow runs one single-row query in the tenant's scope in one round
+// trip (InTenantBatch) and scans it with scan.
+func (s *Store) queryRow(ctx context.Context, tenantID uuid.UUID, scan func(pgx.Row) error, sql string, args ...any) error {
+	var b pgx.Batch
+	b.Queue(sql, args...).QueryRow(scan)
+	return s.InTenantBatch(ctx, tenantID, &b)
+}
+
+// queryPage runs a keyset-paginated list query in the tenant's scope in one
+// round trip. The query must end with `limit $n` and be given limit+1, so
+// the extra row tells whether there is a next page.
+func queryPage[T any](ctx context.Context, s *Store, tenantID uuid.UUID, limit int,
+	scan func(pgx.Row) (T, error), key func(T) Cursor, sql string, args ...any) (*Page[T], error) {
+	var rows []T
+	var b pgx.Batch
+	b.Queue(sql, args...).Query(func(r pgx.Rows) error {
+		var err error
+		rows, err = pgx.CollectRows(r, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+		return err
+	})
+	if err := s.InTenantBatch(ctx, tenantID, &b); err != nil {
+		return nil, err
+	}
+	return pageOf(rows, limit, key), nil
+}
