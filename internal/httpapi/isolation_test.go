@@ -1,0 +1,408 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parkhq/park/internal/pgtest"
+	"github.com/parkhq/park/tenancy"
+)
+
+// e2e serves the whole API — the real auth middleware, real stores, a real
+// database — with a clock the test moves for the authorization cache.
+type e2e struct {
+	h     http.Handler
+	admin *pgxpool.Pool
+	auth  *tenancy.Auth
+	deps  Deps
+	clock *e2eClock
+}
+
+type e2eClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *e2eClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *e2eClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+const e2eSecret = "e2e-jwt-secret-of-at-least-32-bytes!"
+
+// e2eCacheTTL is the authorization cache TTL in these tests.
+const e2eCacheTTL = 2 * time.Second
+
+func newE2E(t *testing.T) *e2e {
+	t.Helper()
+	db := pgtest.NewDB(t)
+	clock := &e2eClock{now: time.Now().UTC()}
+	hasher, err := tenancy.NewHasher(4, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := tenancy.NewTokens([]byte(e2eSecret), nil, 0, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := tenancy.NewStore(db.ServerPool(t, 8))
+	auth, err := tenancy.NewAuth(store, tenancy.AuthConfig{Hasher: hasher, Tokens: tokens, CacheTTL: e2eCacheTTL, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := Deps{Tenancy: store, Auth: auth, RegistrationOpen: true}
+	return &e2e{h: NewServer(deps), admin: db.AdminPool(t), auth: auth, deps: deps, clock: clock}
+}
+
+// do sends one request; cred is a bearer token or API key ("" for none).
+func (e *e2e) do(t *testing.T, method, target, cred, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	var r *http.Request
+	if body == "" {
+		r = httptest.NewRequest(method, target, nil)
+	} else {
+		r = httptest.NewRequest(method, target, strings.NewReader(body))
+	}
+	if cred != "" {
+		r.Header.Set("Authorization", "Bearer "+cred)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return w
+}
+
+// json sends a request that must answer status, and decodes the body.
+func (e *e2e) json(t *testing.T, method, target, cred, body string, status int) map[string]any {
+	t.Helper()
+	w := e.do(t, method, target, cred, body)
+	if w.Code != status {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, target, w.Code, status, w.Body)
+	}
+	var m map[string]any
+	if w.Body.Len() > 0 {
+		if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, target, err, w.Body)
+		}
+	}
+	return m
+}
+
+// world is one tenant made through the API, with one object of every kind.
+type world struct {
+	slug, email, token string
+	tenant             string
+	site, space, key   string
+	secrets            []string // every value of this tenant another must never see
+}
+
+func (e *e2e) makeWorld(t *testing.T, slug string) *world {
+	t.Helper()
+	w := &world{slug: slug, email: "owner@" + slug + ".example"}
+	reg := e.json(t, "POST", "/api/v1/auth/register", "", `{"user":{"email":"`+w.email+`","name":"Owner `+slug+`","password":"password123"},"tenant":{"name":"Tenant `+slug+`","slug":"`+slug+`"}}`, 201)
+	w.token = reg["access_token"].(string)
+	w.tenant = reg["tenant"].(map[string]any)["id"].(string)
+	w.site = e.json(t, "POST", "/api/v1/sites", w.token, `{"name":"Site of `+slug+`","timezone":"Europe/Berlin"}`, 201)["id"].(string)
+	w.space = e.json(t, "POST", "/api/v1/spaces", w.token, `{"site_id":"`+w.site+`","code":"CODE-`+slug+`","name":"Space of `+slug+`","sensor_eui":"`+strings.Repeat(slug[:1], 16)+`"}`, 201)["id"].(string)
+	key := e.json(t, "POST", "/api/v1/api-keys", w.token, `{"name":"Key of `+slug+`","scopes":["spaces:read"]}`, 201)
+	w.key = key["id"].(string)
+	var userID string
+	if err := e.admin.QueryRow(context.Background(), `SELECT id::text FROM users WHERE email = $1`, w.email).Scan(&userID); err != nil {
+		t.Fatal(err)
+	}
+	w.secrets = []string{w.tenant, w.site, w.space, w.key, userID, key["key_id"].(string),
+		"Tenant " + slug, "Site of " + slug, "CODE-" + slug, "Space of " + slug, "Key of " + slug, w.email}
+	return w
+}
+
+// serviceKey gives w a service key (as parkctl would) holding every scope.
+func (e *e2e) serviceKey(t *testing.T, w *world, scopes ...tenancy.Scope) string {
+	t.Helper()
+	if scopes == nil {
+		scopes = tenancy.AllScopes()
+	}
+	k, err := tenancy.GenerateAPIKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, len(scopes))
+	for i, s := range scopes {
+		names[i] = string(s)
+	}
+	if _, err := e.admin.Exec(context.Background(), `INSERT INTO api_keys (tenant_id, id, key_id, name, secret_hash, scopes)
+		VALUES ($1, $2, $3, 'service', $4, $5)`, w.tenant, uuid.New(), k.KeyID, k.SecretHash[:], names); err != nil {
+		t.Fatal(err)
+	}
+	return k.Token
+}
+
+var pathParam = regexp.MustCompile(`\{[^}]+\}`)
+
+// TestIsolationMatrix walks the route table: for every authenticated route,
+// B's owner token and a B key holding every scope call it with A's ids.
+// Routes with an id answer 404 (403 for routes keys may not call); lists
+// show nothing of A; no answer carries a byte of A's data; A's objects are
+// unchanged afterwards. A route whose path parameter has no fixture, or a
+// write route without a body below, fails the test: a new route cannot
+// escape the matrix.
+func TestIsolationMatrix(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	b := e.makeWorld(t, "bravo")
+	bKey := e.serviceKey(t, b)
+
+	// A's object for each parameterised route prefix.
+	fixtures := map[string]string{
+		"/api/v1/sites/{id}":    a.site,
+		"/api/v1/spaces/{id}":   a.space,
+		"/api/v1/api-keys/{id}": a.key,
+	}
+	// Bodies for writes. A's ids appear where a body names a parent, so
+	// the body itself is a cross-tenant attempt too.
+	bodies := map[string]string{
+		"PATCH /api/v1/tenants/current": `{"name":"Renamed by B"}`,
+		"POST /api/v1/sites":            `{"name":"B site","timezone":"UTC"}`,
+		"PATCH /api/v1/sites/{id}":      `{"name":"Hijacked"}`,
+		"POST /api/v1/api-keys":         `{"name":"B key","scopes":["spaces:read"]}`,
+		"POST /api/v1/spaces":           `{"site_id":"` + a.site + `","code":"X1"}`,
+		"PATCH /api/v1/spaces/{id}":     `{"name":"Hijacked"}`,
+	}
+	// Creating in one's own tenant is fine; these answers are B's own.
+	ownCreate := map[string]bool{"POST /api/v1/sites": true, "POST /api/v1/api-keys": true, "PATCH /api/v1/tenants/current": true}
+
+	covered := 0
+	for _, rt := range Routes(e.deps) {
+		if rt.Public {
+			continue
+		}
+		route := rt.Method + " " + rt.Pattern
+		path := rt.Pattern
+		hasParam := pathParam.MatchString(path)
+		if hasParam {
+			id, ok := fixtures[rt.Pattern]
+			if !ok {
+				t.Errorf("%s: no fixture for its path parameter; add one to the matrix", route)
+				continue
+			}
+			path = pathParam.ReplaceAllString(path, id)
+		}
+		body, hasBody := bodies[route]
+		if (rt.Method == "POST" || rt.Method == "PATCH") && !hasBody {
+			t.Errorf("%s: no body in the matrix; add one", route)
+			continue
+		}
+		covered++
+		for _, who := range []struct {
+			name, cred string
+			isKey      bool
+		}{{"B owner", b.token, false}, {"B key", bKey, true}} {
+			w := e.do(t, rt.Method, path, who.cred, body)
+			ctx := who.name + " " + route
+			switch {
+			case who.isKey && !rt.KeyAllowed:
+				if w.Code != http.StatusForbidden {
+					t.Errorf("%s: key on a users-only route answered %d, want 403: %s", ctx, w.Code, w.Body)
+				}
+			case hasParam:
+				if w.Code != http.StatusNotFound {
+					t.Errorf("%s with A's id: %d, want 404: %s", ctx, w.Code, w.Body)
+				}
+			case route == "POST /api/v1/spaces":
+				if w.Code/100 != 4 {
+					t.Errorf("%s on A's site: %d, want 4xx: %s", ctx, w.Code, w.Body)
+				}
+			case ownCreate[route]:
+				// The second caller's create meets the first's name: 409.
+				if w.Code/100 != 2 && w.Code != http.StatusConflict {
+					t.Errorf("%s: %d: %s", ctx, w.Code, w.Body)
+				}
+			default:
+				if w.Code != http.StatusOK {
+					t.Errorf("%s: %d: %s", ctx, w.Code, w.Body)
+				}
+			}
+			for _, s := range a.secrets {
+				// The one value a request sent may come back in a
+				// field error; nothing else of A's may.
+				if strings.Contains(w.Body.String(), s) && !strings.Contains(path+body, s) {
+					t.Errorf("%s: the answer carries A's %q: %s", ctx, s, w.Body)
+				}
+			}
+		}
+	}
+	if covered < 17 {
+		t.Errorf("the matrix covered %d routes; the table has more", covered)
+	}
+
+	// A's objects are all still there and unchanged.
+	got := e.json(t, "GET", "/api/v1/sites/"+a.site, a.token, "", 200)
+	if got["name"] != "Site of alpha" {
+		t.Errorf("A's site after the matrix: %v", got)
+	}
+	got = e.json(t, "GET", "/api/v1/spaces/"+a.space, a.token, "", 200)
+	if got["name"] != "Space of alpha" {
+		t.Errorf("A's space after the matrix: %v", got)
+	}
+	got = e.json(t, "GET", "/api/v1/api-keys/"+a.key, a.token, "", 200)
+	if got["revoked_at"] != nil {
+		t.Errorf("A's key revoked by B: %v", got)
+	}
+	got = e.json(t, "GET", "/api/v1/tenants/current", a.token, "", 200)
+	if got["name"] != "Tenant alpha" {
+		t.Errorf("A's tenant: %v", got)
+	}
+}
+
+// TestScopesAndRoles: a key lacking a scope, a viewer writing, a key on a
+// key-management route, an operator on an admin route.
+func TestScopesAndRoles(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+
+	readOnly := e.serviceKey(t, a, tenancy.ScopeSpacesRead)
+	w := e.do(t, "POST", "/api/v1/spaces", readOnly, `{"site_id":"`+a.site+`","code":"K1"}`)
+	if w.Code != 403 || !strings.Contains(w.Body.String(), "spaces:write") {
+		t.Errorf("key without spaces:write: %d %s", w.Code, w.Body)
+	}
+	// The scope check comes before any lookup: a made-up id gets 403, not 404.
+	w = e.do(t, "DELETE", "/api/v1/spaces/"+uuid.NewString(), readOnly, "")
+	if w.Code != 403 {
+		t.Errorf("scope before lookup: %d %s", w.Code, w.Body)
+	}
+	if w := e.do(t, "GET", "/api/v1/spaces", readOnly, ""); w.Code != 200 {
+		t.Errorf("key with spaces:read listing spaces: %d %s", w.Code, w.Body)
+	}
+
+	full := e.serviceKey(t, a)
+	if w := e.do(t, "GET", "/api/v1/api-keys", full, ""); w.Code != 403 {
+		t.Errorf("key managing keys: %d %s", w.Code, w.Body)
+	}
+	if w := e.do(t, "GET", "/api/v1/api-keys", "", ""); w.Code != 401 {
+		t.Errorf("no credentials: %d %s", w.Code, w.Body)
+	}
+
+	for _, role := range []string{"viewer", "operator"} {
+		email := role + "@alpha.example"
+		e.json(t, "POST", "/api/v1/auth/register", "", `{"user":{"email":"`+email+`","name":"X","password":"password123"},"tenant":{"name":"Own `+role+`","slug":"own-`+role+`"}}`, 201)
+		if _, err := e.admin.Exec(context.Background(), `INSERT INTO user_memberships (tenant_id, user_id, role)
+			SELECT $1, id, $2 FROM users WHERE email = $3`, a.tenant, role, email); err != nil {
+			t.Fatal(err)
+		}
+		tok := e.json(t, "POST", "/api/v1/auth/login", "", `{"email":"`+email+`","password":"password123","tenant":"alpha"}`, 200)["access_token"].(string)
+		if w := e.do(t, "GET", "/api/v1/spaces", tok, ""); w.Code != 200 {
+			t.Errorf("%s reading: %d", role, w.Code)
+		}
+		if w := e.do(t, "POST", "/api/v1/sites", tok, `{"name":"N","timezone":"UTC"}`); w.Code != 403 || !strings.Contains(w.Body.String(), "sites:write") {
+			t.Errorf("%s creating a site: %d %s", role, w.Code, w.Body)
+		}
+		if w := e.do(t, "GET", "/api/v1/api-keys", tok, ""); w.Code != 403 {
+			t.Errorf("%s listing keys: %d %s", role, w.Code, w.Body)
+		}
+		wantWrite := 403
+		if role == "operator" {
+			wantWrite = 201
+		}
+		if w := e.do(t, "POST", "/api/v1/spaces", tok, `{"site_id":"`+a.site+`","code":"`+role+`"}`); w.Code != wantWrite {
+			t.Errorf("%s creating a space: %d, want %d: %s", role, w.Code, wantWrite, w.Body)
+		}
+	}
+}
+
+// TestBadTokens: every broken credential is a 401 problem, never a 500.
+func TestBadTokens(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	claims := func(mut func(*tenancy.AccessClaims)) *tenancy.AccessClaims {
+		sub, _ := uuid.Parse(a.secrets[4])
+		c := &tenancy.AccessClaims{TenantID: uuid.MustParse(a.tenant), TokenVersion: 1, RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: tenancy.TokenIssuer, Audience: jwt.ClaimStrings{tenancy.TokenAudience}, Subject: sub.String(),
+			IssuedAt: jwt.NewNumericDate(e.clock.Now()), ExpiresAt: jwt.NewNumericDate(e.clock.Now().Add(time.Minute)), ID: "x"}}
+		if mut != nil {
+			mut(c)
+		}
+		return c
+	}
+	// The kid of the test secret, read from a real token's header.
+	hdr, _ := base64.RawURLEncoding.DecodeString(strings.Split(a.token, ".")[0])
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	json.Unmarshal(hdr, &h)
+	sign := func(key []byte, c *tenancy.AccessClaims) string {
+		tk := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+		tk.Header["kid"] = h.Kid
+		s, err := tk.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if w := e.do(t, "GET", "/api/v1/sites", sign([]byte(e2eSecret), claims(nil)), ""); w.Code != 200 {
+		t.Fatalf("a well-made token: %d %s", w.Code, w.Body)
+	}
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT","kid":"`+h.Kid+`"}`)) + "." +
+		strings.Split(a.token, ".")[1] + "."
+	bad := map[string]string{
+		"expired":      sign([]byte(e2eSecret), claims(func(c *tenancy.AccessClaims) { c.ExpiresAt = jwt.NewNumericDate(e.clock.Now().Add(-time.Hour)) })),
+		"alg none":     none,
+		"wrong secret": sign([]byte(strings.Repeat("w", 40)), claims(nil)),
+		"wrong aud":    sign([]byte(e2eSecret), claims(func(c *tenancy.AccessClaims) { c.Audience = jwt.ClaimStrings{"other"} })),
+		"garbage":      "garbage",
+		"empty bearer": " ",
+		"bad key":      "park_" + strings.Repeat("A", 51),
+	}
+	for name, tok := range bad {
+		w := e.do(t, "GET", "/api/v1/sites", tok, "")
+		if w.Code != 401 || w.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %s", name, w.Code, w.Body)
+		}
+		if strings.Contains(w.Body.String(), a.tenant) {
+			t.Errorf("%s: the 401 names the tenant", name)
+		}
+	}
+}
+
+// TestRemovedMemberStops: a removed member's token and API key stop working
+// within the authorization cache TTL.
+func TestRemovedMemberStops(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	e.json(t, "POST", "/api/v1/auth/register", "", `{"user":{"email":"admin@alpha.example","name":"X","password":"password123"},"tenant":{"name":"Own","slug":"own"}}`, 201)
+	if _, err := e.admin.Exec(context.Background(), `INSERT INTO user_memberships (tenant_id, user_id, role)
+		SELECT $1, id, 'admin' FROM users WHERE email = 'admin@alpha.example'`, a.tenant); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.json(t, "POST", "/api/v1/auth/login", "", `{"email":"admin@alpha.example","password":"password123","tenant":"alpha"}`, 200)["access_token"].(string)
+	key := e.json(t, "POST", "/api/v1/api-keys", tok, `{"name":"admin key","scopes":["spaces:read","sites:read"]}`, 201)["key"].(string)
+	if w := e.do(t, "GET", "/api/v1/spaces", key, ""); w.Code != 200 {
+		t.Fatalf("key before removal: %d %s", w.Code, w.Body)
+	}
+	if _, err := e.admin.Exec(context.Background(), `DELETE FROM user_memberships WHERE tenant_id = $1
+		AND user_id = (SELECT id FROM users WHERE email = 'admin@alpha.example')`, a.tenant); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(e2eCacheTTL + time.Millisecond)
+	if w := e.do(t, "GET", "/api/v1/sites", tok, ""); w.Code != 401 {
+		t.Errorf("removed member's token after the TTL: %d %s", w.Code, w.Body)
+	}
+	if w := e.do(t, "GET", "/api/v1/spaces", key, ""); w.Code != 403 {
+		t.Errorf("removed member's key after the TTL: %d %s", w.Code, w.Body)
+	}
+}
