@@ -12,10 +12,11 @@ import (
 	"github.com/parkhq/park/tenancy"
 )
 
-// ProblemTypeBase prefixes every problem type URI; the fragment names the
-// problem (not-found, conflict, …). The types are identifiers for clients to
-// switch on; docs/problems.md describes them.
-const ProblemTypeBase = "https://github.com/parkhq/park/blob/main/docs/problems.md#"
+// ProblemTypeBase prefixes every problem type: an absolute URI (RFC 9457
+// §3.1.1) that names the problem without pretending to be a web page. The
+// suffix (not-found, conflict, …) is stable for clients to switch on;
+// docs/problems.md lists them all.
+const ProblemTypeBase = "urn:park:problem:"
 
 // Problem is an RFC 9457 problem detail, sent as application/problem+json.
 type Problem struct {
