@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -135,26 +133,28 @@ type RegisterParams struct {
 	TenantName, Slug      string
 }
 
-var slugRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
-
 // Validate checks every field and reports all problems at once, under the
-// JSON names of POST /auth/register.
+// JSON names of POST /auth/register. Names are trimmed in place.
 func (p *RegisterParams) Validate() error {
 	v := &ValidationError{}
 	if err := validateEmail(p.Email); err != nil {
 		v.Add("user.email", err.Error())
 	}
-	if err := validateText(p.Name, 200); err != nil {
+	if name, err := NormalizeName(p.Name); err != nil {
 		v.Add("user.name", err.Error())
+	} else {
+		p.Name = name
 	}
 	if err := ValidatePassword(p.Password); err != nil {
 		v.Add("user.password", err.Error())
 	}
-	if err := validateText(p.TenantName, 200); err != nil {
+	if name, err := NormalizeName(p.TenantName); err != nil {
 		v.Add("tenant.name", err.Error())
+	} else {
+		p.TenantName = name
 	}
-	if !slugRE.MatchString(p.Slug) {
-		v.Add("tenant.slug", "must be 1–63 lowercase letters, digits or hyphens, starting and ending with a letter or digit")
+	if err := ValidateSlug(p.Slug); err != nil {
+		v.Add("tenant.slug", err.Error())
 	}
 	return v.Err()
 }
@@ -166,20 +166,6 @@ func validateEmail(s string) error {
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || strings.ContainsAny(s, " \t\r\n") {
 		return errors.New("must be a plain email address such as ops@example.com")
-	}
-	return nil
-}
-
-func validateText(s string, max int) error {
-	switch {
-	case strings.TrimSpace(s) == "":
-		return errors.New("must not be empty")
-	case !utf8.ValidString(s):
-		return errors.New("must be valid UTF-8")
-	case utf8.RuneCountInString(s) > max:
-		return fmt.Errorf("must be at most %d characters", max)
-	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return errors.New("must not contain control characters")
 	}
 	return nil
 }
@@ -197,8 +183,8 @@ func (a *Auth) Register(ctx context.Context, p RegisterParams) (*Session, error)
 	}
 	now := a.now().UTC()
 	sess := &Session{
-		User:   User{ID: uuid.New(), Email: p.Email, Name: strings.TrimSpace(p.Name), CreatedAt: now},
-		Tenant: Tenant{ID: uuid.New(), Name: strings.TrimSpace(p.TenantName), Slug: p.Slug, Status: StatusActive, CreatedAt: now, UpdatedAt: now},
+		User:   User{ID: uuid.New(), Email: p.Email, Name: p.Name, CreatedAt: now},
+		Tenant: Tenant{ID: uuid.New(), Name: p.TenantName, Slug: p.Slug, Status: StatusActive, CreatedAt: now, UpdatedAt: now},
 		Role:   RoleOwner,
 	}
 	refresh, refreshHash, err := GenerateRefreshToken()
