@@ -1,0 +1,167 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/parkhq/park/internal/redistest"
+)
+
+// benchClients is the number of concurrent callers: RunParallel runs
+// benchParallelism × GOMAXPROCS goroutines.
+const benchClients = 32
+
+// benchRounds interleaves the sides, so a slow patch of the machine hurts
+// all of them alike.
+const benchRounds = 3
+
+// BenchmarkRedis compares this package's Redis GCRA with go-redis/redis_rate
+// v10 on one Redis, one client (pool of benchClients connections, so
+// neither side waits for one), one policy that admits every call (the
+// write path: each decision SETs its key), and benchClients goroutines
+// each deciding for its own key. It reports decisions/s per side and, in
+// BenchmarkRedis/ratio, the median ratios over benchRounds interleaved
+// rounds, with the least and greatest.
+func BenchmarkRedis(b *testing.B) {
+	srv := redistest.New(b)
+	client, err := NewRedisClient(srv.URL() + "?pool_size=" + strconv.Itoa(benchClients))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { client.Close() })
+
+	p := Policy{Name: "bench", Rate: 1e6, Burst: 1e6}
+	rrLimit := redis_rate.Limit{Rate: 1e6, Burst: 1e6, Period: time.Second}
+	rr := redis_rate.NewLimiter(client)
+	sides := []struct {
+		name  string
+		allow func(ctx context.Context, key string) (bool, error)
+	}{
+		{"gcra", limiterSide(NewRedis(client, RedisOptions{}), p)},
+		{"gcra_unbatched", limiterSide(NewRedis(client, RedisOptions{Pipelines: -1}), p)},
+		{"redis_rate", func(ctx context.Context, key string) (bool, error) {
+			res, err := rr.Allow(ctx, key, rrLimit)
+			if err != nil {
+				return false, err
+			}
+			return res.Allowed == 1, nil
+		}},
+	}
+
+	rates := make(map[string][]float64)
+	for round := 1; round <= benchRounds; round++ {
+		for _, side := range sides {
+			var rate float64
+			b.Run(fmt.Sprintf("round=%d/%s", round, side.name), func(b *testing.B) {
+				rate = runParallel(b, side.name, side.allow)
+			})
+			rates[side.name] = append(rates[side.name], rate)
+		}
+	}
+	// A last sub-benchmark only reports: go test prints a leaf's metrics
+	// (and its log) without -v, a parent's log only with it.
+	b.Run("ratio", func(b *testing.B) {
+		for _, pair := range [][2]string{{"gcra", "redis_rate"}, {"gcra_unbatched", "redis_rate"}, {"gcra", "gcra_unbatched"}} {
+			med, lo, hi := ratios(rates[pair[0]], rates[pair[1]])
+			unit := pair[0] + "/" + pair[1]
+			b.ReportMetric(med, unit)
+			b.ReportMetric(lo, unit+"-min")
+			b.ReportMetric(hi, unit+"-max")
+		}
+		b.ReportMetric(0, "ns/op")
+	})
+	for _, side := range sides {
+		b.Logf("%s: %s decisions/s", side.name, fmtRates(rates[side.name]))
+	}
+}
+
+func limiterSide(l Limiter, p Policy) func(context.Context, string) (bool, error) {
+	return func(ctx context.Context, key string) (bool, error) {
+		res, err := l.Allow(ctx, key, p, 1)
+		return res.Allowed, err
+	}
+}
+
+// runParallel runs allow from benchClients goroutines, each on its own
+// key, and returns the decisions per second.
+func runParallel(b *testing.B, prefix string, allow func(context.Context, string) (bool, error)) float64 {
+	ctx := context.Background()
+	var ids, denied atomic.Int64
+	b.SetParallelism(max(1, benchClients/runtimeProcs()))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		key := Key("bench", prefix+"-"+strconv.FormatInt(ids.Add(1), 10))
+		for pb.Next() {
+			ok, err := allow(ctx, key)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if !ok {
+				denied.Add(1)
+			}
+		}
+	})
+	b.StopTimer()
+	if denied.Load() > 0 {
+		b.Errorf("%d of %d calls denied; the benchmark policy should admit all", denied.Load(), b.N)
+	}
+	rate := float64(b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(rate, "decisions/s")
+	return rate
+}
+
+// ratios returns the median, least and greatest of a[i]/b[i].
+func ratios(a, b []float64) (med, lo, hi float64) {
+	r := make([]float64, len(a))
+	for i := range a {
+		r[i] = a[i] / b[i]
+	}
+	slices.Sort(r)
+	return r[len(r)/2], r[0], r[len(r)-1]
+}
+
+func fmtRates(rs []float64) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = strconv.FormatFloat(r, 'f', 0, 64)
+	}
+	return fmt.Sprint(s)
+}
+
+// BenchmarkLocal measures the in-process limiter from benchClients
+// goroutines over 1024 keys (so shards contend as they would in a
+// server), with an admitting policy.
+func BenchmarkLocal(b *testing.B) {
+	l := NewLocal(LocalOptions{})
+	p := Policy{Name: "bench", Rate: 1e6, Burst: 1e6}
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = Key("bench", strconv.Itoa(i))
+	}
+	ctx := context.Background()
+	var ids atomic.Int64
+	b.SetParallelism(max(1, benchClients/runtimeProcs()))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(ids.Add(1)) * 7919
+		for pb.Next() {
+			i++
+			if _, err := l.Allow(ctx, keys[i%len(keys)], p, 1); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+}
+
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }

@@ -1,0 +1,462 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parkhq/park/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// limiterClient returns a client made by NewRedisClient for srv, closed
+// when the test ends. Its timeouts are longer than the defaults, so that a
+// loaded CI machine (race detector, two cores) pausing the test for 200 ms
+// does not fail a test about something else; TestFallbackRedisSlow uses
+// the defaults.
+func limiterClient(t testing.TB, srv *redistest.Server) *redis.Client {
+	t.Helper()
+	return newClient(t, srv.URL()+"?dial_timeout=3s&read_timeout=3s&write_timeout=3s&pool_timeout=3s")
+}
+
+func newClient(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	c, err := NewRedisClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// redisModes runs f with batching on and off.
+func redisModes(t *testing.T, f func(t *testing.T, o RedisOptions)) {
+	for _, m := range []struct {
+		name string
+		o    RedisOptions
+	}{{"batched", RedisOptions{}}, {"unbatched", RedisOptions{Pipelines: -1}}} {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, m.o)
+		})
+	}
+}
+
+func TestNewRedisClient(t *testing.T) {
+	t.Parallel()
+	c, err := NewRedisClient("unix:///tmp/x.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	o := c.Options()
+	if o.MaxRetries != 0 || o.DialerRetries != 1 || o.DialTimeout != DefaultDialTimeout || o.ReadTimeout != DefaultIOTimeout ||
+		o.WriteTimeout != DefaultIOTimeout || o.PoolTimeout != DefaultIOTimeout || o.PoolSize != DefaultPoolSize || !o.ContextTimeoutEnabled {
+		t.Errorf("options = retries %d, dial %v, read %v, write %v, pool wait %v, pool %d, ctx %v",
+			o.MaxRetries, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.PoolSize, o.ContextTimeoutEnabled)
+	}
+	c2, err := NewRedisClient("redis://localhost:1/0?read_timeout=50ms&pool_size=3&max_retries=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if o := c2.Options(); o.ReadTimeout != 50*time.Millisecond || o.PoolSize != 3 || o.MaxRetries != 2 || o.WriteTimeout != DefaultIOTimeout {
+		t.Errorf("URL parameters not honoured: read %v, pool %d, retries %d, write %v", o.ReadTimeout, o.PoolSize, o.MaxRetries, o.WriteTimeout)
+	}
+	if _, err := NewRedisClient("http://nope"); err == nil {
+		t.Error("http URL accepted")
+	}
+}
+
+// TestRedisAdmitsBurstPlusRate counts admissions over a real interval:
+// Redis keeps the time, so the clock cannot be faked; a fast policy keeps
+// the test short and the tolerance (±1 admission = ±50 ms) wide.
+func TestRedisAdmitsBurstPlusRate(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	client := limiterClient(t, srv)
+	redisModes(t, func(t *testing.T, o RedisOptions) {
+		ctx := context.Background()
+		l := NewRedis(client, o)
+		p := Policy{Name: "t", Rate: 20, Burst: 5}
+		key := Key(p.Name, t.Name())
+
+		// Redis's clock decides; each call is bracketed by ours, so the
+		// Redis time between the first and the last call lies within
+		// [lastSent − firstDone, lastDone − firstSent] even if the
+		// machine stalls.
+		var firstSent, firstDone, lastSent, lastDone time.Time
+		allowed := 0
+		for firstSent.IsZero() || time.Since(firstSent) < 1500*time.Millisecond {
+			sent := time.Now()
+			res, err := l.Allow(ctx, key, p, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := time.Now()
+			if firstSent.IsZero() {
+				firstSent, firstDone = sent, done
+			}
+			lastSent, lastDone = sent, done
+			if res.Allowed {
+				allowed++
+			}
+			if allowed < 5 && !res.Allowed {
+				t.Fatalf("denied after %d admissions: the burst is 5", allowed)
+			}
+			time.Sleep(time.Millisecond) // no need to spin
+		}
+		short, long := lastSent.Sub(firstDone).Seconds(), lastDone.Sub(firstSent).Seconds()
+		lo, hi := 5+int(20*short)-1, 5+int(20*long)+1
+		if allowed < lo || allowed > hi {
+			t.Errorf("admitted %d in %.3f–%.3f s, want burst 5 + 20/s × elapsed = %d…%d", allowed, short, long, lo, hi)
+		}
+	})
+}
+
+func TestRedisResult(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	client := limiterClient(t, srv)
+	redisModes(t, func(t *testing.T, o RedisOptions) {
+		ctx := context.Background()
+		l := NewRedis(client, o)
+		p := Policy{Name: "t", Rate: 1.0 / 60, Burst: 3} // nothing refills during the test
+		key := Key(p.Name, t.Name())
+		for i := range 3 {
+			res, err := l.Allow(ctx, key, p, 1)
+			if err != nil || !res.Allowed || res.Remaining != 2-i || res.RetryAfter != 0 || res.Policy != p {
+				t.Fatalf("call %d = %+v, %v; want allowed, %d remaining", i, res, err, 2-i)
+			}
+			if want := time.Duration(i+1) * time.Minute; res.ResetAfter > want || res.ResetAfter < want-time.Second {
+				t.Errorf("call %d: ResetAfter = %v, want about %v", i, res.ResetAfter, want)
+			}
+		}
+		res, err := l.Allow(ctx, key, p, 1)
+		if err != nil || res.Allowed || res.Remaining != 0 || res.RetryAfter < 59*time.Second || res.RetryAfter > time.Minute || res.ResetAfter < 179*time.Second {
+			t.Fatalf("4th call = %+v, %v; want denied for about a minute", res, err)
+		}
+		if _, err := l.Allow(ctx, key, p, 4); !errors.Is(err, ErrInvalidPolicy) {
+			t.Errorf("cost above burst: %v, want ErrInvalidPolicy", err)
+		}
+	})
+}
+
+// TestLuaMatchesGo holds gcra.lua and gcra() together: for random
+// policies and costs it reads the stored state, runs the script, and
+// replays the decision in Go at the time the script saw.
+func TestLuaMatchesGo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.New(t)
+	client := limiterClient(t, srv)
+	l := NewRedis(client, RedisOptions{Pipelines: -1})
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 3000 {
+		// Intervals from 1 µs to 10 ms, so time moves on between calls
+		// and the state is fresh, refilling or exhausted in turn.
+		p := Policy{Name: "t", Rate: 1e6 / float64(1+rng.IntN(10_000)), Burst: 1 + rng.IntN(20)}
+		key := Key(p.Name, strconv.Itoa(rng.IntN(8)))
+		n := rng.IntN(p.Burst + 1)
+
+		before, err := client.Get(ctx, key).Int64()
+		present := err == nil
+		if err != nil && !errors.Is(err, redis.Nil) {
+			t.Fatal(err)
+		}
+		reply, err := l.eval(ctx, key, [3]any{p.interval(), int64(p.Burst), int64(n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := reply[4]
+		tat := now
+		if present {
+			tat = before // an expired key decides as a missing one: tat ≤ now
+		}
+		newTAT, d := gcra(now, tat, p.interval(), int64(p.Burst), int64(n))
+		got := decision{allowed: reply[0] == 1, remaining: reply[1], retryAfter: reply[2], resetAfter: reply[3]}
+		if got != d {
+			t.Fatalf("call %d (%+v, n %d, tat %d, now %d): Lua %+v, Go %+v", i, p, n, tat, now, got, d)
+		}
+		after, err := client.Get(ctx, key).Int64()
+		switch {
+		case d.allowed && n > 0:
+			if err != nil || after != newTAT {
+				t.Fatalf("call %d: stored %d (%v), want %d", i, after, err, newTAT)
+			}
+		case present && err == nil && after != before:
+			t.Fatalf("call %d: a non-charging call changed the state from %d to %d", i, before, after)
+		}
+	}
+}
+
+// TestRedisSharedAcrossInstances checks that two servers, each with its
+// own client and limiter, admit together exactly what one would.
+func TestRedisSharedAcrossInstances(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	redisModes(t, func(t *testing.T, o RedisOptions) {
+		ctx := context.Background()
+		p := Policy{Name: "t", Rate: 1.0 / 60, Burst: 50}
+		limiters := []*RedisLimiter{NewRedis(limiterClient(t, srv), o), NewRedis(limiterClient(t, srv), o)}
+
+		// In turn: what one admits, the other no longer does.
+		key := Key(p.Name, t.Name()+"-turns")
+		for i := range 20 {
+			if res, err := limiters[0].Allow(ctx, key, p, 1); err != nil || !res.Allowed {
+				t.Fatalf("first server, call %d: %+v, %v", i, res, err)
+			}
+		}
+		for i := range 31 {
+			res, err := limiters[1].Allow(ctx, key, p, 1)
+			if err != nil || res.Allowed != (i < 30) || res.Remaining != max(0, 29-i) {
+				t.Fatalf("second server, call %d: %+v, %v; want 30 admitted, then denied", i, res, err)
+			}
+		}
+
+		// At once: together exactly the burst.
+		key = Key(p.Name, t.Name()+"-together")
+		var allowed atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 16 {
+			wg.Go(func() {
+				for range 20 {
+					res, err := limiters[g%2].Allow(ctx, key, p, 1)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if res.Allowed {
+						allowed.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if n := allowed.Load(); n != 50 {
+			t.Errorf("admitted %d of 320 calls from two servers, want the burst 50", n)
+		}
+	})
+}
+
+// TestRedisBatchesConcurrentCalls checks that concurrent calls share
+// pipelines and every one gets its own answer.
+func TestRedisBatchesConcurrentCalls(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.New(t)
+	client := limiterClient(t, srv)
+	l := NewRedis(client, RedisOptions{Pipelines: 1})
+	p := Policy{Name: "t", Rate: 1.0 / 60, Burst: 10}
+	const goroutines, calls = 32, 20
+	var allowed [goroutines]atomic.Int64
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for range calls {
+				res, err := l.Allow(ctx, Key(p.Name, strconv.Itoa(g)), p, 1)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if res.Allowed {
+					allowed[g].Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for g := range allowed {
+		if n := allowed[g].Load(); n != 10 {
+			t.Errorf("key %d: %d admitted, want the burst 10", g, n)
+		}
+	}
+	l.batch.mu.Lock()
+	defer l.batch.mu.Unlock()
+	if l.batch.inFlight != 0 || len(l.batch.queue) != 0 {
+		t.Errorf("batcher left %d in flight, %d queued", l.batch.inFlight, len(l.batch.queue))
+	}
+}
+
+func TestRedisBatchCancelledWhileQueued(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	client := limiterClient(t, srv)
+	l := NewRedis(client, RedisOptions{Pipelines: 1})
+	p := Policy{Name: "t", Rate: 1.0 / 60, Burst: 10}
+	// Hold the only pipeline slot, queue a call, cancel it: it must
+	// return at once and never be charged.
+	l.batch.mu.Lock()
+	l.batch.inFlight = 1
+	l.batch.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Allow(ctx, Key(p.Name, "k"), p, 1)
+		done <- err
+	}()
+	waitFor(t, func() bool { l.batch.mu.Lock(); defer l.batch.mu.Unlock(); return len(l.batch.queue) == 1 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	l.batch.mu.Lock()
+	l.batch.inFlight = 0
+	queued := len(l.batch.queue)
+	l.batch.mu.Unlock()
+	if queued != 0 {
+		t.Fatalf("%d calls left queued", queued)
+	}
+	res, err := l.Allow(context.Background(), Key(p.Name, "k"), p, 1)
+	if err != nil || res.Remaining != 9 {
+		t.Errorf("after the cancelled call: %+v, %v; want 9 remaining (nothing charged)", res, err)
+	}
+}
+
+// TestRedisNoScript flushes the script cache under load: every call still
+// gets an answer.
+func TestRedisNoScript(t *testing.T) {
+	t.Parallel()
+	redisModes(t, func(t *testing.T, o RedisOptions) {
+		ctx := context.Background()
+		srv := redistest.New(t) // its own: a flush between load and retry would fail the call
+		admin := srv.Client(t)
+		l := NewRedis(limiterClient(t, srv), o)
+		p := Policy{Name: "t", Rate: 1e5, Burst: 1e5}
+		for round := range 5 {
+			if err := admin.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for g := range 16 {
+				wg.Go(func() {
+					for i := range 10 {
+						if _, err := l.Allow(ctx, Key(p.Name, fmt.Sprint(g, i)), p, 1); err != nil {
+							t.Errorf("round %d: %v", round, err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		}
+	})
+}
+
+// TestRedisRestart takes Redis away and brings it back empty (scripts and
+// keys gone): the limiter errors while it is down, then answers again by
+// itself.
+func TestRedisRestart(t *testing.T) {
+	t.Parallel()
+	redisModes(t, func(t *testing.T, o RedisOptions) {
+		ctx := context.Background()
+		srv := redistest.New(t)
+		l := NewRedis(limiterClient(t, srv), o)
+		p := Policy{Name: "t", Rate: 1.0 / 60, Burst: 2}
+		key := Key(p.Name, "k")
+		if res, err := l.Allow(ctx, key, p, 1); err != nil || res.Remaining != 1 {
+			t.Fatalf("before: %+v, %v", res, err)
+		}
+		srv.Kill()
+		start := time.Now()
+		if _, err := l.Allow(ctx, key, p, 1); err == nil || errors.Is(err, ErrInvalidPolicy) {
+			t.Fatalf("Redis down: err = %v, want a backend error", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("a dead Redis took %v to report", d)
+		}
+		srv.Restart()
+		// A connection the pool kept from before may fail once; the next
+		// call reconnects and meets NOSCRIPT, which it handles.
+		var res Result
+		var err error
+		for range 2 {
+			if res, err = l.Allow(ctx, key, p, 1); err == nil {
+				break
+			}
+		}
+		if err != nil || res.Remaining != 1 {
+			t.Fatalf("after restart: %+v, %v; want a fresh quota", res, err)
+		}
+	})
+}
+
+// TestRedisKeyExpires checks that a key lives until its quota is full
+// again, and not longer.
+func TestRedisKeyExpires(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.New(t)
+	client := limiterClient(t, srv)
+	admin := srv.Client(t)
+	l := NewRedis(client, RedisOptions{})
+	p := Policy{Name: "t", Rate: 20, Burst: 4} // 50 ms per call, 200 ms to refill
+	key := Key(p.Name, "k")
+	for i := 1; i <= 3; i++ {
+		res, err := l.Allow(ctx, key, p, 1)
+		if err != nil || !res.Allowed {
+			t.Fatal(res, err)
+		}
+		ttl, err := admin.PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The TTL is ResetAfter, rounded up to the millisecond, + 1 ms.
+		if max := time.Duration(i)*50*time.Millisecond + time.Millisecond; ttl <= 0 || ttl > max {
+			t.Errorf("after %d calls: PTTL = %v, want in (0, %v] (ResetAfter %v)", i, ttl, max, res.ResetAfter)
+		}
+	}
+	waitFor(t, func() bool { return admin.Exists(ctx, key).Val() == 0 })
+	if res, err := l.Allow(ctx, key, p, 0); err != nil || res.Remaining != 4 {
+		t.Errorf("after expiry: %+v, %v; want a full quota", res, err)
+	}
+	if admin.Exists(ctx, key).Val() != 0 {
+		t.Error("a cost-0 call stored a key")
+	}
+	if keys := admin.Keys(ctx, "*").Val(); len(keys) != 0 {
+		t.Errorf("keys left: %q", keys)
+	}
+}
+
+// TestRedisStoresHashTaggedKeys checks that the limiter stores exactly
+// the caller's key.
+func TestRedisStoresHashTaggedKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.New(t)
+	l := NewRedis(limiterClient(t, srv), RedisOptions{})
+	tenant := "5f0c6a8e-3c1b-4f7e-9a8a-2d7e4b1c9f00"
+	ps := DefaultPolicies()
+	for _, p := range []Policy{ps.API, ps.Webhook, ps.Orphan} {
+		if _, err := l.Allow(ctx, Key(p.Name, tenant), p, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := srv.Client(t).Keys(ctx, "*{"+tenant+"}*").Val()
+	if len(keys) != 3 {
+		t.Fatalf("keys = %q, want the tenant's three", keys)
+	}
+	for _, k := range keys {
+		if hashTag(k) != tenant {
+			t.Errorf("key %q hashes on %q, want the tenant", k, hashTag(k))
+		}
+	}
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5 s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
