@@ -141,3 +141,7 @@ func (c *TenantPolicies) makeRoom(now time.Time) {
 	}
 	c.untilSweep = max(len(c.m), minSweep)
 }
+
+// Base returns the policies without any tenant's overrides (the login
+// policies, which no tenant overrides, come from here).
+func (c *TenantPolicies) Base() Policies { return c.base }

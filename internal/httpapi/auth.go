@@ -65,6 +65,9 @@ func (s *server) authenticate(rt Route, next http.Handler) http.Handler {
 		if info := infoFrom(r.Context()); info != nil {
 			info.tenant = p.TenantID.String()
 		}
+		if err := s.chargeAPI(w, r, p.TenantID); err != nil {
+			return err
+		}
 		if rt.MinRole != "" && (p.Kind != tenancy.PrincipalUser || !p.Role.AtLeast(rt.MinRole)) {
 			return fmt.Errorf("this route needs the %s role or higher: %w", rt.MinRole, tenancy.ErrForbidden)
 		}
@@ -147,6 +150,9 @@ func (s *server) handleLogin() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[loginRequest](w, r)
 		if err != nil {
+			return err
+		}
+		if err := s.chargeLogin(w, r, req.Email); err != nil {
 			return err
 		}
 		sess, err := s.deps.Auth.Login(r.Context(), req.Email, req.Password, req.Tenant)

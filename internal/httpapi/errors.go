@@ -88,6 +88,8 @@ var problemRules = []problemRule{
 		title: "Invalid input", detail: "some fields are invalid; see errors"},
 	{match: is(tenancy.ErrInvalid), status: http.StatusBadRequest, slug: "invalid",
 		title: "Invalid input", detail: "the input is invalid", exposeError: true},
+	{match: as[*rateLimitedError](), status: http.StatusTooManyRequests, slug: "rate-limited",
+		title: "Too many requests", exposeError: true},
 	{match: is(tenancy.ErrUnauthorized), status: http.StatusUnauthorized, slug: "unauthorized",
 		title: "Unauthorized", detail: "authentication is required", headers: map[string]string{"WWW-Authenticate": `Bearer realm="park"`}},
 	{match: is(tenancy.ErrTenantSuspended), status: http.StatusForbidden, slug: "tenant-suspended",

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
 
+	"github.com/parkhq/park/ratelimit"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -55,6 +56,11 @@ type Deps struct {
 	Auth *tenancy.Auth
 	// RegistrationOpen enables POST /api/v1/auth/register.
 	RegistrationOpen bool
+	// Limiter enforces the rate limits; nil disables them.
+	Limiter ratelimit.Limiter
+	// RatePolicies are the policies per tenant (defaults with the
+	// tenant's overrides, cached). Login limits come from its base.
+	RatePolicies *ratelimit.TenantPolicies
 }
 
 // Check is one dependency /readyz probes.

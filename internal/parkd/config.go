@@ -90,6 +90,9 @@ type Config struct {
 	// AllowPrivilegedDBLogin lets serve start with a superuser, BYPASSRLS
 	// or park_owner/park_ops login, warning on every start.
 	AllowPrivilegedDBLogin bool
+	// RateLimitFailClosed denies API and webhook requests while Redis is
+	// unreachable, instead of limiting them in process.
+	RateLimitFailClosed bool
 	// LogLevel is the lowest level logged.
 	LogLevel slog.Level
 	// ShutdownTimeout bounds the draining of in-flight requests.
@@ -149,6 +152,7 @@ var settings = []setting{
 	{key: "trusted_proxies", modes: serveDev, usage: "comma-separated CIDRs of proxies whose X-Forwarded-For is believed"},
 	{key: "bcrypt_cost", modes: serveDev, def: always(strconv.Itoa(tenancy.DefaultBcryptCost)), usage: "bcrypt cost for new password hashes, 4-31; below 12 warns"},
 	{key: "dedupe_window", modes: serveDev, def: always("5m"), usage: "how long an id-less uplink with the same frame counter counts as a duplicate"},
+	{key: "ratelimit_fail_closed", modes: serveDev, def: always("false"), boolean: true, usage: "while Redis is down, deny API and webhook requests instead of limiting them in process (login limits always stay in process)"},
 	{key: "allow_privileged_db_login", modes: serveOn, def: always("false"), boolean: true, usage: "start even if the database login is a superuser, BYPASSRLS or a park_owner/park_ops member (warns)"},
 	{key: "log_level", modes: []Mode{ModeServe, ModeDev, ModeMigrate}, def: always("info"), usage: "debug, info, warn or error"},
 	{key: "shutdown_timeout", modes: serveDev, def: always("20s"), usage: "how long SIGTERM waits for in-flight requests"},
@@ -511,6 +515,11 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 	} else {
 		c.AllowPrivilegedDBLogin = b
 	}
+	if b, err := strconv.ParseBool(value("ratelimit_fail_closed")); err != nil {
+		problem("ratelimit_fail_closed", "must be true or false")
+	} else {
+		c.RateLimitFailClosed = b
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(value("log_level"))); err != nil {
 		problem("log_level", "must be debug, info, warn or error")
 	}
@@ -657,6 +666,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("bcrypt_cost", c.BcryptCost),
 		slog.Duration("dedupe_window", c.DedupeWindow),
 		slog.Bool("allow_privileged_db_login", c.AllowPrivilegedDBLogin),
+		slog.Bool("ratelimit_fail_closed", c.RateLimitFailClosed),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/parkhq/park/internal/httpapi"
+	"github.com/parkhq/park/ratelimit"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -61,16 +62,31 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	checks := []httpapi.Check{httpapi.PostgresCheck(pool)}
+	limiter, closeLimiter, redisCheck, err := newLimiter(cfg, logger, reg)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
+	if redisCheck != nil {
+		checks = append(checks, *redisCheck)
+	}
+	base := ratelimit.DefaultPolicies()
+	if cfg.RateLimitFailClosed {
+		base = base.WithFailMode(ratelimit.FailClosed)
+	}
 	api := httpapi.NewServer(httpapi.Deps{
 		Logger:             logger,
 		Registry:           reg,
 		ServeMetrics:       cfg.MetricsAddr == "",
-		Checks:             []httpapi.Check{httpapi.PostgresCheck(pool)},
+		Checks:             checks,
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		TrustedProxies:     cfg.TrustedProxies,
 		Tenancy:            store,
 		Auth:               auth,
 		RegistrationOpen:   cfg.Registration == RegistrationOpen,
+		Limiter:            limiter,
+		RatePolicies:       ratelimit.NewTenantPolicies(base, httpapi.LimitsLoader(store), ratelimit.DefaultTenantTTL, nil),
 	})
 
 	servers := []*http.Server{newHTTPServer(api, logger)}
@@ -130,6 +146,29 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// newLimiter builds the rate limiter: in process when no Redis URL is
+// configured (one instance), else Redis with the in-process limiter as its
+// fallback during outages. It also returns a close function and, with
+// Redis, the /readyz check for it.
+func newLimiter(cfg *Config, logger *slog.Logger, reg prometheus.Registerer) (ratelimit.Limiter, func(), *httpapi.Check, error) {
+	metrics, err := ratelimit.NewMetrics(reg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	local := ratelimit.NewLocal(ratelimit.LocalOptions{})
+	if cfg.RedisURL == "" {
+		return ratelimit.Instrument(local, metrics), func() {}, nil, nil
+	}
+	client, err := ratelimit.NewRedisClient(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("redis: %w", err)
+	}
+	redisLimiter := ratelimit.NewRedis(client, ratelimit.RedisOptions{})
+	limiter := ratelimit.NewFallback(redisLimiter, local, ratelimit.FallbackOptions{Logger: logger, Metrics: metrics})
+	check := &httpapi.Check{Name: "redis", Probe: redisLimiter.Ping}
+	return limiter, func() { client.Close() }, check, nil
 }
 
 // newAuth builds the authenticator from the configuration: bcrypt at the

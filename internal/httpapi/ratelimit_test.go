@@ -1,0 +1,246 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parkhq/park/internal/redistest"
+	"github.com/parkhq/park/ratelimit"
+)
+
+// limitedAPI is a second server on e's database and auth, with its own
+// limiter and registry, as another parkd instance would be.
+type limitedAPI struct {
+	h       http.Handler
+	reg     *prometheus.Registry
+	clock   *e2eClock
+	limiter ratelimit.Limiter
+}
+
+// newLimitedAPI serves e's stores with limiter l (nil: a local limiter). The
+// tenant policies are cached with the test's clock.
+func newLimitedAPI(t *testing.T, e *e2e, l ratelimit.Limiter, m *ratelimit.Metrics, reg *prometheus.Registry) *limitedAPI {
+	t.Helper()
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	if l == nil {
+		var err error
+		if m, err = ratelimit.NewMetrics(reg); err != nil {
+			t.Fatal(err)
+		}
+		l = ratelimit.Instrument(ratelimit.NewLocal(ratelimit.LocalOptions{Now: e.clock.Now}), m)
+	}
+	deps := e.deps
+	deps.Registry = reg
+	deps.ServeMetrics = true
+	deps.Limiter = l
+	deps.RatePolicies = ratelimit.NewTenantPolicies(ratelimit.DefaultPolicies(), LimitsLoader(deps.Tenancy), 5*time.Second, e.clock.Now)
+	return &limitedAPI{h: NewServer(deps), reg: reg, clock: e.clock, limiter: l}
+}
+
+func (a *limitedAPI) do(method, target, cred, body string) *httptest.ResponseRecorder {
+	var r *http.Request
+	if body == "" {
+		r = httptest.NewRequest(method, target, nil)
+	} else {
+		r = httptest.NewRequest(method, target, strings.NewReader(body))
+	}
+	r.RemoteAddr = "192.0.2.7:1234"
+	if cred != "" {
+		r.Header.Set("Authorization", "Bearer "+cred)
+	}
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, r)
+	return w
+}
+
+func (e *e2e) setLimit(t *testing.T, tenant, policy string, rate float64, burst int) {
+	t.Helper()
+	if _, err := e.admin.Exec(context.Background(),
+		`UPDATE tenants SET settings = jsonb_set(settings, '{limits}', coalesce(settings->'limits', '{}') || jsonb_build_object($2::text, jsonb_build_object('rate', $3::float8, 'burst', $4::int))) WHERE id = $1`,
+		tenant, policy, rate, burst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var rateLimitHeader = regexp.MustCompile(`^"api";r=\d+;t=\d+$`)
+
+// TestAPIRateLimit: allowed answers carry RateLimit, the tenant's override
+// applies, a denial is a 429 problem with Retry-After and both headers, and
+// a changed limit takes effect within 5 s without a restart.
+func TestAPIRateLimit(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	b := e.makeWorld(t, "bravo")
+	api := newLimitedAPI(t, e, nil, nil, nil)
+
+	w := api.do("GET", "/api/v1/sites", a.token, "")
+	if w.Code != 200 || !rateLimitHeader.MatchString(w.Header().Get("RateLimit")) || w.Header().Get("RateLimit-Policy") != `"api";q=200;w=2` {
+		t.Fatalf("first request: %d RateLimit=%q Policy=%q", w.Code, w.Header().Get("RateLimit"), w.Header().Get("RateLimit-Policy"))
+	}
+
+	// An operator lowers A's limit; after the cache's 5 s it holds.
+	e.setLimit(t, a.tenant, "api", 0.001, 3)
+	e.clock.Advance(5*time.Second + time.Millisecond)
+	allowed := 0
+	var denied *httptest.ResponseRecorder
+	for range 10 {
+		w := api.do("GET", "/api/v1/sites", a.token, "")
+		if w.Code == 200 {
+			allowed++
+		} else {
+			denied = w
+		}
+	}
+	// The key's state from the old policy has long passed: a fresh burst.
+	if allowed != 3 || denied == nil {
+		t.Fatalf("with burst 3: %d of 10 allowed", allowed)
+	}
+	if denied.Code != 429 || denied.Header().Get("Content-Type") != "application/problem+json" ||
+		!strings.Contains(denied.Body.String(), "urn:park:problem:rate-limited") {
+		t.Fatalf("denial: %d %s", denied.Code, denied.Body)
+	}
+	if ra := denied.Header().Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After %q", ra)
+	}
+	if denied.Header().Get("RateLimit-Policy") != `"api";q=3;w=3000` || !strings.HasPrefix(denied.Header().Get("RateLimit"), `"api";r=0;t=`) {
+		t.Errorf("denial headers: %q %q", denied.Header().Get("RateLimit-Policy"), denied.Header().Get("RateLimit"))
+	}
+	// B is not affected by A's limit.
+	if w := api.do("GET", "/api/v1/sites", b.token, ""); w.Code != 200 {
+		t.Errorf("B after A is limited: %d", w.Code)
+	}
+	metrics := api.do("GET", "/metrics", "", "").Body.String()
+	if !strings.Contains(metrics, `park_ratelimit_decisions_total{policy="api",result="denied"}`) {
+		t.Errorf("no denial metric:\n%s", metrics)
+	}
+}
+
+// TestLoginRateLimit: 40 bad logins for one email end in 429s with the
+// headers, before the password is even checked.
+func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	e.makeWorld(t, "alpha")
+	api := newLimitedAPI(t, e, nil, nil, nil)
+	codes := map[int]int{}
+	var last *httptest.ResponseRecorder
+	for range 40 {
+		last = api.do("POST", "/api/v1/auth/login", "", `{"email":"owner@alpha.example","password":"wrong-password"}`)
+		codes[last.Code]++
+	}
+	// (email, IP) allows a burst of 10 per minute.
+	if codes[401] != 10 || codes[429] != 30 {
+		t.Fatalf("40 bad logins: %v", codes)
+	}
+	if last.Header().Get("Retry-After") == "" || last.Header().Get("RateLimit-Policy") == "" || last.Header().Get("RateLimit") == "" {
+		t.Errorf("429 headers: %v", last.Header())
+	}
+	// The right password is refused too while the limit holds: guessing
+	// must not go on.
+	if w := api.do("POST", "/api/v1/auth/login", "", `{"email":"owner@alpha.example","password":"password123"}`); w.Code != 429 {
+		t.Errorf("right password while limited: %d", w.Code)
+	}
+	// Another account from the same address is still allowed (the per-IP
+	// limit has a burst of 30 and 40 attempts stopped at the first check).
+	if w := api.do("POST", "/api/v1/auth/login", "", `{"email":"someone@else.example","password":"wrong-password"}`); w.Code != 401 {
+		t.Errorf("another email: %d", w.Code)
+	}
+}
+
+// TestSharedRedisLimits: two API servers with their own limiters on one
+// Redis admit together what one would.
+func TestSharedRedisLimits(t *testing.T) {
+	t.Parallel()
+	rs := redistest.New(t)
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	e.setLimit(t, a.tenant, "api", 0.5, 10)
+
+	servers := make([]*limitedAPI, 2)
+	for i := range servers {
+		client, err := ratelimit.NewRedisClient(rs.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+		reg := prometheus.NewRegistry()
+		m, err := ratelimit.NewMetrics(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := ratelimit.NewFallback(ratelimit.NewRedis(client, ratelimit.RedisOptions{}), ratelimit.NewLocal(ratelimit.LocalOptions{}),
+			ratelimit.FallbackOptions{Logger: slog.New(slog.DiscardHandler), Metrics: m})
+		servers[i] = newLimitedAPI(t, e, l, m, reg)
+	}
+	start := time.Now()
+	allowed := 0
+	for i := range 30 {
+		if w := servers[i%2].do("GET", "/api/v1/sites", a.token, ""); w.Code == 200 {
+			allowed++
+		} else if w.Code != 429 {
+			t.Fatalf("request %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	// Burst 10 plus 0.5/s for the time the loop took, ±1.
+	most := 10 + int(0.5*time.Since(start).Seconds()) + 1
+	if allowed < 10 || allowed > most {
+		t.Errorf("two servers on one Redis admitted %d, want 10..%d (one server's share)", allowed, most)
+	}
+}
+
+// TestRedisOutage: with Redis killed the API goes on under the in-process
+// limits, the backend-error metric counts, and logins keep being limited.
+func TestRedisOutage(t *testing.T) {
+	t.Parallel()
+	rs := redistest.New(t)
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	client, err := ratelimit.NewRedisClient(rs.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	reg := prometheus.NewRegistry()
+	m, err := ratelimit.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	l := ratelimit.NewFallback(ratelimit.NewRedis(client, ratelimit.RedisOptions{}), ratelimit.NewLocal(ratelimit.LocalOptions{}),
+		ratelimit.FallbackOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: m})
+	api := newLimitedAPI(t, e, l, m, reg)
+	if w := api.do("GET", "/api/v1/sites", a.token, ""); w.Code != 200 {
+		t.Fatalf("before the outage: %d", w.Code)
+	}
+	rs.Kill()
+	for i := range 5 {
+		if w := api.do("GET", "/api/v1/sites", a.token, ""); w.Code != 200 || w.Header().Get("RateLimit") == "" {
+			t.Fatalf("request %d during the outage: %d %v", i, w.Code, w.Header())
+		}
+	}
+	metrics := api.do("GET", "/metrics", "", "").Body.String()
+	if !regexp.MustCompile(`park_ratelimit_backend_errors_total [1-9]`).MatchString(metrics) {
+		t.Errorf("backend errors not counted:\n%s", metrics)
+	}
+	codes := map[int]int{}
+	for range 12 {
+		codes[api.do("POST", "/api/v1/auth/login", "", `{"email":"owner@alpha.example","password":"wrong-password"}`).Code]++
+	}
+	if codes[429] != 2 {
+		t.Errorf("logins during the outage: %v, want 10 refused by password and 2 by the limit", codes)
+	}
+	if n := len(logs.lines(t, "redis limiter unavailable, falling back")); n != 1 {
+		t.Errorf("outage logged %d times, want once", n)
+	}
+}
