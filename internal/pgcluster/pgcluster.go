@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/parkhq/park/internal/tiedproc"
 )
 
 // Superuser is the cluster's superuser, made by initdb.
@@ -204,7 +206,7 @@ func (c *Cluster) start(ctx context.Context, bin string, acct *account, opts Opt
 		return fmt.Errorf("log pipe: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
-	err = startTied(cmd, syscall.SIGQUIT)
+	err = tiedproc.Start(cmd, syscall.SIGQUIT)
 	pw.Close()
 	if err != nil {
 		pr.Close()
@@ -266,7 +268,7 @@ func (c *Cluster) initdb(ctx context.Context, bin string, acct *account, env []s
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: acct.cred}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := startTied(cmd, syscall.SIGKILL)
+	err := tiedproc.Start(cmd, syscall.SIGKILL)
 	if err == nil {
 		err = cmd.Wait()
 	}

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/parkhq/park/internal/tiedproc"
 )
 
 // ErrNotFound reports that no redis-server binary could be found.
@@ -129,7 +131,7 @@ func (s *Server) start(ctx context.Context) error {
 	)
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := startTied(cmd, syscall.SIGKILL); err != nil {
+	if err := tiedproc.Start(cmd, syscall.SIGKILL); err != nil {
 		logf.Close()
 		return fmt.Errorf("start redis-server: %w", err)
 	}

@@ -1,4 +1,4 @@
-package redistest
+package tiedproc
 
 import (
 	"os/exec"
@@ -7,9 +7,6 @@ import (
 	"syscall"
 )
 
-// This is internal/pgcluster's spawner; each package keeps its own copy so
-// that neither exports process plumbing.
-//
 // The kernel sends the parent-death signal when the thread that forked the
 // child exits, not when the process does (prctl(2); go.dev/issue/27505). Go
 // ends an OS thread when a goroutine locked to it returns without unlocking,
@@ -28,9 +25,11 @@ type spawnRequest struct {
 	done chan<- error
 }
 
-// startTied starts cmd so that the kernel sends it sig when this process
-// exits, however it exits (even SIGKILL).
-func startTied(cmd *exec.Cmd, sig syscall.Signal) error {
+// Start starts cmd so that the kernel sends it sig when this process
+// exits, however it exits (even SIGKILL). Credentials are changed before the
+// signal is armed (the kernel would clear it otherwise), which
+// syscall.forkAndExecInChild already guarantees.
+func Start(cmd *exec.Cmd, sig syscall.Signal) error {
 	spawner.once.Do(func() {
 		spawner.reqs = make(chan spawnRequest)
 		go func() {
