@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 
+	"github.com/parkhq/park/reservation"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -66,6 +67,8 @@ type problemRule struct {
 	exposeError bool
 	// headers are set on the response.
 	headers map[string]string
+	// extensions, when set, adds members to the problem (RFC 9457 §3.2).
+	extensions func(error) map[string]any
 }
 
 func is(target error) func(error) bool {
@@ -98,6 +101,10 @@ var problemRules = []problemRule{
 		title: "Forbidden", detail: "you may not do this", exposeError: true},
 	{match: is(tenancy.ErrNotFound), status: http.StatusNotFound, slug: "not-found",
 		title: "Not found", detail: "no such resource", exposeError: true},
+	{match: as[*reservation.ConflictError](), status: http.StatusConflict, slug: "conflict",
+		title: "Conflict", detail: "the request conflicts with existing data", exposeError: true, extensions: conflictExtensions},
+	{match: is(reservation.ErrKeyReused), status: http.StatusUnprocessableEntity, slug: "idempotency-key-reused",
+		title: "Idempotency key reused", exposeError: true},
 	{match: is(tenancy.ErrConflict), status: http.StatusConflict, slug: "conflict",
 		title: "Conflict", detail: "the request conflicts with existing data", exposeError: true},
 	{match: is(tenancy.ErrSerialization), status: http.StatusServiceUnavailable, slug: "try-again",
@@ -140,6 +147,9 @@ func problemFor(err error) (Problem, problemRule) {
 	var valErr *tenancy.ValidationError
 	if errors.As(err, &valErr) {
 		p.Errors = maps.Clone(valErr.Fields)
+	}
+	if rule.extensions != nil {
+		p.Extensions = rule.extensions(err)
 	}
 	return p, rule
 }

@@ -106,6 +106,7 @@ type world struct {
 	slug, email, token string
 	tenant             string
 	site, space, key   string
+	reservation        string
 	secrets            []string // every value of this tenant another must never see
 }
 
@@ -119,13 +120,21 @@ func (e *e2e) makeWorld(t *testing.T, slug string) *world {
 	w.space = e.json(t, "POST", "/api/v1/spaces", w.token, `{"site_id":"`+w.site+`","code":"CODE-`+slug+`","name":"Space of `+slug+`","sensor_eui":"`+strings.Repeat(slug[:1], 16)+`"}`, 201)["id"].(string)
 	key := e.json(t, "POST", "/api/v1/api-keys", w.token, `{"name":"Key of `+slug+`","scopes":["spaces:read"]}`, 201)
 	w.key = key["id"].(string)
+	w.reservation = e.json(t, "POST", "/api/v1/reservations", w.token, reservationBody(w.space), 201)["id"].(string)
 	var userID string
 	if err := e.admin.QueryRow(context.Background(), `SELECT id::text FROM users WHERE email = $1`, w.email).Scan(&userID); err != nil {
 		t.Fatal(err)
 	}
 	w.secrets = []string{w.tenant, w.site, w.space, w.key, userID, key["key_id"].(string),
-		"Tenant " + slug, "Site of " + slug, "CODE-" + slug, "Space of " + slug, "Key of " + slug, w.email}
+		"Tenant " + slug, "Site of " + slug, "CODE-" + slug, "Space of " + slug, "Key of " + slug, w.email, w.reservation}
 	return w
+}
+
+// reservationBody books space for an hour, a day from now.
+func reservationBody(space string) string {
+	from := time.Now().UTC().Truncate(time.Hour).Add(24 * time.Hour)
+	return `{"space_id":"` + space + `","starts_at":"` + from.Format(time.RFC3339) +
+		`","ends_at":"` + from.Add(time.Hour).Format(time.RFC3339) + `"}`
 }
 
 // serviceKey gives w a service key (as parkctl would) holding every scope.
@@ -170,6 +179,9 @@ func TestIsolationMatrix(t *testing.T) {
 		"/api/v1/sites/{id}":    a.site,
 		"/api/v1/spaces/{id}":   a.space,
 		"/api/v1/api-keys/{id}": a.key,
+
+		"/api/v1/reservations/{id}":        a.reservation,
+		"/api/v1/reservations/{id}/cancel": a.reservation,
 	}
 	// Bodies for writes. A's ids appear where a body names a parent, so
 	// the body itself is a cross-tenant attempt too.
@@ -180,6 +192,9 @@ func TestIsolationMatrix(t *testing.T) {
 		"POST /api/v1/api-keys":         `{"name":"B key","scopes":["spaces:read"]}`,
 		"POST /api/v1/spaces":           `{"site_id":"` + a.site + `","code":"X1"}`,
 		"PATCH /api/v1/spaces/{id}":     `{"name":"Hijacked"}`,
+
+		"POST /api/v1/reservations":             reservationBody(a.space),
+		"POST /api/v1/reservations/{id}/cancel": `{}`,
 	}
 	// Creating in one's own tenant is fine; these answers are B's own.
 	ownCreate := map[string]bool{"POST /api/v1/sites": true, "POST /api/v1/api-keys": true, "PATCH /api/v1/tenants/current": true}
@@ -221,6 +236,11 @@ func TestIsolationMatrix(t *testing.T) {
 				if w.Code != http.StatusNotFound {
 					t.Errorf("%s with A's id: %d, want 404: %s", ctx, w.Code, w.Body)
 				}
+			case route == "POST /api/v1/reservations":
+				// A's space is no space of B's.
+				if w.Code != http.StatusNotFound {
+					t.Errorf("%s on A's space: %d, want 404: %s", ctx, w.Code, w.Body)
+				}
 			case route == "POST /api/v1/spaces":
 				if w.Code/100 != 4 {
 					t.Errorf("%s on A's site: %d, want 4xx: %s", ctx, w.Code, w.Body)
@@ -260,6 +280,10 @@ func TestIsolationMatrix(t *testing.T) {
 	got = e.json(t, "GET", "/api/v1/api-keys/"+a.key, a.token, "", 200)
 	if got["revoked_at"] != nil {
 		t.Errorf("A's key revoked by B: %v", got)
+	}
+	got = e.json(t, "GET", "/api/v1/reservations/"+a.reservation, a.token, "", 200)
+	if got["status"] != "confirmed" {
+		t.Errorf("A's reservation after the matrix: %v", got)
 	}
 	got = e.json(t, "GET", "/api/v1/tenants/current", a.token, "", 200)
 	if got["name"] != "Tenant alpha" {

@@ -44,6 +44,7 @@ func (s *server) routes() []Route {
 	}
 	rs = append(rs, s.authRoutes()...)
 	rs = append(rs, s.resourceRoutes()...)
+	rs = append(rs, s.reservationRoutes()...)
 	if s.deps.ServeMetrics {
 		rs = append(rs, Route{Method: http.MethodGet, Pattern: "/metrics", Public: true, Handler: MetricsHandler(s.deps.Registry)})
 	}

@@ -1,0 +1,40 @@
+// Package reservations holds `parkctl reservations audit|prune-keys`: the
+// reservation integrity audit and the pruning of expired idempotency keys,
+// both across every tenant as park_ops (the park_admin login), through the
+// reservation package's store.
+package reservations
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/reservation"
+	"github.com/parkhq/park/tenancy"
+)
+
+// NewCmdReservations returns the `reservations` noun.
+func NewCmdReservations(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "reservations <command>",
+		Short: "Audit reservations and prune idempotency keys",
+		Long: `Audit reservations and prune expired idempotency keys across every tenant.
+
+--database-url (or PARKCTL_DATABASE_URL) must be a login that can act as
+park_ops, such as park_admin: both verbs read or delete across tenants.`,
+	}
+	cmd.AddCommand(NewCmdAudit(f, nil), NewCmdPruneKeys(f, nil))
+	return cmd
+}
+
+// storeFunc opens the reservation store on the run's pool.
+func storeFunc(f *cmdutil.Factory) func(ctx context.Context) (*reservation.Store, error) {
+	return func(ctx context.Context) (*reservation.Store, error) {
+		pool, err := f.Pool(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return reservation.NewStore(tenancy.NewStore(pool), reservation.Options{Now: f.Now}), nil
+	}
+}

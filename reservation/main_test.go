@@ -1,0 +1,12 @@
+package reservation_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/parkhq/park/internal/pgtest"
+)
+
+// TestMain stops the package's test cluster (started on first use by
+// pgtest) after the tests.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
