@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parkhq/park/internal/redistest"
 	"github.com/parkhq/park/ratelimit"
+	"github.com/parkhq/park/tenancy"
 )
 
 // limitedAPI is a second server on e's database and auth, with its own
@@ -63,11 +65,13 @@ func (a *limitedAPI) do(method, target, cred, body string) *httptest.ResponseRec
 	return w
 }
 
+// setLimit changes a tenant's override the way parkctl tenant update does
+// (tenancy.Store.TenantSetLimits, as park_ops).
 func (e *e2e) setLimit(t *testing.T, tenant, policy string, rate float64, burst int) {
 	t.Helper()
-	if _, err := e.admin.Exec(context.Background(),
-		`UPDATE tenants SET settings = jsonb_set(settings, '{limits}', coalesce(settings->'limits', '{}') || jsonb_build_object($2::text, jsonb_build_object('rate', $3::float8, 'burst', $4::int))) WHERE id = $1`,
-		tenant, policy, rate, burst); err != nil {
+	_, err := tenancy.NewStore(e.admin).TenantSetLimits(context.Background(), &tenancy.TenantSetLimitsParams{
+		ID: uuid.MustParse(tenant), Limits: map[string]*tenancy.Limit{policy: {Rate: rate, Burst: burst}}, Actor: "operator:test"})
+	if err != nil {
 		t.Fatal(err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/parkhq/park/internal/parkctl/migrate"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/internal/parkctl/reservations"
+	"github.com/parkhq/park/internal/parkctl/tenant"
 )
 
 // Command groups in `parkctl --help`. A noun sets its GroupID to one of
@@ -110,8 +111,9 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddCommand(
 		inGroup(groupDatabase, db.NewCmdDB(f)),
 		inGroup(groupDatabase, migrate.NewCmdMigrate(f)),
+		inGroup(groupTenancy, tenant.NewCmdTenant(f)),
 		inGroup(groupOperations, reservations.NewCmdReservations(f)),
-		// tenant, site, space, user, apikey, webhook-secret: groupTenancy.
+		// site, space, user, apikey, webhook-secret: groupTenancy.
 		// orphans, reservations, audit, smoke, dashboard: groupOperations.
 	)
 	addGroups(cmd)
