@@ -19,7 +19,7 @@ import (
 // reservationRoutes are the reservation routes of DESIGN §4 and §7, on a
 // reservation store with the default settings over Deps.Tenancy.
 func (s *server) reservationRoutes() []Route {
-	return s.reservationRoutesFor(reservation.NewStore(s.deps.Tenancy, reservation.Options{}))
+	return s.reservationRoutesFor(reservation.NewStore(s.deps.Tenancy, s.deps.Reservations))
 }
 
 // reservationRoutesFor serves the reservation routes from store (tests give

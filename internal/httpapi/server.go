@@ -22,6 +22,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/parkhq/park/ratelimit"
+	"github.com/parkhq/park/reservation"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -56,6 +57,9 @@ type Deps struct {
 	Auth *tenancy.Auth
 	// RegistrationOpen enables POST /api/v1/auth/register.
 	RegistrationOpen bool
+	// Reservations tunes the reservation store (maximum length,
+	// idempotency key TTL); the zero value takes the defaults.
+	Reservations reservation.Options
 	// Limiter enforces the rate limits; nil disables them.
 	Limiter ratelimit.Limiter
 	// RatePolicies are the policies per tenant (defaults with the

@@ -87,6 +87,11 @@ type Config struct {
 	// DedupeWindow is how long an id-less uplink with the same frame
 	// counter is a duplicate.
 	DedupeWindow time.Duration
+	// ReservationMaxDuration is the longest reservation accepted.
+	ReservationMaxDuration time.Duration
+	// IdempotencyKeyTTL is how long an idempotency key and its answer are
+	// kept before the key may be used again.
+	IdempotencyKeyTTL time.Duration
 	// AllowPrivilegedDBLogin lets serve start with a superuser, BYPASSRLS
 	// or park_owner/park_ops login, warning on every start.
 	AllowPrivilegedDBLogin bool
@@ -151,6 +156,8 @@ var settings = []setting{
 	{key: "cors_allowed_origins", modes: serveDev, usage: `comma-separated origins allowed to call the API from a browser ("*" only in dev)`},
 	{key: "trusted_proxies", modes: serveDev, usage: "comma-separated CIDRs of proxies whose X-Forwarded-For is believed"},
 	{key: "bcrypt_cost", modes: serveDev, def: always(strconv.Itoa(tenancy.DefaultBcryptCost)), usage: "bcrypt cost for new password hashes, 4-31; below 12 warns"},
+	{key: "reservation_max_duration", modes: serveDev, def: always("168h"), usage: "the longest reservation POST /reservations accepts"},
+	{key: "idempotency_key_ttl", modes: serveDev, def: always("24h"), usage: "how long an Idempotency-Key and its answer are kept"},
 	{key: "dedupe_window", modes: serveDev, def: always("5m"), usage: "how long an id-less uplink with the same frame counter counts as a duplicate"},
 	{key: "ratelimit_fail_closed", modes: serveDev, def: always("false"), boolean: true, usage: "while Redis is down, deny API and webhook requests instead of limiting them in process (login limits always stay in process)"},
 	{key: "allow_privileged_db_login", modes: serveOn, def: always("false"), boolean: true, usage: "start even if the database login is a superuser, BYPASSRLS or a park_owner/park_ops member (warns)"},
@@ -494,6 +501,20 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 	}
 
 	// Durations.
+	if d, err := time.ParseDuration(value("reservation_max_duration")); err != nil {
+		problem("reservation_max_duration", "must be a duration such as 168h")
+	} else if d < time.Minute || d > 366*24*time.Hour {
+		problem("reservation_max_duration", "must be between 1m and 8784h (366 days), is %s", d)
+	} else {
+		c.ReservationMaxDuration = d
+	}
+	if d, err := time.ParseDuration(value("idempotency_key_ttl")); err != nil {
+		problem("idempotency_key_ttl", "must be a duration such as 24h")
+	} else if d < time.Minute || d > 30*24*time.Hour {
+		problem("idempotency_key_ttl", "must be between 1m and 720h (30 days), is %s", d)
+	} else {
+		c.IdempotencyKeyTTL = d
+	}
 	if d, err := time.ParseDuration(value("dedupe_window")); err != nil {
 		problem("dedupe_window", "must be a duration such as 5m")
 	} else if d <= 0 || d > 7*24*time.Hour {
@@ -665,6 +686,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("trusted_proxies", strings.Join(proxies, ",")),
 		slog.Int("bcrypt_cost", c.BcryptCost),
 		slog.Duration("dedupe_window", c.DedupeWindow),
+		slog.Duration("reservation_max_duration", c.ReservationMaxDuration),
+		slog.Duration("idempotency_key_ttl", c.IdempotencyKeyTTL),
 		slog.Bool("allow_privileged_db_login", c.AllowPrivilegedDBLogin),
 		slog.Bool("ratelimit_fail_closed", c.RateLimitFailClosed),
 		slog.String("log_level", c.LogLevel.String()),

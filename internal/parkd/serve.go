@@ -16,6 +16,7 @@ import (
 
 	"github.com/parkhq/park/internal/httpapi"
 	"github.com/parkhq/park/ratelimit"
+	"github.com/parkhq/park/reservation"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -85,6 +86,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		Tenancy:            store,
 		Auth:               auth,
 		RegistrationOpen:   cfg.Registration == RegistrationOpen,
+		Reservations:       reservation.Options{MaxDuration: cfg.ReservationMaxDuration, KeyTTL: cfg.IdempotencyKeyTTL},
 		Limiter:            limiter,
 		RatePolicies:       ratelimit.NewTenantPolicies(base, httpapi.LimitsLoader(store), ratelimit.DefaultTenantTTL, nil),
 	})
