@@ -63,22 +63,7 @@ func userPrincipal(r *http.Request) (*tenancy.Principal, error) {
 
 // handleAPIKeyList is GET /api-keys. Secrets are never shown.
 func (s *server) handleAPIKeyList() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := userPrincipal(r)
-		if err != nil {
-			return err
-		}
-		var v tenancy.ValidationError
-		page := pageParams(r, &v)
-		if err := v.Err(); err != nil {
-			return err
-		}
-		keys, err := s.deps.Tenancy.APIKeyList(r.Context(), p.TenantID, page)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, listOf(keys))
-	})
+	return handleList(s, userPrincipal, s.deps.Tenancy.APIKeyList)
 }
 
 // handleAPIKeyCreate is POST /api-keys: 201 with the key and, once, its
@@ -113,21 +98,7 @@ func (s *server) handleAPIKeyCreate() http.Handler {
 
 // handleAPIKeyGet is GET /api-keys/{id}.
 func (s *server) handleAPIKeyGet() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := userPrincipal(r)
-		if err != nil {
-			return err
-		}
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		key, err := s.deps.Tenancy.APIKeyGet(r.Context(), p.TenantID, id)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, key)
-	})
+	return handleGet(s, userPrincipal, s.deps.Tenancy.APIKeyGet)
 }
 
 // handleAPIKeyRevoke is DELETE /api-keys/{id}: revokes the key; revoking

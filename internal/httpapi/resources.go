@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -102,4 +103,51 @@ func created[T any](w http.ResponseWriter, location string, v T) error {
 func noContent(w http.ResponseWriter) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// getter reads one object of the caller's tenant by id (a store's XGet).
+type getter[T any] func(ctx context.Context, tenantID, id uuid.UUID) (*T, error)
+
+// lister reads one page of the caller's tenant's objects (a store's XList).
+type lister[T any] func(ctx context.Context, tenantID uuid.UUID, page tenancy.PageParams) (*tenancy.Page[T], error)
+
+// handleGet serves GET /<objects>/{id}: the principal (from who), the path
+// id, get, 200 with the object. Another tenant's id is get's ErrNotFound.
+func handleGet[T any](s *server, who func(*http.Request) (*tenancy.Principal, error), get getter[T]) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := who(r)
+		if err != nil {
+			return err
+		}
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		v, err := get(r.Context(), p.TenantID, id)
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusOK, v)
+	})
+}
+
+// handleList serves GET /<objects>: the principal (from who), ?limit= and
+// ?cursor=, list, 200 with {"items", "next_cursor"}.
+func handleList[T any](s *server, who func(*http.Request) (*tenancy.Principal, error), list lister[T]) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := who(r)
+		if err != nil {
+			return err
+		}
+		var v tenancy.ValidationError
+		page := pageParams(r, &v)
+		if err := v.Err(); err != nil {
+			return err
+		}
+		items, err := list(r.Context(), p.TenantID, page)
+		if err != nil {
+			return err
+		}
+		return encode(w, http.StatusOK, listOf(items))
+	})
 }

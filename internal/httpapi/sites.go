@@ -24,22 +24,7 @@ func siteLocation(s *tenancy.Site) string { return "/api/v1/sites/" + s.ID.Strin
 
 // handleSiteList is GET /sites.
 func (s *server) handleSiteList() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := principalOf(r)
-		if err != nil {
-			return err
-		}
-		var v tenancy.ValidationError
-		page := pageParams(r, &v)
-		if err := v.Err(); err != nil {
-			return err
-		}
-		sites, err := s.deps.Tenancy.SiteList(r.Context(), p.TenantID, page)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, listOf(sites))
-	})
+	return handleList(s, principalOf, s.deps.Tenancy.SiteList)
 }
 
 // handleSiteCreate is POST /sites.
@@ -65,21 +50,7 @@ func (s *server) handleSiteCreate() http.Handler {
 
 // handleSiteGet is GET /sites/{id}.
 func (s *server) handleSiteGet() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := principalOf(r)
-		if err != nil {
-			return err
-		}
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		site, err := s.deps.Tenancy.SiteGet(r.Context(), p.TenantID, id)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, site)
-	})
+	return handleGet(s, principalOf, s.deps.Tenancy.SiteGet)
 }
 
 // handleSiteUpdate is PATCH /sites/{id}.

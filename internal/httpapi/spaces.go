@@ -97,21 +97,7 @@ func (s *server) handleSpaceCreate() http.Handler {
 
 // handleSpaceGet is GET /spaces/{id}.
 func (s *server) handleSpaceGet() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := principalOf(r)
-		if err != nil {
-			return err
-		}
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		space, err := s.deps.Tenancy.SpaceGet(r.Context(), p.TenantID, id)
-		if err != nil {
-			return err
-		}
-		return encode(w, http.StatusOK, space)
-	})
+	return handleGet(s, principalOf, s.deps.Tenancy.SpaceGet)
 }
 
 // handleSpaceUpdate is PATCH /spaces/{id}.
