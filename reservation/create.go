@@ -42,7 +42,10 @@ func (p *CreateParams) key() string {
 }
 
 // validate checks the request against the store's rules at now. Every
-// problem is reported at once, per field.
+// problem is reported at once, per field. A zero now skips the one rule that
+// depends on the clock (the reservation must not be over already), which
+// CreateIdempotent checks only after finding no stored answer: a retry of a
+// booking that has ended since must still get its answer again.
 func (s *Store) validate(p *CreateParams, now time.Time) error {
 	if p.Actor == "" {
 		return errors.New("reservation: create without an actor")
@@ -66,8 +69,8 @@ func (s *Store) validate(p *CreateParams, now time.Time) error {
 		switch {
 		case !p.EndsAt.After(p.StartsAt):
 			v.Add("ends_at", "must be after starts_at")
-		case !p.EndsAt.After(now):
-			v.Add("ends_at", "must be in the future: the reservation would be over already")
+		case !now.IsZero() && !p.EndsAt.After(now):
+			v.Add("ends_at", errOver)
 		case p.EndsAt.Sub(p.StartsAt) > s.maxDuration:
 			v.Add("ends_at", fmt.Sprintf("the reservation may last at most %s", formatDuration(s.maxDuration)))
 		}
@@ -82,6 +85,18 @@ func (s *Store) validate(p *CreateParams, now time.Time) error {
 		v.Add("request_id", "differs from the Idempotency-Key header; send one, or the same value in both")
 	}
 	return v.Err()
+}
+
+const errOver = "must be in the future: the reservation would be over already"
+
+// checkNotOver is validate's clock rule on its own.
+func checkNotOver(p *CreateParams, now time.Time) error {
+	if p.EndsAt.After(now) {
+		return nil
+	}
+	v := &tenancy.ValidationError{}
+	v.Add("ends_at", errOver)
+	return v
 }
 
 // formatDuration writes whole days as "7 days", anything else as Go does.
@@ -147,7 +162,7 @@ func (s *Store) CreateIdempotent(ctx context.Context, p *CreateParams, render Re
 	if p.key() == "" {
 		return nil, errors.New("reservation: CreateIdempotent without an idempotency key")
 	}
-	if err := s.validate(p, s.now()); err != nil {
+	if err := s.validate(p, time.Time{}); err != nil {
 		return nil, err
 	}
 	fp := Fingerprint(p.SpaceID, p.StartsAt, p.EndsAt, p.key())
@@ -166,9 +181,15 @@ func (s *Store) CreateIdempotent(ctx context.Context, p *CreateParams, render Re
 }
 
 func (s *Store) bookIdempotent(ctx context.Context, tx pgx.Tx, p *CreateParams, fp [32]byte, render Render) (*Answer, error) {
-	replay, live, err := s.claimAndLock(ctx, tx, p, fp, s.now())
+	now := s.now()
+	replay, live, err := s.claimAndLock(ctx, tx, p, fp, now)
 	if err != nil || replay != nil {
 		return replay, err
+	}
+	// A new request (no stored answer): now the clock rule applies. Its
+	// error rolls back the claim, so nothing is stored.
+	if err := checkNotOver(p, now); err != nil {
+		return nil, err
 	}
 	ans := &Answer{}
 	var conflict *ConflictError

@@ -330,3 +330,35 @@ func TestDeadlockIsRetried(t *testing.T) {
 		t.Fatalf("%d reservations", n)
 	}
 }
+
+// TestReplayAfterTheBookingEnded: retrying a booking after it is over still
+// gets the stored answer; a new request for a slot that is over is 400 and
+// stores nothing, so the key stays usable.
+func TestReplayAfterTheBookingEnded(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, 4)
+	ctx := testCtx(t)
+	tenant, user := b.tenant(t), uuid.New()
+	space := b.space(t, tenant)
+	start := b.clock.Now().Add(time.Hour).Truncate(time.Second)
+	p := params(tenant, user, space, start, start.Add(time.Hour))
+	p.IdempotencyKey = "late-retry"
+	first, err := b.store.CreateIdempotent(ctx, p, render)
+	if err != nil || first.Status != http.StatusCreated {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	b.clock.Advance(3 * time.Hour) // the booking is over
+	again, err := b.store.CreateIdempotent(ctx, p, render)
+	if err != nil || !again.Replayed || !bytes.Equal(again.Body, first.Body) {
+		t.Fatalf("retry after the end: %+v %v", again, err)
+	}
+	late := params(tenant, user, space, start, start.Add(time.Hour))
+	late.IdempotencyKey = "new-but-late"
+	if _, err := b.store.CreateIdempotent(ctx, late, render); !errors.Is(err, tenancy.ErrInvalid) {
+		t.Fatalf("a new booking that is over: %v", err)
+	}
+	late.StartsAt, late.EndsAt = b.clock.Now().Add(time.Hour).Truncate(time.Second), b.clock.Now().Add(2*time.Hour).Truncate(time.Second)
+	if ans, err := b.store.CreateIdempotent(ctx, late, render); err != nil || ans.Replayed || ans.Status != http.StatusCreated {
+		t.Fatalf("the key after a refused request: %+v %v", ans, err)
+	}
+}

@@ -199,8 +199,8 @@ func (a *Auth) Register(ctx context.Context, p RegisterParams) (*Session, error)
 			sess.User.ID, sess.User.Email, sess.User.Name, hash, now)
 		b.Queue(`INSERT INTO user_memberships (tenant_id, user_id, role, created_at, updated_at) VALUES ($1, $2, 'owner', $3, $3)`,
 			sess.Tenant.ID, sess.User.ID, now)
-		b.Queue(`INSERT INTO refresh_tokens (tenant_id, id, user_id, family_id, token_hash, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		b.Queue(`INSERT INTO refresh_tokens (tenant_id, id, user_id, family_id, token_hash, created_at, expires_at, token_version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 1)`,
 			sess.Tenant.ID, uuid.New(), sess.User.ID, uuid.New(), refreshHash[:], now, now.Add(a.refreshTTL))
 		b.Queue(`INSERT INTO audit_events (tenant_id, actor, action, target, at) VALUES ($1, $2, 'auth.register', $3, $4)`,
 			sess.Tenant.ID, "user:"+sess.User.ID.String(), sess.Tenant.Slug, now)
@@ -332,7 +332,7 @@ func (a *Auth) Login(ctx context.Context, email, password, tenantSlug string) (*
 		Tenant: Tenant{ID: *chosen.tenantID, Slug: *chosen.slug, Name: *chosen.name, Status: *chosen.status},
 		Role:   Role(*chosen.role),
 	}
-	if err := a.newRefreshToken(ctx, sess, uuid.New()); err != nil {
+	if err := a.newRefreshToken(ctx, sess, uuid.New(), chosen.tokenVersion); err != nil {
 		return nil, err
 	}
 	access, _, err := a.tokens.Issue(sess.User.ID, sess.Tenant.ID, chosen.tokenVersion)
@@ -344,17 +344,17 @@ func (a *Auth) Login(ctx context.Context, email, password, tenantSlug string) (*
 }
 
 // newRefreshToken stores a fresh refresh token of family for the session's
-// user and tenant.
-func (a *Auth) newRefreshToken(ctx context.Context, sess *Session, family uuid.UUID) error {
+// user and tenant, bound to the user's token_version.
+func (a *Auth) newRefreshToken(ctx context.Context, sess *Session, family uuid.UUID, tokenVersion int) error {
 	tok, hash, err := GenerateRefreshToken()
 	if err != nil {
 		return err
 	}
 	now := a.now().UTC()
 	err = a.store.InTenantTx(ctx, sess.Tenant.ID, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (tenant_id, id, user_id, family_id, token_hash, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			sess.Tenant.ID, uuid.New(), sess.User.ID, family, hash[:], now, now.Add(a.refreshTTL))
+		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (tenant_id, id, user_id, family_id, token_hash, created_at, expires_at, token_version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			sess.Tenant.ID, uuid.New(), sess.User.ID, family, hash[:], now, now.Add(a.refreshTTL), tokenVersion)
 		return err
 	})
 	if err != nil {
@@ -402,7 +402,7 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*Session, error) {
 		return nil, err
 	}
 	now := a.now().UTC()
-	var reused bool
+	var reused, stale bool
 	var m membership
 	next, nextHash, err := GenerateRefreshToken()
 	if err != nil {
@@ -412,15 +412,19 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*Session, error) {
 		// Lock the row: of two concurrent refreshes with one token, the
 		// second sees it spent and revokes the family.
 		var usedAt, revokedAt *time.Time
-		if err := tx.QueryRow(ctx, `SELECT used_at, revoked_at FROM refresh_tokens WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
-			r.tenantID, r.id).Scan(&usedAt, &revokedAt); err != nil {
+		var version int
+		if err := tx.QueryRow(ctx, `SELECT used_at, revoked_at, token_version FROM refresh_tokens WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+			r.tenantID, r.id).Scan(&usedAt, &revokedAt, &version); err != nil {
+			return err
+		}
+		revokeFamily := func() error {
+			_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $3
+				WHERE tenant_id = $1 AND family_id = $2 AND revoked_at IS NULL`, r.tenantID, r.family, now)
 			return err
 		}
 		if usedAt != nil || revokedAt != nil {
 			reused = usedAt != nil && revokedAt == nil
-			_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $3
-				WHERE tenant_id = $1 AND family_id = $2 AND revoked_at IS NULL`, r.tenantID, r.family, now)
-			return err
+			return revokeFamily()
 		}
 		if !now.Before(r.expiresAt) {
 			return nil
@@ -431,14 +435,20 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*Session, error) {
 			return err
 		}
 		m.found = true
+		if m.tokenVersion != version {
+			// The user's tokens were revoked (password reset, log out
+			// everywhere) after this one was issued.
+			stale = true
+			return revokeFamily()
+		}
 		if m.tenantStatus != StatusActive {
 			return nil
 		}
 		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $3 WHERE tenant_id = $1 AND id = $2`, r.tenantID, r.id, now); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (tenant_id, id, user_id, family_id, token_hash, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.tenantID, uuid.New(), r.userID, r.family, nextHash[:], now, now.Add(a.refreshTTL))
+		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (tenant_id, id, user_id, family_id, token_hash, created_at, expires_at, token_version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.tenantID, uuid.New(), r.userID, r.family, nextHash[:], now, now.Add(a.refreshTTL), version)
 		return err
 	})
 	switch {
@@ -448,6 +458,8 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*Session, error) {
 		return nil, fmt.Errorf("refresh: %w", err)
 	case reused:
 		return nil, authFail("reused", ErrBadCredentials)
+	case stale:
+		return nil, authFail("version", ErrBadCredentials)
 	case !m.found && !now.Before(r.expiresAt):
 		return nil, authFail("expired", ErrBadCredentials)
 	case !m.found:
@@ -594,9 +606,9 @@ func (a *Auth) PrincipalFromAPIKey(ctx context.Context, token string) (*Principa
 		}
 		p.Scopes = EffectiveScopes(rec.scopes, false, p.Role)
 	}
-	if err := a.touchKey(ctx, rec.tenantID, rec.id, keyID); err != nil {
-		return nil, err
-	}
+	// last_used_at is best effort: a failed write must not fail a request
+	// that authenticated; the next use a minute on tries again.
+	_ = a.touchKey(ctx, rec.tenantID, rec.id, keyID)
 	return p, nil
 }
 

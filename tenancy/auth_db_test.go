@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parkhq/park/internal/pgtest"
@@ -381,5 +382,69 @@ func TestAPIKeyPrincipal(t *testing.T) {
 		if _, err := b.auth.PrincipalFromAPIKey(ctx, tok); !errors.Is(err, tenancy.ErrUnauthorized) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestTokenVersionEndsRefreshTokens: a token_version bump (password reset,
+// log out everywhere) ends refresh tokens as well as access tokens.
+func TestTokenVersionEndsRefreshTokens(t *testing.T) {
+	t.Parallel()
+	b := setupAuth(t)
+	ctx := context.Background()
+	s := b.register(t, "v@acme.com", "acme")
+	l, err := b.auth.Login(ctx, "v@acme.com", "password123", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.exec(t, `UPDATE users SET token_version = token_version + 1 WHERE id = $1`, s.User.ID)
+	for name, tok := range map[string]string{"registration's": s.RefreshToken, "login's": l.RefreshToken} {
+		_, err := b.auth.Refresh(ctx, tok)
+		var af *tenancy.AuthFailure
+		if !errors.As(err, &af) || af.Reason != "version" {
+			t.Errorf("%s refresh token after a token_version bump: %v", name, err)
+		}
+	}
+	// A login after the bump gets tokens that work.
+	l2, err := b.auth.Login(ctx, "v@acme.com", "password123", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.auth.Refresh(ctx, l2.RefreshToken); err != nil {
+		t.Errorf("fresh refresh token: %v", err)
+	}
+}
+
+// TestAppCannotUpdateUsers: no tenant context may rewrite a user — not even
+// its own member's password hash, which could take over another tenant the
+// member owns.
+func TestAppCannotUpdateUsers(t *testing.T) {
+	t.Parallel()
+	b := setupAuth(t)
+	ctx := context.Background()
+	a := b.register(t, "owner@acme.com", "acme")
+	victim := b.register(t, "owner@beta.com", "beta")
+	b.exec(t, `INSERT INTO user_memberships (tenant_id, user_id, role) VALUES ($1, $2, 'viewer')`, a.Tenant.ID, victim.User.ID)
+	for _, stmt := range []string{
+		`UPDATE users SET password_hash = 'x' WHERE id = $1`,
+		`UPDATE users SET token_version = 99 WHERE id = $1`,
+		`UPDATE users SET name = 'x' WHERE id = $1`,
+	} {
+		err := b.store.InTenantTx(ctx, a.Tenant.ID, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, stmt, victim.User.ID)
+			return err
+		})
+		var de *tenancy.DBError
+		if !errors.As(err, &de) || de.Code != "42501" {
+			t.Errorf("%s as tenant A: want permission denied, got %v", stmt, err)
+		}
+	}
+	// Nor may a new tenant be inserted with a status or settings.
+	err := b.store.InTenantTx(ctx, uuid.New(), func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tenants (id, name, slug, status, settings) VALUES (app_tenant_id(), 'x', 'x-sneaky', 'active', '{"limits":{"api":{"rate":1e6,"burst":1}}}')`)
+		return err
+	})
+	var de *tenancy.DBError
+	if !errors.As(err, &de) || de.Code != "42501" {
+		t.Errorf("inserting a tenant with settings as park_app: %v", err)
 	}
 }

@@ -81,7 +81,6 @@ func Run(ctx context.Context, adminURL string, opts Options) (*Result, error) {
 		// server's stores (SET ROLE park_app) for parkctl's tenant writes.
 		`GRANT park_auth TO park_owner`,
 		`GRANT park_app TO park_owner`,
-		`GRANT park_app TO park_ops`,
 		fmt.Sprintf(`ALTER DATABASE %s OWNER TO park_owner`, pgx.Identifier{db}.Sanitize()),
 		`CREATE EXTENSION IF NOT EXISTS btree_gist`,
 		`GRANT CONNECT ON DATABASE ` + pgx.Identifier{db}.Sanitize() + ` TO park_app, park_ops, park_auth`,

@@ -59,6 +59,11 @@ func (s *server) authenticate(rt Route, next http.Handler) http.Handler {
 			var af *tenancy.AuthFailure
 			if errors.As(err, &af) {
 				s.metrics.authFailure(af.Reason)
+				// Failed authentications are charged to the client IP, so
+				// guessing keys or tokens is slowed down like logins.
+				if lerr := s.chargeIP(w, r, "auth_failure"); lerr != nil {
+					return lerr
+				}
 			}
 			return err
 		}
@@ -124,6 +129,9 @@ func (s *server) handleRegister() http.Handler {
 		if !s.deps.RegistrationOpen {
 			return tenancy.ErrRegistrationClosed
 		}
+		if err := s.chargeIP(w, r, "register"); err != nil {
+			return err
+		}
 		req, err := decode[registerRequest](w, r)
 		if err != nil {
 			return err
@@ -174,6 +182,9 @@ type refreshRequest struct {
 
 func (s *server) handleRefresh() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.chargeIP(w, r, "refresh"); err != nil {
+			return err
+		}
 		req, err := decode[refreshRequest](w, r)
 		if err != nil {
 			return err
@@ -193,6 +204,9 @@ func (s *server) handleRefresh() http.Handler {
 
 func (s *server) handleLogout() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.chargeIP(w, r, "refresh"); err != nil {
+			return err
+		}
 		req, err := decode[refreshRequest](w, r)
 		if err != nil {
 			return err

@@ -104,3 +104,19 @@ func LimitsLoader(store *tenancy.Store) ratelimit.LoadLimits {
 		return out, nil
 	}
 }
+
+// chargeIP charges an unauthenticated request that costs the server work
+// (registration's bcrypt, a refresh-token look-up, a failed authentication)
+// to its client IP under the login-IP policy, in a namespace of its own per
+// purpose.
+func (s *server) chargeIP(w http.ResponseWriter, r *http.Request, purpose string) error {
+	if s.deps.Limiter == nil {
+		return nil
+	}
+	ps := ratelimit.DefaultPolicies()
+	if s.deps.RatePolicies != nil {
+		ps = s.deps.RatePolicies.Base()
+	}
+	ip := clientIP(r, s.deps.TrustedProxies).String()
+	return s.charge(w, r, ratelimit.Check{Policy: ps.LoginIP, Key: ratelimit.Key(ratelimit.NameLoginIP, ratelimit.HashScope(purpose, ip))})
+}

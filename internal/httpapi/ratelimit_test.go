@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -246,5 +247,42 @@ func TestRedisOutage(t *testing.T) {
 	}
 	if n := len(logs.lines(t, "redis limiter unavailable, falling back")); n != 1 {
 		t.Errorf("outage logged %d times, want once", n)
+	}
+}
+
+// TestUnauthenticatedWorkIsLimited: registrations, refreshes and failed
+// authentications from one address are limited per IP (login-IP policy,
+// burst 30), each in its own namespace.
+func TestUnauthenticatedWorkIsLimited(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	api := newLimitedAPI(t, e, nil, nil, nil)
+	count := func(n int, do func(i int) int) map[int]int {
+		codes := map[int]int{}
+		for i := range n {
+			codes[do(i)]++
+		}
+		return codes
+	}
+	bad := count(35, func(int) int { return api.do("GET", "/api/v1/sites", "not-a-token", "").Code })
+	if bad[401] != 30 || bad[429] != 5 {
+		t.Errorf("failed authentications: %v", bad)
+	}
+	// The address's own valid credentials still work: only failures are charged.
+	if w := api.do("GET", "/api/v1/sites", a.token, ""); w.Code != 200 {
+		t.Errorf("valid token after failures: %d", w.Code)
+	}
+	refresh := count(32, func(int) int {
+		return api.do("POST", "/api/v1/auth/refresh", "", `{"refresh_token":"prt_`+strings.Repeat("A", 43)+`"}`).Code
+	})
+	if refresh[401] != 30 || refresh[429] != 2 {
+		t.Errorf("refreshes: %v", refresh)
+	}
+	reg := count(31, func(i int) int {
+		return api.do("POST", "/api/v1/auth/register", "", fmt.Sprintf(`{"user":{"email":"u%d@x.example","name":"U","password":"password123"},"tenant":{"name":"T","slug":"t-%d"}}`, i, i)).Code
+	})
+	if reg[201] != 30 || reg[429] != 1 {
+		t.Errorf("registrations: %v", reg)
 	}
 }

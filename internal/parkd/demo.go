@@ -27,8 +27,8 @@ type demoLogin struct {
 
 // ensureDemo makes the demo tenant and its owner through the same
 // registration path as the API, or — on a later run, when they exist —
-// gives the owner a fresh random password (and bumps token_version, so old
-// tokens stop). The password is printed once and kept nowhere.
+// gives the owner a fresh random password (and bumps token_version, which
+// ends the owner's earlier access and refresh tokens). The password is printed once and kept nowhere.
 func ensureDemo(ctx context.Context, serverURL, opsURL string, cost int) (*demoLogin, error) {
 	password := randomToken(12)
 	hasher, err := tenancy.NewHasher(cost, 1)
