@@ -151,38 +151,17 @@ func checkCreatorScopes(ctx context.Context, tx pgx.Tx, tenantID, userID uuid.UU
 
 // APIKeyGet returns a key of the tenant, without its secret.
 func (s *Store) APIKeyGet(ctx context.Context, tenantID, id uuid.UUID) (*APIKey, error) {
-	var key APIKey
-	err := s.queryRow(ctx, tenantID, func(r pgx.Row) (err error) {
-		key, err = scanAPIKey(r)
-		return err
-	}, `select `+apiKeyColumns+` from api_keys where tenant_id = $1 and id = $2`, tenantID, id)
-	if err != nil {
-		if nf := notFound(err, "API key", id); nf != nil {
-			return nil, nf
-		}
-		return nil, fmt.Errorf("get API key %s: %w", id, err)
-	}
-	return &key, nil
+	return getByID(ctx, s, tenantID, id, "API key", scanAPIKey,
+		`select `+apiKeyColumns+` from api_keys where tenant_id = $1 and id = $2`)
 }
 
 // APIKeyList returns one page of the tenant's keys, revoked and expired ones
 // included, oldest first.
 func (s *Store) APIKeyList(ctx context.Context, tenantID uuid.UUID, page PageParams) (*Page[APIKey], error) {
-	var v ValidationError
-	limit := page.limit(&v)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	afterAt, afterID := page.after()
-	p, err := queryPage(ctx, s, tenantID, limit, scanAPIKey, APIKey.cursor,
+	return listByCreation(ctx, s, tenantID, page, "API keys", scanAPIKey, APIKey.cursor,
 		`select `+apiKeyColumns+` from api_keys
 		  where tenant_id = $1 and (created_at, id) > ($2, $3)
-		  order by created_at, id limit $4`,
-		tenantID, afterAt, afterID, limit+1)
-	if err != nil {
-		return nil, fmt.Errorf("list API keys: %w", err)
-	}
-	return p, nil
+		  order by created_at, id limit $4`)
 }
 
 // APIKeyRevokeParams are the inputs of APIKeyRevoke.

@@ -70,3 +70,40 @@ func queryPage[T any](ctx context.Context, s *Store, tenantID uuid.UUID, limit i
 	}
 	return pageOf(rows, limit, key), nil
 }
+
+// getByID reads one object of the tenant with sql, which takes the tenant
+// as $1 and the id as $2. A missing row — or another tenant's, which RLS
+// hides — is ErrNotFound naming noun and id.
+func getByID[T any](ctx context.Context, s *Store, tenantID, id uuid.UUID, noun string,
+	scan func(pgx.Row) (T, error), sql string) (*T, error) {
+	var v T
+	err := s.queryRow(ctx, tenantID, func(r pgx.Row) (err error) {
+		v, err = scan(r)
+		return err
+	}, sql, tenantID, id)
+	if err != nil {
+		if nf := notFound(err, noun, id); nf != nil {
+			return nil, nf
+		}
+		return nil, fmt.Errorf("get %s %s: %w", noun, id, err)
+	}
+	return &v, nil
+}
+
+// listByCreation reads one page of the tenant's objects in (created_at,
+// id) order with sql, which takes the tenant as $1, the cursor as ($2, $3)
+// and the row limit as $4. what names the list in errors ("sites").
+func listByCreation[T any](ctx context.Context, s *Store, tenantID uuid.UUID, page PageParams, what string,
+	scan func(pgx.Row) (T, error), key func(T) Cursor, sql string) (*Page[T], error) {
+	var v ValidationError
+	limit := page.limit(&v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	afterAt, afterID := page.after()
+	p, err := queryPage(ctx, s, tenantID, limit, scan, key, sql, tenantID, afterAt, afterID, limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, err)
+	}
+	return p, nil
+}

@@ -74,37 +74,16 @@ func siteError(err error, name string) error {
 // SiteGet returns a site of the tenant; another tenant's site is
 // ErrNotFound.
 func (s *Store) SiteGet(ctx context.Context, tenantID, id uuid.UUID) (*Site, error) {
-	var site Site
-	err := s.queryRow(ctx, tenantID, func(r pgx.Row) (err error) {
-		site, err = scanSite(r)
-		return err
-	}, `select `+siteColumns+` from sites where tenant_id = $1 and id = $2`, tenantID, id)
-	if err != nil {
-		if nf := notFound(err, "site", id); nf != nil {
-			return nil, nf
-		}
-		return nil, fmt.Errorf("get site %s: %w", id, err)
-	}
-	return &site, nil
+	return getByID(ctx, s, tenantID, id, "site", scanSite,
+		`select `+siteColumns+` from sites where tenant_id = $1 and id = $2`)
 }
 
 // SiteList returns one page of the tenant's sites, oldest first.
 func (s *Store) SiteList(ctx context.Context, tenantID uuid.UUID, page PageParams) (*Page[Site], error) {
-	var v ValidationError
-	limit := page.limit(&v)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	afterAt, afterID := page.after()
-	p, err := queryPage(ctx, s, tenantID, limit, scanSite, Site.cursor,
+	return listByCreation(ctx, s, tenantID, page, "sites", scanSite, Site.cursor,
 		`select `+siteColumns+` from sites
 		  where tenant_id = $1 and (created_at, id) > ($2, $3)
-		  order by created_at, id limit $4`,
-		tenantID, afterAt, afterID, limit+1)
-	if err != nil {
-		return nil, fmt.Errorf("list sites: %w", err)
-	}
-	return p, nil
+		  order by created_at, id limit $4`)
 }
 
 func (s Site) cursor() Cursor { return Cursor{CreatedAt: s.CreatedAt, ID: s.ID} }

@@ -124,18 +124,8 @@ func spaceError(err error, code string, eui *string) error {
 // SpaceGet returns a live space of the tenant; a deleted space and another
 // tenant's space are ErrNotFound.
 func (s *Store) SpaceGet(ctx context.Context, tenantID, id uuid.UUID) (*Space, error) {
-	var space Space
-	err := s.queryRow(ctx, tenantID, func(r pgx.Row) (err error) {
-		space, err = scanSpace(r)
-		return err
-	}, `select `+spaceColumns+` from v_spaces where tenant_id = $1 and id = $2 and deleted_at is null`, tenantID, id)
-	if err != nil {
-		if nf := notFound(err, "space", id); nf != nil {
-			return nil, nf
-		}
-		return nil, fmt.Errorf("get space %s: %w", id, err)
-	}
-	return &space, nil
+	return getByID(ctx, s, tenantID, id, "space", scanSpace,
+		`select `+spaceColumns+` from v_spaces where tenant_id = $1 and id = $2 and deleted_at is null`)
 }
 
 // SpaceListParams select and page the spaces SpaceList returns.
