@@ -34,7 +34,8 @@ func credentials(r *http.Request) (cred string, isKey bool) {
 // authenticate guards a non-public route: it resolves the caller to a
 // principal, then checks the route's key access, role and scope — all before
 // the handler looks anything up, so a refusal never depends on whether a
-// resource exists. The principal travels to the handler in the context.
+// resource exists. A credential that does not authenticate is a 401 on
+// every route. The principal travels to the handler in the context.
 func (s *server) authenticate(rt Route, next http.Handler) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if s.deps.Auth == nil {
@@ -44,9 +45,6 @@ func (s *server) authenticate(rt Route, next http.Handler) http.Handler {
 		if cred == "" {
 			s.metrics.authFailure("missing")
 			return fmt.Errorf("send Authorization: Bearer <token or API key>: %w", tenancy.ErrUnauthorized)
-		}
-		if isKey && !rt.KeyAllowed {
-			return errKeyNotAllowed
 		}
 		var p *tenancy.Principal
 		var err error
@@ -72,6 +70,10 @@ func (s *server) authenticate(rt Route, next http.Handler) http.Handler {
 		}
 		if err := s.chargeAPI(w, r, p.TenantID); err != nil {
 			return err
+		}
+		// Authenticated first, so a made-up key is a 401 here as anywhere.
+		if p.Kind == tenancy.PrincipalKey && !rt.KeyAllowed {
+			return errKeyNotAllowed
 		}
 		if rt.MinRole != "" && (p.Kind != tenancy.PrincipalUser || !p.Role.AtLeast(rt.MinRole)) {
 			return fmt.Errorf("this route needs the %s role or higher: %w", rt.MinRole, tenancy.ErrForbidden)

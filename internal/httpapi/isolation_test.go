@@ -430,3 +430,26 @@ func TestRemovedMemberStops(t *testing.T) {
 		t.Errorf("removed member's key after the TTL: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestKeyOnUsersOnlyRoute: a real key on a key-management route is 403; a
+// made-up key there is 401, as on every route.
+func TestKeyOnUsersOnlyRoute(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	key := e.serviceKey(t, a)
+	if w := e.do(t, "GET", "/api/v1/api-keys", key, ""); w.Code != 403 || !strings.Contains(w.Body.String(), "API keys cannot call this route") {
+		t.Errorf("real key: %d %s", w.Code, w.Body)
+	}
+	fake, _ := tenancy.GenerateAPIKey()
+	if w := e.do(t, "GET", "/api/v1/api-keys", fake.Token, ""); w.Code != 401 {
+		t.Errorf("made-up key: %d %s", w.Code, w.Body)
+	}
+	r := httptest.NewRequest("GET", "/api/v1/api-keys", nil)
+	r.Header.Set("X-API-Key", key)
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	if w.Code != 403 {
+		t.Errorf("real key in X-API-Key: %d %s", w.Code, w.Body)
+	}
+}
