@@ -1,0 +1,406 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parkhq/park/tenancy"
+)
+
+// DefaultMaxOrphans is how many orphan devices a tenant may have (DESIGN §2).
+const DefaultMaxOrphans = 10000
+
+// OrphanLimiter decides how many of n new orphan uplinks of a tenant may be
+// taken in now (the tenant's orphan intake limit); the rest are answered
+// orphan_dropped. It returns a number between 0 and n.
+type OrphanLimiter interface {
+	AllowOrphans(ctx context.Context, tenantID uuid.UUID, n int) (int, error)
+}
+
+// StoreOptions tune a Store; zero values take the defaults.
+type StoreOptions struct {
+	// DedupeWindow is how long an id-less uplink ("fcnt:<n>" key) blocks a
+	// repeat of itself; DefaultDedupeWindow when 0.
+	DedupeWindow time.Duration
+	// MaxOrphans caps a tenant's orphan devices; DefaultMaxOrphans when 0.
+	MaxOrphans int
+	// Orphans limits orphan intake; nil takes every orphan uplink up to
+	// the cap.
+	Orphans OrphanLimiter
+}
+
+// Store writes uplinks through tenancy.Store, so every statement runs as
+// park_app with the tenant set and row-level security applies. It is safe
+// for concurrent use.
+type Store struct {
+	db   *tenancy.Store
+	opts StoreOptions
+}
+
+// NewStore returns a Store on db.
+func NewStore(db *tenancy.Store, opts StoreOptions) *Store {
+	if opts.DedupeWindow == 0 {
+		opts.DedupeWindow = DefaultDedupeWindow
+	}
+	if opts.MaxOrphans <= 0 {
+		opts.MaxOrphans = DefaultMaxOrphans
+	}
+	return &Store{db: db, opts: opts}
+}
+
+// storeBatchSQL stores one batch in one statement. It claims each message
+// key in uplink_dedupe (an id-less key again once the window has passed;
+// a row comes back exactly when the message is new), stores a reading for
+// every new message of a live space's sensor, and moves each space's state
+// to its newest reading that carries an occupancy — unless the space already
+// holds a newer reading, so a late, older uplink never overwrites the state.
+// The final SELECT names each new message and whether its device is known;
+// messages it does not name were duplicates.
+//
+// Every parameter is cast, so the statement runs in pgx's exec mode
+// (PgBouncer), where parameters carry no described types.
+const storeBatchSQL = `
+WITH x AS (
+    SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::boolean[],
+                         $7::integer[], $8::double precision[], $9::timestamptz[],
+                         $10::timestamptz[], $11::text[])
+        AS x(dev_eui, msg_key, f_cnt, source, occupied, rssi, snr, read_at, received_at, payload)
+),
+claimed AS (
+    INSERT INTO uplink_dedupe AS d (tenant_id, dev_eui, msg_key, seen_at)
+    SELECT $1::uuid, dev_eui, msg_key, received_at FROM x
+    ON CONFLICT (tenant_id, dev_eui, msg_key) DO UPDATE SET seen_at = EXCLUDED.seen_at
+     WHERE d.msg_key LIKE 'fcnt:%'
+       AND $12::bigint > 0
+       AND d.seen_at < EXCLUDED.seen_at - $12::bigint * interval '1 microsecond'
+    RETURNING dev_eui, msg_key
+),
+known AS (
+    SELECT x.*, s.id AS space_id
+      FROM x
+      JOIN claimed c USING (dev_eui, msg_key)
+      JOIN spaces s ON s.tenant_id = $1::uuid AND s.sensor_eui = x.dev_eui AND s.deleted_at IS NULL
+),
+stored AS (
+    INSERT INTO sensor_readings (tenant_id, space_id, dev_eui, f_cnt, source, msg_key, occupied,
+                                 rssi, snr, read_at, received_at, payload)
+    SELECT $1::uuid, space_id, dev_eui, f_cnt, source, msg_key, occupied,
+           rssi, snr, read_at, received_at, payload::jsonb
+      FROM known
+),
+newest AS (
+    SELECT space_id,
+           max(read_at) AS last_at,
+           (array_agg(occupied ORDER BY read_at DESC, received_at DESC)
+                FILTER (WHERE occupied IS NOT NULL))[1] AS occ,
+           max(read_at) FILTER (WHERE occupied IS NOT NULL) AS occ_at
+      FROM known
+     GROUP BY space_id
+),
+moved AS (
+    UPDATE spaces s
+       SET state = CASE WHEN n.occ IS NULL OR n.occ_at <= s.last_reading_at THEN s.state
+                        WHEN n.occ THEN 'occupied' ELSE 'free' END,
+           state_changed_at = CASE
+               WHEN n.occ IS NULL OR n.occ_at <= s.last_reading_at THEN s.state_changed_at
+               WHEN s.state = CASE WHEN n.occ THEN 'occupied' ELSE 'free' END THEN s.state_changed_at
+               ELSE n.occ_at END,
+           last_reading_at = greatest(s.last_reading_at, n.last_at)
+      FROM newest n
+     WHERE s.tenant_id = $1::uuid AND s.id = n.space_id
+       AND (s.last_reading_at IS NULL OR s.last_reading_at < n.last_at)
+)
+SELECT c.dev_eui, c.msg_key, EXISTS (SELECT 1 FROM known k WHERE k.dev_eui = c.dev_eui AND k.msg_key = c.msg_key)
+  FROM claimed c`
+
+// storeOrphansSQL records uplinks of unknown devices, one row per device
+// (aggregated in Go: ON CONFLICT may touch a row once per statement). A
+// device already known as an orphan is always updated; a new one is taken
+// only while the tenant stays within the cap. An ignored orphan stays
+// ignored; an assigned one whose device is unknown again (its space was
+// deleted or given another sensor) becomes new. The statement returns the
+// devices it took.
+const storeOrphansSQL = `
+WITH x AS (
+    SELECT * FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::text[],
+                         $7::text[], $8::boolean[], $9::integer[], $10::double precision[],
+                         $11::timestamptz[])
+        AS x(dev_eui, first_seen, last_seen, n, source, payload, occupied, rssi, snr, read_at)
+),
+ranked AS (
+    SELECT x.*, o.dev_eui IS NOT NULL AS existing,
+           row_number() OVER (PARTITION BY o.dev_eui IS NOT NULL ORDER BY x.dev_eui) AS rank
+      FROM x
+      LEFT JOIN orphan_devices o ON o.tenant_id = $1::uuid AND o.dev_eui = x.dev_eui
+)
+INSERT INTO orphan_devices AS o (tenant_id, dev_eui, first_seen_at, last_seen_at, uplink_count,
+                                 last_source, last_payload, last_occupied, last_rssi, last_snr, last_read_at)
+SELECT $1::uuid, dev_eui, first_seen, last_seen, n, source, payload::jsonb, occupied, rssi, snr, read_at
+  FROM ranked
+ WHERE existing
+    OR rank + (SELECT count(*) FROM orphan_devices WHERE tenant_id = $1::uuid) <= $12::bigint
+ON CONFLICT (tenant_id, dev_eui) DO UPDATE SET
+    last_seen_at  = greatest(o.last_seen_at, EXCLUDED.last_seen_at),
+    uplink_count  = o.uplink_count + EXCLUDED.uplink_count,
+    last_source   = CASE WHEN o.last_read_at > EXCLUDED.last_read_at THEN o.last_source ELSE EXCLUDED.last_source END,
+    last_payload  = CASE WHEN o.last_read_at > EXCLUDED.last_read_at THEN o.last_payload ELSE EXCLUDED.last_payload END,
+    last_occupied = CASE WHEN o.last_read_at > EXCLUDED.last_read_at THEN o.last_occupied ELSE EXCLUDED.last_occupied END,
+    last_rssi     = CASE WHEN o.last_read_at > EXCLUDED.last_read_at THEN o.last_rssi ELSE EXCLUDED.last_rssi END,
+    last_snr      = CASE WHEN o.last_read_at > EXCLUDED.last_read_at THEN o.last_snr ELSE EXCLUDED.last_snr END,
+    last_read_at  = greatest(o.last_read_at, EXCLUDED.last_read_at),
+    status        = CASE WHEN o.status = 'assigned' THEN 'new' ELSE o.status END,
+    assigned_space_id = CASE WHEN o.status = 'assigned' THEN NULL ELSE o.assigned_space_id END
+RETURNING dev_eui`
+
+// msgID identifies one message within a tenant.
+type msgID struct{ devEUI, msgKey string }
+
+// StoreBatch stores one batch of tenantID's uplinks in one transaction and
+// returns what became of each, in order: it is the Writer's CommitFunc. A
+// message seen before (or earlier in the same batch) is a duplicate; a new
+// message of a live space's sensor is stored and may move the space's state;
+// a new message of an unknown device makes or updates an orphan, or is
+// dropped when the tenant's orphan limit or cap says so.
+//
+// The uplinks must come from the decoders, which guarantee every value
+// fits its column, so no row can fail on its own; an error therefore fails
+// the batch (and the Writer runs its rows one by one). A failed COMMIT is
+// reported as ErrCommitUnknown.
+func (s *Store) StoreBatch(ctx context.Context, tenantID uuid.UUID, batch []*Uplink) ([]Status, error) {
+	statuses := make([]Status, len(batch))
+	// Later copies of a message within the batch are duplicates of the
+	// first; the statement must see each key once.
+	first := make(map[msgID]int, len(batch))
+	var cols batchColumns
+	for i, u := range batch {
+		id := msgID{u.DevEUI, u.MsgKey}
+		if _, seen := first[id]; seen {
+			statuses[i] = StatusDuplicate
+			continue
+		}
+		first[id] = i
+		cols.add(u)
+	}
+
+	var committing bool
+	err := s.db.InTenantTx(ctx, tenantID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, storeBatchSQL, cols.args(tenantID, s.opts.DedupeWindow)...)
+		if err != nil {
+			return fmt.Errorf("store uplinks: %w", err)
+		}
+		var orphans []*Uplink
+		var orphanIdx []int
+		isNew := make(map[int]bool, len(first))
+		for rows.Next() {
+			var id msgID
+			var known bool
+			if err := rows.Scan(&id.devEUI, &id.msgKey, &known); err != nil {
+				rows.Close()
+				return fmt.Errorf("store uplinks: %w", err)
+			}
+			i, ok := first[id]
+			if !ok {
+				rows.Close()
+				return fmt.Errorf("store uplinks: unexpected message %s/%s", id.devEUI, id.msgKey)
+			}
+			isNew[i] = true
+			if known {
+				statuses[i] = StatusStored
+			} else {
+				orphans = append(orphans, batch[i])
+				orphanIdx = append(orphanIdx, i)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store uplinks: %w", err)
+		}
+		for _, i := range first {
+			if !isNew[i] {
+				statuses[i] = StatusDuplicate
+			}
+		}
+		if len(orphans) > 0 {
+			taken, err := s.storeOrphans(ctx, tx, tenantID, orphans)
+			if err != nil {
+				return err
+			}
+			for j, i := range orphanIdx {
+				if taken[j] {
+					statuses[i] = StatusOrphan
+				} else {
+					statuses[i] = StatusOrphanDropped
+				}
+			}
+		}
+		committing = true
+		return nil
+	})
+	if err != nil {
+		if committing {
+			// fn returned nil, so the error is the COMMIT's own: the
+			// batch may or may not be stored.
+			return nil, fmt.Errorf("%w: %w", ErrCommitUnknown, err)
+		}
+		return nil, err
+	}
+	return statuses, nil
+}
+
+// storeOrphans records the uplinks of unknown devices within the tenant's
+// orphan limit and cap, and reports for each whether it was taken.
+func (s *Store) storeOrphans(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, ups []*Uplink) ([]bool, error) {
+	taken := make([]bool, len(ups))
+	allowed := len(ups)
+	if s.opts.Orphans != nil {
+		n, err := s.opts.Orphans.AllowOrphans(ctx, tenantID, len(ups))
+		if err != nil {
+			return nil, fmt.Errorf("orphan limit: %w", err)
+		}
+		allowed = max(0, min(n, len(ups)))
+	}
+	if allowed == 0 {
+		return taken, nil
+	}
+	// The first uplinks of the batch are the ones allowed; aggregate them
+	// per device, the newest reading giving the device's "last" figures.
+	type agg struct {
+		first, last time.Time
+		n           int64
+		newest      *Uplink
+		uplinkIdx   []int
+	}
+	byDev := map[string]*agg{}
+	var order []string
+	for i, u := range ups[:allowed] {
+		a := byDev[u.DevEUI]
+		if a == nil {
+			a = &agg{first: u.ReceivedAt, last: u.ReceivedAt, newest: u}
+			byDev[u.DevEUI] = a
+			order = append(order, u.DevEUI)
+		}
+		a.n++
+		a.uplinkIdx = append(a.uplinkIdx, i)
+		if u.ReceivedAt.Before(a.first) {
+			a.first = u.ReceivedAt
+		}
+		if u.ReceivedAt.After(a.last) {
+			a.last = u.ReceivedAt
+		}
+		if u.ReadAt.After(a.newest.ReadAt) {
+			a.newest = u
+		}
+	}
+	slices.Sort(order)
+	var c orphanColumns
+	for _, dev := range order {
+		a := byDev[dev]
+		c.add(dev, a.first, a.last, a.n, a.newest)
+	}
+	rows, err := tx.Query(ctx, storeOrphansSQL, c.args(tenantID, s.opts.MaxOrphans)...)
+	if err != nil {
+		return nil, fmt.Errorf("store orphans: %w", err)
+	}
+	devs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("store orphans: %w", err)
+	}
+	for _, dev := range devs {
+		a := byDev[dev]
+		if a == nil {
+			return nil, errors.New("store orphans: unexpected device " + dev)
+		}
+		for _, i := range a.uplinkIdx {
+			taken[i] = true
+		}
+	}
+	return taken, nil
+}
+
+// batchColumns holds a batch as one array per column, the form unnest
+// takes in storeBatchSQL.
+type batchColumns struct {
+	devEUI, msgKey, source []string
+	fcnt                   []*int64
+	occupied               []*bool
+	rssi                   []*int32
+	snr                    []*float64
+	readAt, receivedAt     []time.Time
+	payload                []*string
+}
+
+func (c *batchColumns) add(u *Uplink) {
+	c.devEUI = append(c.devEUI, u.DevEUI)
+	c.msgKey = append(c.msgKey, u.MsgKey)
+	c.source = append(c.source, string(u.Source))
+	var fcnt *int64
+	if u.FCnt != nil {
+		v := int64(*u.FCnt)
+		fcnt = &v
+	}
+	c.fcnt = append(c.fcnt, fcnt)
+	c.occupied = append(c.occupied, u.Occupied)
+	c.rssi = append(c.rssi, rssi32(u.RSSI))
+	c.snr = append(c.snr, u.SNR)
+	c.readAt = append(c.readAt, u.ReadAt)
+	c.receivedAt = append(c.receivedAt, u.ReceivedAt)
+	c.payload = append(c.payload, payloadText(u))
+}
+
+func (c *batchColumns) args(tenantID uuid.UUID, window time.Duration) []any {
+	return []any{tenantID, c.devEUI, c.msgKey, c.fcnt, c.source, c.occupied, c.rssi, c.snr,
+		c.readAt, c.receivedAt, c.payload, window.Microseconds()}
+}
+
+// orphanColumns holds one row per orphan device for storeOrphansSQL.
+type orphanColumns struct {
+	devEUI, source      []string
+	first, last, readAt []time.Time
+	n                   []int64
+	payload             []*string
+	occupied            []*bool
+	rssi                []*int32
+	snr                 []*float64
+}
+
+func (c *orphanColumns) add(dev string, first, last time.Time, n int64, newest *Uplink) {
+	c.devEUI = append(c.devEUI, dev)
+	c.first = append(c.first, first)
+	c.last = append(c.last, last)
+	c.n = append(c.n, n)
+	c.source = append(c.source, string(newest.Source))
+	c.payload = append(c.payload, payloadText(newest))
+	c.occupied = append(c.occupied, newest.Occupied)
+	c.rssi = append(c.rssi, rssi32(newest.RSSI))
+	c.snr = append(c.snr, newest.SNR)
+	c.readAt = append(c.readAt, newest.ReadAt)
+}
+
+func (c *orphanColumns) args(tenantID uuid.UUID, maxOrphans int) []any {
+	return []any{tenantID, c.devEUI, c.first, c.last, c.n, c.source, c.payload, c.occupied,
+		c.rssi, c.snr, c.readAt, int64(maxOrphans)}
+}
+
+// payloadText is the stored payload as text for a ::jsonb cast (exec mode
+// has no jsonb parameter type), or nil.
+func payloadText(u *Uplink) *string {
+	if u.Payload == nil {
+		return nil
+	}
+	s := string(u.Payload)
+	return &s
+}
+
+// rssi32 narrows an RSSI to the column's integer; the decoders bound it.
+func rssi32(p *int) *int32 {
+	if p == nil {
+		return nil
+	}
+	v := int32(*p)
+	return &v
+}
