@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -33,6 +34,13 @@ type StoreOptions struct {
 	// Orphans limits orphan intake; nil takes every orphan uplink up to
 	// the cap.
 	Orphans OrphanLimiter
+	// Keyring seals and opens webhook secrets; the secret methods fail
+	// without one.
+	Keyring *Keyring
+	// Now is the clock of secret expiry and use; nil means time.Now.
+	Now func() time.Time
+	// Logger receives secrets that do not open; nil discards.
+	Logger *slog.Logger
 }
 
 // Store writes uplinks through tenancy.Store, so every statement runs as
