@@ -161,3 +161,17 @@ func TestPgBouncerAuditedWrites(t *testing.T) {
 		t.Errorf("site.create details stored as %q, want a JSON object", details)
 	}
 }
+
+// TestPgBouncerPreflight: parkd's start-up checks pass through either
+// entry, so parkd can start behind PgBouncer.
+func TestPgBouncerPreflight(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	bouncer := pgbouncertest.New(t, db)
+	for _, e := range []pgbouncertest.Entry{pgbouncertest.Single, pgbouncertest.Wide} {
+		store := tenancy.NewStore(bouncer.ServerPool(t, e, 2))
+		if warnings, err := store.Preflight(ctxT(t), tenancy.PreflightOptions{}); err != nil || len(warnings) > 0 {
+			t.Errorf("preflight through %s: %v, warnings %q", e, err, warnings)
+		}
+	}
+}
