@@ -25,8 +25,12 @@ const serverConns = 32
 // nothing else (no serialization failure, no 5xx) comes back.
 func TestConcurrentOverlaps(t *testing.T) {
 	t.Parallel()
+	concurrentOverlaps(t, newBundle(t, serverConns))
+}
+
+// concurrentOverlaps is TestConcurrentOverlaps on b.
+func concurrentOverlaps(t *testing.T, b *bundle) {
 	const n = 200
-	b := newBundle(t, serverConns)
 	ctx := testCtx(t)
 	tenant, user := b.tenant(t), uuid.New()
 	space := b.space(t, tenant)
@@ -104,8 +108,12 @@ func TestConcurrentOverlaps(t *testing.T) {
 // the same body, 99 of them as replays of the first.
 func TestConcurrentSameKey(t *testing.T) {
 	t.Parallel()
+	concurrentSameKey(t, newBundle(t, serverConns))
+}
+
+// concurrentSameKey is TestConcurrentSameKey on b.
+func concurrentSameKey(t *testing.T, b *bundle) {
 	const n = 100
-	b := newBundle(t, serverConns)
 	ctx := testCtx(t)
 	tenant, user := b.tenant(t), uuid.New()
 	space := b.space(t, tenant)

@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -33,18 +34,33 @@ func AppendAudit(ctx context.Context, tx pgx.Tx, e AuditEvent) error {
 	if e.Actor == "" || utf8.RuneCountInString(e.Actor) > 300 || e.Action == "" {
 		return errors.New("audit event without actor or action")
 	}
-	details := e.Details
-	if details == nil {
-		details = map[string]any{}
+	details, err := e.detailsJSON()
+	if err != nil {
+		return err
 	}
-	_, err := tx.Exec(ctx,
+	_, err = tx.Exec(ctx,
 		`insert into audit_events (tenant_id, actor, action, target, details)
-		 values (app_tenant_id(), $1, $2, $3, $4)`,
+		 values (app_tenant_id(), $1, $2, $3, $4::jsonb)`,
 		e.Actor, e.Action, e.Target, details)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Action, err)
 	}
 	return nil
+}
+
+// detailsJSON encodes Details as JSON text, "{}" when there are none. The
+// statement receives text and casts it ($n::jsonb): through PgBouncer
+// (pgx's exec mode) a parameter has no described type, and pgx can encode
+// neither a Go map without one nor a []byte as anything but bytea.
+func (e AuditEvent) detailsJSON() (string, error) {
+	if e.Details == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(e.Details)
+	if err != nil {
+		return "", fmt.Errorf("audit %s: encode details: %w", e.Action, err)
+	}
+	return string(b), nil
 }
 
 // Actor names the principal in the audit log: "user:<id>" or

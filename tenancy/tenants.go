@@ -149,12 +149,16 @@ func (s *Store) TenantUpdate(ctx context.Context, p *TenantUpdateParams) (*Tenan
 			}
 			settings[k] = b
 		}
-		var err error
+		// JSON text and a cast, not the map: see AuditEvent.detailsJSON.
+		b, err := json.Marshal(settings)
+		if err != nil {
+			return fmt.Errorf("encode settings: %w", err)
+		}
 		t, err = scanTenant(tx.QueryRow(ctx,
-			`update tenants set name = coalesce($2, name), settings = $3, updated_at = now()
+			`update tenants set name = coalesce($2, name), settings = $3::jsonb, updated_at = now()
 			  where id = $1
 			 returning `+tenantColumns,
-			p.TenantID, name, settings))
+			p.TenantID, name, string(b)))
 		if err != nil {
 			return err
 		}

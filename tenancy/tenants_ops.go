@@ -86,12 +86,12 @@ func AppendAuditFor(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, e AuditE
 	if e.Actor == "" || utf8.RuneCountInString(e.Actor) > 300 || e.Action == "" {
 		return errors.New("audit event without actor or action")
 	}
-	details := e.Details
-	if details == nil {
-		details = map[string]any{}
+	details, err := e.detailsJSON()
+	if err != nil {
+		return err
 	}
-	_, err := tx.Exec(ctx,
-		`insert into audit_events (tenant_id, actor, action, target, details) values ($1, $2, $3, $4, $5)`,
+	_, err = tx.Exec(ctx,
+		`insert into audit_events (tenant_id, actor, action, target, details) values ($1, $2, $3, $4, $5::jsonb)`,
 		tenantID, e.Actor, e.Action, e.Target, details)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Action, err)
@@ -437,9 +437,14 @@ func (s *Store) TenantSetLimits(ctx context.Context, p *TenantSetLimitsParams) (
 				`update tenants set settings = settings - 'limits', updated_at = now()
 				  where id = $1 returning `+tenantColumns, p.ID))
 		} else {
+			// JSON text and a cast, not the map: see AuditEvent.detailsJSON.
+			b, merr := json.Marshal(limits)
+			if merr != nil {
+				return fmt.Errorf("encode limits: %w", merr)
+			}
 			t, err = scanTenant(tx.QueryRow(ctx,
-				`update tenants set settings = jsonb_set(settings, '{limits}', $2), updated_at = now()
-				  where id = $1 returning `+tenantColumns, p.ID, limits))
+				`update tenants set settings = jsonb_set(settings, '{limits}', $2::jsonb), updated_at = now()
+				  where id = $1 returning `+tenantColumns, p.ID, string(b)))
 		}
 		if err != nil {
 			return err

@@ -28,6 +28,9 @@ type e2e struct {
 	auth  *tenancy.Auth
 	deps  Deps
 	clock *e2eClock
+
+	// server is the park_server pool the API runs on.
+	server *pgxpool.Pool
 }
 
 type e2eClock struct {
@@ -50,6 +53,14 @@ const e2eCacheTTL = 2 * time.Second
 func newE2E(t *testing.T) *e2e {
 	t.Helper()
 	db := pgtest.NewDB(t)
+	return newE2EOn(t, db, db.ServerPool(t, 8))
+}
+
+// newE2EOn serves the API from server, a park_server pool on db: direct, or
+// through PgBouncer (pgbouncertest). Fixtures are arranged directly, as the
+// superuser.
+func newE2EOn(t *testing.T, db *pgtest.DB, server *pgxpool.Pool) *e2e {
+	t.Helper()
 	clock := &e2eClock{now: time.Now().UTC()}
 	hasher, err := tenancy.NewHasher(4, 4)
 	if err != nil {
@@ -59,13 +70,13 @@ func newE2E(t *testing.T) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := tenancy.NewStore(db.ServerPool(t, 8))
+	store := tenancy.NewStore(server)
 	auth, err := tenancy.NewAuth(store, tenancy.AuthConfig{Hasher: hasher, Tokens: tokens, CacheTTL: e2eCacheTTL, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	deps := Deps{Tenancy: store, Auth: auth, RegistrationOpen: true}
-	return &e2e{h: NewServer(deps), admin: db.AdminPool(t), auth: auth, deps: deps, clock: clock}
+	return &e2e{h: NewServer(deps), admin: db.AdminPool(t), server: server, auth: auth, deps: deps, clock: clock}
 }
 
 // do sends one request; cred is a bearer token or API key ("" for none).
@@ -169,7 +180,15 @@ var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 // escape the matrix.
 func TestIsolationMatrix(t *testing.T) {
 	t.Parallel()
-	e := newE2E(t)
+	isolationMatrix(t, newE2E(t), false)
+}
+
+// isolationMatrix runs the matrix on e. With interleave, A reads its own
+// sites after every request of B's, so that A's and B's transactions
+// alternate; through PgBouncer's pool-1 entry they alternate on one server
+// connection, where a setting either left behind would show in the other's
+// answers.
+func isolationMatrix(t *testing.T, e *e2e, interleave bool) {
 	a := e.makeWorld(t, "alpha")
 	b := e.makeWorld(t, "bravo")
 	bKey := e.serviceKey(t, b)
@@ -227,6 +246,9 @@ func TestIsolationMatrix(t *testing.T) {
 		}{{"B owner", b.token, false}, {"B key", bKey, true}} {
 			w := e.do(t, rt.Method, path, who.cred, body)
 			ctx := who.name + " " + route
+			if interleave {
+				e.ownSitesOnly(t, a, b, "after "+ctx)
+			}
 			switch {
 			case who.isKey && !rt.KeyAllowed:
 				if w.Code != http.StatusForbidden {

@@ -190,3 +190,16 @@ func (a *account) canSearch(mode fs.FileMode, st *syscall.Stat_t) bool {
 		return mode&0o001 != 0
 	}
 }
+
+// ServerCredential returns the credential that runs a child process as the
+// OS user the server runs as: the postgres user when this process is root,
+// nil (run as this process's user) otherwise. Helpers that run other daemons
+// next to the cluster, such as the tests' PgBouncer, which refuses root too,
+// use it with exec.Cmd's SysProcAttr and to chown what the child must own.
+func ServerCredential() (*syscall.Credential, error) {
+	a, err := serverAccount()
+	if err != nil {
+		return nil, err
+	}
+	return a.cred, nil
+}

@@ -1,0 +1,85 @@
+package ingest_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parkhq/park/ingest"
+	"github.com/parkhq/park/internal/pgbouncertest"
+	"github.com/parkhq/park/internal/pgtest"
+	"github.com/parkhq/park/tenancy"
+)
+
+// TestClaimMessageThroughPgBouncer: the claim statement behind PgBouncer in
+// exec mode, where its parameters travel as untyped text: the window still
+// counts in microseconds (a timestamp that lost its fraction would make the
+// 600 µs repeat below look new), and 20 concurrent copies through the
+// pool-8 entry still make exactly one new message.
+func TestClaimMessageThroughPgBouncer(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	tenant := newTenant(t, db)
+	b := pgbouncertest.New(t, db)
+	store := tenancy.NewStore(b.ServerPool(t, pgbouncertest.Wide, 20))
+	ctx := context.Background()
+	const eui = "0011223344556677"
+	claim := func(key string, at time.Time, window time.Duration) (bool, error) {
+		var isNew bool
+		err := store.InTenantTx(ctx, tenant, func(tx pgx.Tx) error {
+			var err error
+			isNew, err = ingest.ClaimMessage(ctx, tx, tenant, eui, key, at, window)
+			return err
+		})
+		return isNew, err
+	}
+
+	t0 := time.Date(2030, 5, 1, 12, 0, 0, 900_000, time.UTC)
+	const window = time.Millisecond
+	for _, s := range []struct {
+		name string
+		at   time.Time
+		want bool
+	}{
+		{"first", t0, true},
+		{"600 µs later, within the window", t0.Add(600 * time.Microsecond), false},
+		{"1.1 ms after the first, past the window", t0.Add(1100 * time.Microsecond), true},
+	} {
+		got, err := claim("fcnt:1", s.at, window)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got != s.want {
+			t.Errorf("%s: new=%v, want %v", s.name, got, s.want)
+		}
+	}
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	newCount := 0
+	start := make(chan struct{})
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			isNew, err := claim("dedup-id-1", t0, 0)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			if isNew {
+				newCount++
+			}
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if newCount != 1 {
+		t.Errorf("%d of 20 concurrent copies were new, want exactly 1", newCount)
+	}
+}
