@@ -64,7 +64,8 @@ type MemberSetResult struct {
 // not revoked yet is revoked in the same transaction, each revocation
 // audited, and listed in the result. Otherwise a re-added or re-promoted
 // member would find their old keys working again (a key's power follows
-// its creator's current role). The member's cached authorization ends
+// its creator's current role). Adding a member does the same with keys
+// left from an earlier membership. The member's cached authorization ends
 // within the cache TTL; the revoked keys' at once where the caller
 // forgets them.
 func (s *Store) MemberSet(ctx context.Context, p *MemberSetParams) (*MemberSetResult, error) {
@@ -123,7 +124,10 @@ func (s *Store) MemberSet(ctx context.Context, p *MemberSetParams) (*MemberSetRe
 			Details: map[string]any{"role": string(p.Role), "previous_role": current}}); err != nil {
 			return err
 		}
-		if p.Role.AtLeast(RoleAdmin) {
+		// A new member starts without keys too: keys left from an earlier
+		// membership that was ended outside MemberSet (by SQL, or before
+		// removals revoked) must not come back with the new one.
+		if p.Role.AtLeast(RoleAdmin) && isMember {
 			return nil
 		}
 		res.RevokedKeys, err = revokeCreatorKeys(ctx, tx, p.TenantID, p.UserID, p.Actor, res.Action)

@@ -137,6 +137,14 @@ func TestMemberChangeRevokesKeys(t *testing.T) {
 	if !live(ownersKey) || !live(serviceKey) || !live(elsewhere) {
 		t.Fatal("a member change revoked another's key")
 	}
+
+	// A membership ended outside MemberSet (plain SQL) leaves its keys
+	// live; adding the member again revokes them rather than revive them.
+	k4 := makeKey(tenant, member, "four")
+	b.exec(t, `DELETE FROM user_memberships WHERE tenant_id = $1 AND user_id = $2`, tenant, member)
+	if res := set(tenancy.RoleAdmin); res.Action != "member.add" || !slices.Equal(ids(res.RevokedKeys), []uuid.UUID{k4.ID}) || live(k4) {
+		t.Fatalf("re-add after a removal by SQL: %+v", res)
+	}
 }
 
 // TestAPIKeyCreateWaitsForMemberChange: a key's creation share-locks its
