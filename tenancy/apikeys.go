@@ -135,10 +135,10 @@ func (s *Store) apiKeyInsert(ctx context.Context, p *APIKeyCreateParams, name st
 // transaction rather than trusting a cached one: a member demoted a moment
 // ago still passes the route's role check on a cached principal, and would
 // otherwise get a key that the demotion, already past, can no longer
-// revoke (MemberSet keeps members below admin keyless). The membership row stays share-locked until the key commits, so a
-// concurrent removal or demotion (MemberSet, which locks the row for
-// update) either waits and then revokes the new key, or goes first and is
-// seen here.
+// revoke (MemberSet keeps members below admin keyless). The membership row
+// stays share-locked until the key commits, so a concurrent removal or
+// demotion (MemberSet, which locks the row for update) either waits and
+// then revokes the new key, or goes first and is seen here.
 func checkCreatorScopes(ctx context.Context, tx pgx.Tx, tenantID, userID uuid.UUID, scopes []string) error {
 	var role string
 	err := tx.QueryRow(ctx, `select role from user_memberships where tenant_id = $1 and user_id = $2 for share`,
