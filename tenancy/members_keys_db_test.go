@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parkhq/park/tenancy"
 )
@@ -172,19 +173,7 @@ func TestAPIKeyCreateWaitsForMemberChange(t *testing.T) {
 			Scopes: []string{"spaces:read"}, CreatedBy: &admin})
 		done <- err
 	}()
-	// Wait until the creation blocks on the row lock (or, if it does not
-	// lock, finishes at once).
-	for waiting := false; !waiting; {
-		select {
-		case err := <-done:
-			t.Fatalf("key created while its creator's removal was in flight: %v", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if err := b.admin.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-	}
+	waitForLockWait(t, b.admin, done, "key created while its creator's removal was in flight")
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -283,5 +272,59 @@ func TestAPIKeyRevokeRoles(t *testing.T) {
 	}
 	if err := revoke(admin, promoted); !errors.Is(err, tenancy.ErrForbidden) {
 		t.Errorf("admin revoking a key of a creator now owner: %v", err)
+	}
+}
+
+// waitForLockWait returns once a session of the test's database waits for
+// a lock, and fails the test with msg if done reports first (the code
+// under test did not wait).
+func waitForLockWait(t *testing.T, admin *pgxpool.Pool, done <-chan error, msg string) {
+	t.Helper()
+	ctx := testCtx(t)
+	for waiting := false; !waiting; {
+		select {
+		case err := <-done:
+			t.Fatalf("%s: %v", msg, err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if err := admin.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLastOwnerLockWaits: MemberSet locks every owner row before counting
+// owners, so a demotion of owner B waits for a demotion of owner A still in
+// flight, then counts again and refuses: the tenant keeps an owner. (The
+// concurrent part of TestTenantKeepsAnOwner only catches a missing lock
+// when the two demotions happen to overlap.)
+func TestLastOwnerLockWaits(t *testing.T) {
+	t.Parallel()
+	b := newResBundle(t)
+	ctx := testCtx(t)
+	tenant := b.tenant(t)
+	ownerA, ownerB := b.member(t, tenant, tenancy.RoleOwner), b.member(t, tenant, tenancy.RoleOwner)
+
+	// A's demotion, in flight: it holds A's row.
+	tx, err := b.admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE user_memberships SET role = 'viewer' WHERE tenant_id = $1 AND user_id = $2`, tenant, ownerA); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.store.MemberSet(ctx, &tenancy.MemberSetParams{TenantID: tenant, UserID: ownerB, Role: tenancy.RoleViewer, Actor: testActor})
+		done <- err
+	}()
+	waitForLockWait(t, b.admin, done, "B demoted while A's demotion was in flight")
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, tenancy.ErrLastOwner) {
+		t.Fatalf("demoting B after A: %v, want ErrLastOwner", err)
 	}
 }
