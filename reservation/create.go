@@ -63,6 +63,8 @@ func (s *Store) validate(p *CreateParams, now time.Time) error {
 			v.Add(f.name, "is required")
 		case f.t.Nanosecond() != 0:
 			v.Add(f.name, "must be a whole second")
+		default:
+			v.CheckTime(f.name, f.t)
 		}
 	}
 	if v.Fields["starts_at"] == nil && v.Fields["ends_at"] == nil {

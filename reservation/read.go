@@ -61,6 +61,14 @@ func (s *Store) List(ctx context.Context, p *ListParams) (*tenancy.Page[Reservat
 	if p.Status != "" && !ValidStatus(p.Status) {
 		v.Add("status", "must be confirmed or cancelled")
 	}
+	for _, b := range []struct {
+		field string
+		t     time.Time
+	}{{"from", p.From}, {"to", p.To}} {
+		if !b.t.IsZero() {
+			v.CheckTime(b.field, b.t)
+		}
+	}
 	if !p.From.IsZero() && !p.To.IsZero() && !p.To.After(p.From) {
 		v.Add("to", "must be after from")
 	}

@@ -36,12 +36,13 @@ type APIKeyCreateParams struct {
 	Name     string
 	// Scopes are scope names; at least one, each known.
 	Scopes []string
-	// CreatedBy is the user the key belongs to: it may only carry scopes
-	// that user's role holds now, and acts with no more than the role
-	// holds later. nil makes a service key with exactly its scopes, which
-	// only operators (parkctl) make.
+	// CreatedBy is the user the key belongs to: an admin or owner (read in
+	// the transaction), and the key may only carry scopes that user's role
+	// holds now, and acts with no more than the role holds later. nil
+	// makes a service key with exactly its scopes, which only operators
+	// (parkctl) make.
 	CreatedBy *uuid.UUID
-	// ExpiresAt, if set, must be in the future.
+	// ExpiresAt, if set, must be in the future and no later than MaxTime.
 	ExpiresAt *time.Time
 }
 
@@ -57,7 +58,8 @@ type CreatedAPIKey struct {
 // possible ids does not happen, but a loop is cheaper than an argument.
 const maxKeyIDAttempts = 3
 
-// APIKeyCreate makes a key and returns it with its token. A scope the
+// APIKeyCreate makes a key and returns it with its token. A creator who is
+// not an admin or owner of the tenant is ErrForbidden; a scope the
 // creator's current role does not hold is a *ValidationError on "scopes".
 func (s *Store) APIKeyCreate(ctx context.Context, p *APIKeyCreateParams) (*CreatedAPIKey, error) {
 	if err := requireActor(p.Actor); err != nil {
@@ -74,7 +76,7 @@ func (s *Store) APIKeyCreate(ctx context.Context, p *APIKeyCreateParams) (*Creat
 	} else if scopes, err = ParseScopes(p.Scopes); err != nil {
 		v.Add("scopes", err.Error())
 	}
-	if p.ExpiresAt != nil && !p.ExpiresAt.After(time.Now()) {
+	if p.ExpiresAt != nil && v.CheckTime("expires_at", *p.ExpiresAt) && !p.ExpiresAt.After(time.Now()) {
 		v.Add("expires_at", "must be in the future")
 	}
 	if err := v.Err(); err != nil {
@@ -128,17 +130,27 @@ func (s *Store) apiKeyInsert(ctx context.Context, p *APIKeyCreateParams, name st
 	return &CreatedAPIKey{APIKey: key, Key: gen.Token}, nil
 }
 
-// checkCreatorScopes refuses scopes the creator's role does not hold,
-// reading the role in the transaction rather than trusting a cached one.
+// checkCreatorScopes refuses a creator below admin (ErrForbidden) and
+// scopes the creator's role does not hold, reading the role in the
+// transaction rather than trusting a cached one: a member demoted a moment
+// ago still passes the route's role check on a cached principal, and would
+// otherwise get a key that the demotion, already past, can no longer
+// revoke (MemberSet keeps members below admin keyless). The membership row
+// stays share-locked until the key commits, so a concurrent removal or
+// demotion (MemberSet, which locks the row for update) either waits and
+// then revokes the new key, or goes first and is seen here.
 func checkCreatorScopes(ctx context.Context, tx pgx.Tx, tenantID, userID uuid.UUID, scopes []string) error {
 	var role string
-	err := tx.QueryRow(ctx, `select role from user_memberships where tenant_id = $1 and user_id = $2`,
+	err := tx.QueryRow(ctx, `select role from user_memberships where tenant_id = $1 and user_id = $2 for share`,
 		tenantID, userID).Scan(&role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("user %s is not a member of the tenant: %w", userID, ErrForbidden)
 	}
 	if err != nil {
 		return err
+	}
+	if !Role(role).AtLeast(RoleAdmin) {
+		return fmt.Errorf("only admins and owners may create API keys, and your role is %s: %w", role, ErrForbidden)
 	}
 	var v ValidationError
 	for _, sc := range scopes {
@@ -169,10 +181,16 @@ type APIKeyRevokeParams struct {
 	TenantID uuid.UUID
 	Actor    string
 	ID       uuid.UUID
+	// RevokedBy is the user revoking the key, whose role (read in the
+	// transaction) decides which keys they may revoke: an owner any, an
+	// admin the service keys and the keys of creators who are not owners,
+	// nobody below admin. nil is an operator (parkctl), who may revoke any.
+	RevokedBy *uuid.UUID
 }
 
 // APIKeyRevoke revokes a key for good and returns it. Revoking a revoked
 // key changes nothing and succeeds; only the first revocation is audited.
+// A key RevokedBy may not revoke is ErrForbidden, revoked or not.
 // The caller should also drop the key from its authentication cache
 // (Auth.ForgetKey), or the key keeps working there until the cache expires.
 func (s *Store) APIKeyRevoke(ctx context.Context, p *APIKeyRevokeParams) (*APIKey, error) {
@@ -186,8 +204,16 @@ func (s *Store) APIKeyRevoke(ctx context.Context, p *APIKeyRevokeParams) (*APIKe
 		var err error
 		key, err = scanAPIKey(tx.QueryRow(ctx,
 			`select `+apiKeyColumns+` from api_keys where tenant_id = $1 and id = $2 for update`, p.TenantID, p.ID))
-		if err != nil || key.RevokedAt != nil {
+		if err != nil {
 			return err
+		}
+		if p.RevokedBy != nil {
+			if err := mayRevoke(ctx, tx, p.TenantID, *p.RevokedBy, key.CreatedBy); err != nil {
+				return err
+			}
+		}
+		if key.RevokedAt != nil {
+			return nil
 		}
 		if err := tx.QueryRow(ctx,
 			`update api_keys set revoked_at = now() where tenant_id = $1 and id = $2 returning revoked_at`,
@@ -204,4 +230,30 @@ func (s *Store) APIKeyRevoke(ctx context.Context, p *APIKeyRevokeParams) (*APIKe
 		return nil, fmt.Errorf("revoke API key %s: %w", p.ID, err)
 	}
 	return &key, nil
+}
+
+// mayRevoke checks that user may revoke a key made by creator (nil for a
+// service key), reading both roles in the transaction. An admin may not
+// revoke an owner's key: owners manage admins, not the other way round.
+// Service keys are made by operators; an admin may revoke one, since
+// revoking only takes power away and a leaked key must be stoppable by
+// the tenant.
+func mayRevoke(ctx context.Context, tx pgx.Tx, tenantID, user uuid.UUID, creator *uuid.UUID) error {
+	var role, creatorRole string
+	err := tx.QueryRow(ctx, `select
+		   coalesce((select role from user_memberships where tenant_id = $1 and user_id = $2), ''),
+		   coalesce((select role from user_memberships where tenant_id = $1 and user_id = $3), '')`,
+		tenantID, user, creator).Scan(&role, &creatorRole)
+	if err != nil {
+		return err
+	}
+	switch r := Role(role); {
+	case r == RoleOwner:
+		return nil
+	case !r.AtLeast(RoleAdmin):
+		return fmt.Errorf("only admins and owners may revoke API keys: %w", ErrForbidden)
+	case Role(creatorRole) == RoleOwner:
+		return fmt.Errorf("the key was made by an owner; only an owner may revoke it: %w", ErrForbidden)
+	}
+	return nil
 }

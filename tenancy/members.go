@@ -40,18 +40,44 @@ type MemberSetParams struct {
 	Actor string
 }
 
+// MemberSetResult is what MemberSet did.
+type MemberSetResult struct {
+	// Action is the audited action: "member.add", "member.set_role" or
+	// "member.remove".
+	Action string
+	// PreviousRole is the role before the change, "" for a new member.
+	PreviousRole Role
+	// RevokedKeys are the member's API keys in the tenant that the change
+	// revoked, oldest first; never nil. The caller drops each from its
+	// authentication cache (Auth.ForgetKey), as after APIKeyRevoke.
+	RevokedKeys []APIKey
+}
+
 // MemberSet adds a member with a role, changes a member's role, or (Role
 // "") removes the membership. A change that would leave the tenant without
 // an owner is refused with ErrLastOwner: the tenant's owner rows are locked
 // first, so two concurrent demotions of the last two owners cannot both
-// succeed. A user who is not a member cannot be removed (ErrNotFound). The
-// member's cached authorization ends within the cache TTL.
-func (s *Store) MemberSet(ctx context.Context, p *MemberSetParams) error {
+// succeed. A user who is not a member cannot be removed (ErrNotFound).
+//
+// A member left below admin (removed, or given the role operator or
+// viewer) keeps no API key: every key they created in the tenant that is
+// not revoked yet is revoked in the same transaction, each revocation
+// audited, and listed in the result. Otherwise a re-added or re-promoted
+// member would find their old keys working again (a key's power follows
+// its creator's current role). Adding a member does the same with keys
+// left from an earlier membership. The member's cached authorization ends
+// within the cache TTL; the revoked keys' at once where the caller
+// forgets them.
+func (s *Store) MemberSet(ctx context.Context, p *MemberSetParams) (*MemberSetResult, error) {
 	if p.Role != "" && !p.Role.Valid() {
 		v := &ValidationError{}
 		v.Add("role", "must be owner, admin, operator or viewer")
-		return v
+		return nil, v
 	}
+	if err := requireActor(p.Actor); err != nil {
+		return nil, err
+	}
+	res := &MemberSetResult{Action: "member.set_role", RevokedKeys: []APIKey{}}
 	err := s.InTenantTx(ctx, p.TenantID, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `select user_id from user_memberships
 			where tenant_id = $1 and role = 'owner' order by user_id for update`, p.TenantID)
@@ -62,6 +88,10 @@ func (s *Store) MemberSet(ctx context.Context, p *MemberSetParams) error {
 		if err != nil {
 			return err
 		}
+		// The member row's lock also orders this change against a key
+		// being made by the member (checkCreatorScopes reads the row FOR
+		// SHARE): either the key commits first and is revoked below, or
+		// its creation sees the new role.
 		var current string
 		err = tx.QueryRow(ctx, `select role from user_memberships where tenant_id = $1 and user_id = $2 for update`,
 			p.TenantID, p.UserID).Scan(&current)
@@ -69,33 +99,72 @@ func (s *Store) MemberSet(ctx context.Context, p *MemberSetParams) error {
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
+		res.PreviousRole = Role(current)
 		if current == string(RoleOwner) && p.Role != RoleOwner && len(owners) <= 1 {
 			return ErrLastOwner
 		}
-		action := "member.set_role"
 		switch {
 		case p.Role == "" && !isMember:
 			return fmt.Errorf("member %s: %w", p.UserID, ErrNotFound)
 		case p.Role == "":
-			action = "member.remove"
+			res.Action = "member.remove"
 			_, err = tx.Exec(ctx, `delete from user_memberships where tenant_id = $1 and user_id = $2`, p.TenantID, p.UserID)
 		case isMember:
 			_, err = tx.Exec(ctx, `update user_memberships set role = $3, updated_at = now() where tenant_id = $1 and user_id = $2`,
 				p.TenantID, p.UserID, string(p.Role))
 		default:
-			action = "member.add"
+			res.Action = "member.add"
 			_, err = tx.Exec(ctx, `insert into user_memberships (tenant_id, user_id, role) values ($1, $2, $3)`,
 				p.TenantID, p.UserID, string(p.Role))
 		}
 		if err != nil {
 			return err
 		}
-		return AppendAudit(ctx, tx, AuditEvent{Actor: p.Actor, Action: action, Target: p.UserID.String(),
-			Details: map[string]any{"role": string(p.Role), "previous_role": current}})
+		if err := AppendAudit(ctx, tx, AuditEvent{Actor: p.Actor, Action: res.Action, Target: p.UserID.String(),
+			Details: map[string]any{"role": string(p.Role), "previous_role": current}}); err != nil {
+			return err
+		}
+		// A new member starts without keys too: keys left from an earlier
+		// membership that was ended outside MemberSet (by SQL, or before
+		// removals revoked) must not come back with the new one.
+		if p.Role.AtLeast(RoleAdmin) && isMember {
+			return nil
+		}
+		res.RevokedKeys, err = revokeCreatorKeys(ctx, tx, p.TenantID, p.UserID, p.Actor, res.Action)
+		return err
 	})
 	if err != nil {
 		// An unknown user id fails the foreign key: ErrNotFound as well.
-		return fmt.Errorf("set member: %w", err)
+		return nil, fmt.Errorf("set member: %w", err)
 	}
-	return nil
+	return res, nil
+}
+
+// revokeCreatorKeys revokes every live key user created in the tenant and
+// audits each revocation, with the member change that caused it as reason.
+// Expired keys are revoked too: revocation is for good, expiry is only a
+// date.
+func revokeCreatorKeys(ctx context.Context, tx pgx.Tx, tenantID, user uuid.UUID, actor, reason string) ([]APIKey, error) {
+	rows, err := tx.Query(ctx, `with revoked as (
+		   update api_keys set revoked_at = now()
+		    where tenant_id = $1 and created_by = $2 and revoked_at is null
+		   returning `+apiKeyColumns+`)
+		 select `+apiKeyColumns+` from revoked order by created_at, id`, tenantID, user)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (APIKey, error) { return scanAPIKey(r) })
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if err := AppendAudit(ctx, tx, AuditEvent{Actor: actor, Action: "api_key.revoke", Target: k.ID.String(),
+			Details: map[string]any{"key_id": k.KeyID, "reason": reason, "created_by": user.String()}}); err != nil {
+			return nil, err
+		}
+	}
+	if keys == nil {
+		keys = []APIKey{}
+	}
+	return keys, nil
 }

@@ -21,7 +21,8 @@ func TestTenantKeepsAnOwner(t *testing.T) {
 	s := b.register(t, "owner@acme.com", "acme")
 	other := b.register(t, "second@beta.com", "beta")
 	set := func(user uuid.UUID, role tenancy.Role) error {
-		return b.store.MemberSet(ctx, &tenancy.MemberSetParams{TenantID: s.Tenant.ID, UserID: user, Role: role, Actor: "operator:test"})
+		_, err := b.store.MemberSet(ctx, &tenancy.MemberSetParams{TenantID: s.Tenant.ID, UserID: user, Role: role, Actor: "operator:test"})
+		return err
 	}
 	if err := set(s.User.ID, tenancy.RoleAdmin); !errors.Is(err, tenancy.ErrConflict) {
 		t.Fatalf("demoting the only owner: %v", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -198,7 +199,9 @@ func ValidateOccupancy(v *ValidationError, field string, o Occupancy) {
 }
 
 // checkOccupancyValues checks one list and returns its values by a key that
-// compares them as JSON does (1 and 1.0 are equal; "1" and 1 are not).
+// compares them as JSON values (1, 1.0, 1e0 are equal, and so are -0 and
+// 0; "1" and 1 are not). Strings are compared as sent, byte for byte: they
+// match values in sensor payloads, which are not normalised either.
 func checkOccupancyValues(v *ValidationError, field string, vals []any) map[string]any {
 	switch {
 	case len(vals) == 0:
@@ -225,6 +228,9 @@ func scalarKey(val any) (string, error) {
 		if x == "" || utf8.RuneCountInString(x) > MaxOccupancyFieldLen {
 			return "", fmt.Errorf("must be 1 to %d characters", MaxOccupancyFieldLen)
 		}
+		if err := printable(x); err != nil {
+			return "", err
+		}
 		return "s:" + x, nil
 	case bool:
 		return fmt.Sprintf("b:%t", x), nil
@@ -232,7 +238,11 @@ func scalarKey(val any) (string, error) {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return "", fmt.Errorf("must be a finite number")
 		}
-		return fmt.Sprintf("n:%g", x), nil
+		if x == 0 {
+			// -0 == 0, but %g writes it "-0": compare by value.
+			x = 0
+		}
+		return "n:" + strconv.FormatFloat(x, 'g', -1, 64), nil
 	case json.Number:
 		f, err := x.Float64()
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 	_ "time/tzdata" // site time zones must not depend on the host's zoneinfo
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits of the validated fields. They match the CHECK constraints of the
@@ -29,18 +31,25 @@ const (
 	maxDevEUIInput = 64
 )
 
-// NormalizeName trims surrounding white space from a name and checks it is
-// 1 to MaxNameLen characters without control characters.
+// NormalizeName trims surrounding white space from a name, normalises it
+// to NFC and checks it is 1 to MaxNameLen characters without control or
+// format characters. NFC makes a name typed with a combining accent
+// ("e\u0301") and the same name typed precomposed ("é") one name, so
+// uniqueness and comparisons see what people see. Format characters
+// (Unicode category Cf: bidi overrides such as U+202E, zero-width spaces
+// and joiners, U+FEFF) are invisible or reorder the text around them, so a
+// name holding one can pass for another.
 func NormalizeName(s string) (string, error) {
 	s = strings.TrimSpace(s)
+	if err := printable(s); err != nil {
+		return "", err
+	}
+	s = norm.NFC.String(s)
 	switch n := utf8.RuneCountInString(s); {
 	case n == 0:
 		return "", errors.New("must not be empty")
 	case n > MaxNameLen:
 		return "", fmt.Errorf("must be at most %d characters", MaxNameLen)
-	}
-	if err := printable(s); err != nil {
-		return "", err
 	}
 	return s, nil
 }
@@ -54,18 +63,48 @@ func NormalizeSpaceName(s string) (string, error) {
 	return NormalizeName(s)
 }
 
-// printable refuses invalid UTF-8 and control characters (which includes
-// NUL, which PostgreSQL text cannot hold, and line breaks).
+// printable refuses invalid UTF-8, control characters (which includes NUL,
+// which PostgreSQL text cannot hold, and line breaks, as do the line and
+// paragraph separators U+2028 and U+2029) and format characters (Unicode
+// category Cf). The problem names the first offending character.
 func printable(s string) error {
 	if !utf8.ValidString(s) {
 		return errors.New("must be valid UTF-8")
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
-			return errors.New("must not contain control characters")
+		switch {
+		case unicode.IsControl(r), unicode.In(r, unicode.Zl, unicode.Zp):
+			return fmt.Errorf("must not contain control characters (found %U)", r)
+		case unicode.Is(unicode.Cf, r):
+			return fmt.Errorf("must not contain invisible format characters such as bidi overrides or zero-width spaces (found %U)", r)
 		}
 	}
 	return nil
+}
+
+// The range of every timestamp the API accepts: years 1970 to 9999 in UTC.
+// A time outside it cannot be written as RFC 3339 (encoding/json refuses
+// years past 9999, so an answer or an audit event holding one would fail
+// with a 500), and none before 1970 means anything to a parking system.
+var (
+	// MinTime is the earliest timestamp accepted: 1970-01-01T00:00:00Z.
+	MinTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	// MaxTime is the latest: 9999-12-31T23:59:59.999999Z. PostgreSQL keeps
+	// microseconds and rounds to them, so a later instant of the same
+	// second could be stored as year 10000.
+	MaxTime = time.Date(9999, 12, 31, 23, 59, 59, 999_999_000, time.UTC)
+)
+
+// CheckTime records a problem with field in e when t, converted to UTC,
+// falls outside MinTime–MaxTime (such as 9999-12-31T23:59:59-23:59, which
+// is in year 10000 in UTC). It reports whether t is in range. Every
+// timestamp a client sends goes through it.
+func (e *ValidationError) CheckTime(field string, t time.Time) bool {
+	if t.Before(MinTime) || t.After(MaxTime) {
+		e.Add(field, "must fall within the years 1970 to 9999 in UTC, not "+t.UTC().Format("2006-01-02T15:04:05Z07:00"))
+		return false
+	}
+	return true
 }
 
 // ValidateTimezone checks that tz is an IANA time zone name such as

@@ -102,7 +102,8 @@ func (s *server) handleAPIKeyGet() http.Handler {
 }
 
 // handleAPIKeyRevoke is DELETE /api-keys/{id}: revokes the key; revoking
-// it again is a no-op, also 204.
+// it again is a no-op, also 204. An admin may not revoke a key made by an
+// owner (403); the store decides, on roles read in its transaction.
 func (s *server) handleAPIKeyRevoke() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := userPrincipal(r)
@@ -113,8 +114,9 @@ func (s *server) handleAPIKeyRevoke() http.Handler {
 		if err != nil {
 			return err
 		}
+		userID := p.ID
 		key, err := s.deps.Tenancy.APIKeyRevoke(r.Context(), &tenancy.APIKeyRevokeParams{
-			TenantID: p.TenantID, Actor: p.Actor(), ID: id,
+			TenantID: p.TenantID, Actor: p.Actor(), ID: id, RevokedBy: &userID,
 		})
 		if err != nil {
 			return err
