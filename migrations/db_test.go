@@ -458,12 +458,12 @@ func TestPasswordWriter(t *testing.T) {
 		h2 = "$2a$12$" + "bcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 	)
 	type userRow struct {
-		hash, name      string
-		version         int
-		updated         time.Time
-		otherHash       string
-		otherUpdated    time.Time
-		otherVersion    int
+		hash, name   string
+		version      int
+		updated      time.Time
+		otherHash    string
+		otherUpdated time.Time
+		otherVersion int
 	}
 	read := func() userRow {
 		t.Helper()
