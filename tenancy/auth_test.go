@@ -318,25 +318,29 @@ func TestTokens(t *testing.T) {
 		token string
 		want  error
 	}{
-		"garbage":       {"not.a.token", ErrTokenInvalid},
-		"empty":         {"", ErrTokenInvalid},
-		"alg none":      {header + "." + payload + ".", ErrTokenInvalid},
-		"wrong secret":  {sign(jwt.SigningMethodHS256, []byte(strings.Repeat("w", 32)), base(), tokens.kid), ErrTokenInvalid},
-		"wrong aud":     {sign(jwt.SigningMethodHS256, secret, wrongAud, tokens.kid), ErrTokenInvalid},
-		"wrong issuer":  {sign(jwt.SigningMethodHS256, secret, wrongIss, tokens.kid), ErrTokenInvalid},
-		"no expiry":     {sign(jwt.SigningMethodHS256, secret, noExp, tokens.kid), ErrTokenInvalid},
-		"expired":       {sign(jwt.SigningMethodHS256, secret, expired, tokens.kid), ErrTokenExpired},
-		"HS512":         {sign(jwt.SigningMethodHS512, secret, base(), tokens.kid), ErrTokenInvalid},
-		"no kid":        {sign(jwt.SigningMethodHS256, secret, base(), ""), ErrTokenInvalid},
-		"no tenant":     {sign(jwt.SigningMethodHS256, secret, noTenant, tokens.kid), ErrTokenInvalid},
-		"no iat":        {sign(jwt.SigningMethodHS256, secret, noIat, tokens.kid), ErrTokenInvalid},
-		"too long":      {sign(jwt.SigningMethodHS256, secret, tooLong, tokens.kid), ErrTokenInvalid},
-		"crit":          {withCrit([]string{"exp"}), ErrTokenInvalid},
-		"empty crit":    {withCrit([]string{}), ErrTokenInvalid},
-		"string exp":    {sign(jwt.SigningMethodHS256, secret, mapClaims(strconv.FormatInt(now.Add(time.Minute).Unix(), 10)), tokens.kid), ErrTokenInvalid},
-		"string iat":    {sign(jwt.SigningMethodHS256, secret, stringIat, tokens.kid), ErrTokenInvalid},
-		"unknown kid":   {sign(jwt.SigningMethodHS256, secret, base(), "0123456789ab"), ErrTokenInvalid},
-		"tampered body": {strings.Split(tok, ".")[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"tid":"x"}`)) + "." + strings.Split(tok, ".")[2], ErrTokenInvalid},
+		"garbage":      {"not.a.token", ErrTokenInvalid},
+		"empty":        {"", ErrTokenInvalid},
+		"alg none":     {header + "." + payload + ".", ErrTokenInvalid},
+		"wrong secret": {sign(jwt.SigningMethodHS256, []byte(strings.Repeat("w", 32)), base(), tokens.kid), ErrTokenInvalid},
+		"wrong aud":    {sign(jwt.SigningMethodHS256, secret, wrongAud, tokens.kid), ErrTokenInvalid},
+		"wrong issuer": {sign(jwt.SigningMethodHS256, secret, wrongIss, tokens.kid), ErrTokenInvalid},
+		"no expiry":    {sign(jwt.SigningMethodHS256, secret, noExp, tokens.kid), ErrTokenInvalid},
+		"expired":      {sign(jwt.SigningMethodHS256, secret, expired, tokens.kid), ErrTokenExpired},
+		"HS512":        {sign(jwt.SigningMethodHS512, secret, base(), tokens.kid), ErrTokenInvalid},
+		"no kid":       {sign(jwt.SigningMethodHS256, secret, base(), ""), ErrTokenInvalid},
+		"no tenant":    {sign(jwt.SigningMethodHS256, secret, noTenant, tokens.kid), ErrTokenInvalid},
+		"no iat":       {sign(jwt.SigningMethodHS256, secret, noIat, tokens.kid), ErrTokenInvalid},
+		"too long":     {sign(jwt.SigningMethodHS256, secret, tooLong, tokens.kid), ErrTokenInvalid},
+		"crit":         {withCrit([]string{"exp"}), ErrTokenInvalid},
+		"empty crit":   {withCrit([]string{}), ErrTokenInvalid},
+		"string exp":   {sign(jwt.SigningMethodHS256, secret, mapClaims(strconv.FormatInt(now.Add(time.Minute).Unix(), 10)), tokens.kid), ErrTokenInvalid},
+		"string iat":   {sign(jwt.SigningMethodHS256, secret, stringIat, tokens.kid), ErrTokenInvalid},
+		"unknown kid":  {sign(jwt.SigningMethodHS256, secret, base(), "0123456789ab"), ErrTokenInvalid},
+		// The kid picks the one secret tried: a token naming one secret
+		// and signed with the other is refused both ways.
+		"current secret, previous kid": {sign(jwt.SigningMethodHS256, secret, base(), tokens.prevKID), ErrTokenInvalid},
+		"previous secret, current kid": {sign(jwt.SigningMethodHS256, old, base(), tokens.kid), ErrTokenInvalid},
+		"tampered body":                {strings.Split(tok, ".")[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"tid":"x"}`)) + "." + strings.Split(tok, ".")[2], ErrTokenInvalid},
 	}
 	for name, c := range bad {
 		if _, err := tokens.Verify(c.token); !errors.Is(err, c.want) {
