@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parkhq/park/tenancy"
 )
@@ -113,5 +114,30 @@ func TestLogoutRevokesTheFamily(t *testing.T) {
 	}
 	if _, err := b.auth.Refresh(ctx, other.RefreshToken); err != nil {
 		t.Errorf("another session's token after logout: %v", err)
+	}
+}
+
+// TestCacheTTLIsCapped: however long a cache TTL is configured, a demotion
+// takes effect within MaxCacheTTL.
+func TestCacheTTLIsCapped(t *testing.T) {
+	t.Parallel()
+	b := setupAuth(t)
+	ctx := context.Background()
+	s := b.register(t, "cap@acme.com", "acme")
+	hasher, err := tenancy.NewHasher(4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := tenancy.NewAuth(b.store, tenancy.AuthConfig{Hasher: hasher, Tokens: b.auth.Tokens(), CacheTTL: time.Hour, Now: b.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := long.PrincipalFromToken(ctx, s.AccessToken); err != nil || p.Role != tenancy.RoleOwner {
+		t.Fatalf("%+v %v", p, err)
+	}
+	b.exec(t, `UPDATE user_memberships SET role = 'viewer' WHERE tenant_id = $1 AND user_id = $2`, s.Tenant.ID, s.User.ID)
+	b.clock.Advance(tenancy.MaxCacheTTL + time.Second)
+	if p, err := long.PrincipalFromToken(ctx, s.AccessToken); err != nil || p.Role != tenancy.RoleViewer {
+		t.Errorf("demotion not seen after MaxCacheTTL with a configured TTL of an hour: %+v %v", p, err)
 	}
 }
