@@ -139,6 +139,11 @@ func rehashCounter(reg prometheus.Registerer) *prometheus.CounterVec {
 		Name: "park_password_rehashes_total",
 		Help: "Password hashes made at another bcrypt cost, replaced at the configured cost on a successful login, by result (done, stale, error).",
 	}, []string{"result"})
+	// Every series exists from the start, at 0, so a dashboard's rate()
+	// works before the first rehash.
+	for _, r := range []string{RehashDone, RehashStale, RehashError} {
+		c.WithLabelValues(r)
+	}
 	if reg == nil {
 		return c
 	}
