@@ -92,6 +92,18 @@ func TestCatalogFindsBreaks(t *testing.T) {
 		{"definer owner", `ALTER FUNCTION auth.login_lookup(text) OWNER TO park_owner`, "function auth.login_lookup(text): SECURITY DEFINER owned by park_owner, not park_auth"},
 		{"exclude dropped", `ALTER TABLE reservations DROP CONSTRAINT reservations_no_overlap`, "constraint public.reservations.reservations_no_overlap: missing"},
 		{"app owns", `CREATE TABLE public.mine (tenant_id uuid); ALTER TABLE mine OWNER TO park_app`, "role park_app: owns relation mine"},
+		// The password writer's grant, exactly (00007).
+		{"auth updates email", `GRANT UPDATE (email) ON users TO park_auth`, "table public.users: park_auth holds UPDATE (email), beyond what it may hold"},
+		{"auth updates token_version", `GRANT UPDATE (token_version) ON users TO park_auth`, "table public.users: park_auth holds UPDATE (token_version), beyond what it may hold"},
+		{"auth updates users", `GRANT UPDATE ON users TO park_auth`, "table public.users: park_auth holds UPDATE, beyond what it may hold"},
+		{"auth deletes users", `GRANT DELETE ON users TO park_auth`, "table public.users: park_auth holds DELETE, beyond what it may hold"},
+		{"auth lacks writer grant", `REVOKE UPDATE (password_hash) ON users FROM park_auth`, "table public.users: park_auth lacks UPDATE (password_hash)"},
+		{"app updates users", `GRANT UPDATE ON users TO park_app`, "table public.users: park_app holds UPDATE, beyond what it may hold"},
+		{"app updates hash", `GRANT UPDATE (password_hash) ON users TO park_app`, "table public.users: park_app holds UPDATE (password_hash), beyond what it may hold"},
+		{"app reads hash", `GRANT SELECT (password_hash) ON users TO park_app`, "table public.users: park_app holds SELECT (password_hash), beyond what it may hold"},
+		{"public updates users", `GRANT UPDATE (name) ON users TO PUBLIC`, "table public.users: PUBLIC holds UPDATE (name), beyond what it may hold"},
+		{"writer public exec", `GRANT EXECUTE ON FUNCTION auth.swap_password_hash(uuid, text, text) TO PUBLIC`, "function auth.swap_password_hash(uuid,text,text): SECURITY DEFINER executable by PUBLIC"},
+		{"writer owner", `ALTER FUNCTION auth.swap_password_hash(uuid, text, text) OWNER TO park_owner`, "function auth.swap_password_hash(uuid,text,text): SECURITY DEFINER owned by park_owner, not park_auth"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -427,6 +439,106 @@ func TestAppCannotReadPasswordHash(t *testing.T) {
 	})
 	if pgCode(err) != "42501" {
 		t.Fatalf("park_app becoming park_auth: want 42501, got %v", err)
+	}
+}
+
+// TestPasswordWriter: auth.swap_password_hash, park_app's one way to write a
+// hash, swaps only while the stored hash is the one the caller names, only
+// for that user, only to a bcrypt hash, and touches no other column.
+func TestPasswordWriter(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	admin := db.AdminPool(t)
+	a := seedTenant(t, admin, "alpha")
+	b := seedTenant(t, admin, "bravo")
+	pool := db.ServerPool(t, 2)
+	ctx := context.Background()
+	const (
+		h1 = "$2a$04$" + "abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
+		h2 = "$2a$12$" + "bcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	)
+	type userRow struct {
+		hash, name   string
+		version      int
+		updated      time.Time
+		otherHash    string
+		otherUpdated time.Time
+		otherVersion int
+	}
+	read := func() userRow {
+		t.Helper()
+		var r userRow
+		if err := admin.QueryRow(ctx, `SELECT u.password_hash, u.name, u.token_version, u.updated_at, o.password_hash, o.updated_at, o.token_version
+			FROM users u, users o WHERE u.id = $1 AND o.id = $2`, a.User, b.User).
+			Scan(&r.hash, &r.name, &r.version, &r.updated, &r.otherHash, &r.otherUpdated, &r.otherVersion); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	swap := func(user uuid.UUID, old, fresh string) bool {
+		t.Helper()
+		var ok bool
+		err := asApp(t, pool, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT auth.swap_password_hash($1::uuid, $2::text, $3::text)`, user, old, fresh).Scan(&ok)
+		})
+		if err != nil {
+			t.Fatalf("swap as park_app: %v", err)
+		}
+		return ok
+	}
+	before := read()
+	if before.hash != "not-a-hash" {
+		t.Fatalf("fixture hash %q", before.hash)
+	}
+	if !swap(a.User, "not-a-hash", h1) {
+		t.Fatal("swap with the current hash refused")
+	}
+	after := read()
+	if after.hash != h1 || after.name != before.name || after.version != before.version || !after.updated.Equal(before.updated) {
+		t.Errorf("swap wrote %+v, want only the hash changed from %+v", after, before)
+	}
+	if after.otherHash != before.otherHash || !after.otherUpdated.Equal(before.otherUpdated) {
+		t.Errorf("swap touched another user")
+	}
+	// Compare-and-swap: the hash the caller read is no longer there.
+	if swap(a.User, "not-a-hash", h2) || read().hash != h1 {
+		t.Error("swap with a stale old hash went through")
+	}
+	// Another user's current hash does not open this one.
+	if swap(a.User, before.otherHash, h2) || swap(b.User, h1, h2) || read().otherHash != before.otherHash {
+		t.Error("swap across users went through")
+	}
+	for _, bad := range []string{"", "not-a-hash", "$2a$03$" + h1[7:], h1 + "x", "$1$" + h1[3:]} {
+		if swap(a.User, h1, bad) {
+			t.Errorf("swap to %q went through", bad)
+		}
+	}
+	if read().hash != h1 {
+		t.Fatal("hash changed by refused swaps")
+	}
+	if !swap(a.User, h1, h2) || read().hash != h2 {
+		t.Error("second swap refused")
+	}
+	// park_app itself still updates no user, and cannot act as park_auth.
+	err := asApp(t, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, a.User, h1)
+		return err
+	})
+	if pgCode(err) != "42501" {
+		t.Errorf("park_app updating users: want 42501, got %v", err)
+	}
+	// Only park_app may call the writer.
+	for _, role := range []string{"park_ops"} {
+		err := pgx.BeginFunc(ctx, admin, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+role); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `SELECT auth.swap_password_hash($1::uuid, $2::text, $3::text)`, a.User, h2, h1)
+			return err
+		})
+		if pgCode(err) != "42501" {
+			t.Errorf("%s calling the writer: want 42501, got %v", role, err)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -33,6 +34,24 @@ var RequiredConstraints = []string{
 	"public.spaces.spaces_tenant_id_site_id_fkey",
 	"public.reservations.reservations_tenant_id_space_id_fkey",
 	"public.refresh_tokens.refresh_tokens_tenant_id_user_id_fkey",
+}
+
+// UsersGrants is every privilege the server's roles (park_app, park_auth)
+// and PUBLIC may hold directly on public.users: a table-wide privilege as
+// "SELECT", a column privilege as "UPDATE (password_hash)". A hash is the
+// key to an account, so the catalog check pins this exactly: park_app
+// reads no hash and updates nothing (00006), and park_auth, the owner of
+// the SECURITY DEFINER functions, reads users for the look-ups and updates
+// password_hash alone, through auth.swap_password_hash (00007).
+var UsersGrants = map[string][]string{
+	"park_app": {
+		"INSERT (created_at)", "INSERT (email)", "INSERT (id)", "INSERT (name)", "INSERT (password_hash)",
+		"INSERT (token_version)", "INSERT (updated_at)",
+		"SELECT (created_at)", "SELECT (email)", "SELECT (id)", "SELECT (name)", "SELECT (token_version)",
+		"SELECT (updated_at)",
+	},
+	"park_auth": {"SELECT", "UPDATE (password_hash)"},
+	"PUBLIC":    {},
 }
 
 // Report lists the invariants Verify found broken; empty means clean.
@@ -172,6 +191,8 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 //   - a SECURITY DEFINER function not owned by park_auth, without
 //     search_path = pg_catalog, pg_temp, executable by PUBLIC or not by
 //     park_app;
+//   - a privilege on public.users held by park_app, park_auth or PUBLIC
+//     other than exactly UsersGrants;
 //   - app_tenant_id() missing or not STABLE;
 //   - an object not owned by park_owner (SECURITY DEFINER functions aside);
 //   - park_app owning anything, bypassing RLS, being a superuser or a member
@@ -316,6 +337,24 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		}
 	}
 
+	grants, err := usersGrants(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, role := range slices.Sorted(maps.Keys(UsersGrants)) {
+		want, got := UsersGrants[role], grants[role]
+		for _, g := range got {
+			if !slices.Contains(want, g) {
+				add("table public.users: %s holds %s, beyond what it may hold", role, g)
+			}
+		}
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				add("table public.users: %s lacks %s", role, w)
+			}
+		}
+	}
+
 	var volatility string
 	err = q.QueryRow(ctx, `select p.provolatile::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace
 		where n.nspname = 'public' and p.proname = 'app_tenant_id'`).Scan(&volatility)
@@ -358,6 +397,40 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		return nil, err
 	}
 	return append(problems, appProblems...), nil
+}
+
+// usersGrants reads the privileges granted directly on public.users, table
+// and column, to the roles of UsersGrants, as "PRIV" or "PRIV (column)",
+// sorted.
+func usersGrants(ctx context.Context, q Querier) (map[string][]string, error) {
+	rows, err := q.Query(ctx, `
+		with acl as (
+		  select a.grantee, a.privilege_type, null::name col
+		    from pg_class c, aclexplode(c.relacl) a
+		   where c.oid = to_regclass('public.users')
+		  union all
+		  select a.grantee, a.privilege_type, att.attname
+		    from pg_attribute att, aclexplode(att.attacl) a
+		   where att.attrelid = to_regclass('public.users') and not att.attisdropped
+		)
+		select case when grantee = 0 then 'PUBLIC' else pg_get_userbyid(grantee) end,
+		       privilege_type || coalesce(' (' || col || ')', '')
+		  from acl order by 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog users grants: %w", err)
+	}
+	out := map[string][]string{}
+	var role, grant string
+	_, err = pgx.ForEachRow(rows, []any{&role, &grant}, func() error {
+		if _, ok := UsersGrants[role]; ok {
+			out[role] = append(out[role], grant)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog users grants: %w", err)
+	}
+	return out, nil
 }
 
 // CheckAppRole reports what makes park_app more than the server's

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Authentication failures beyond the generic ones. Each wraps a sentinel the
@@ -48,6 +49,9 @@ type AuthConfig struct {
 	CacheTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Registerer receives park_password_rehashes_total; nil leaves the
+	// counter unregistered (tests, tools).
+	Registerer prometheus.Registerer
 }
 
 // MaxCacheTTL is the longest authorization may trust a cached membership.
@@ -64,6 +68,7 @@ type Auth struct {
 	tokens     *Tokens
 	refreshTTL time.Duration
 	now        func() time.Time
+	rehashes   *prometheus.CounterVec
 
 	members *ttlCache[memberKey, membership]
 	keys    *ttlCache[string, keyRecord]
@@ -108,10 +113,49 @@ func NewAuth(store *Store, cfg AuthConfig) (*Auth, error) {
 	}
 	return &Auth{
 		store: store, hasher: cfg.Hasher, tokens: cfg.Tokens, refreshTTL: cfg.RefreshTTL, now: cfg.Now,
-		members: newTTLCache[memberKey, membership](cfg.CacheTTL, 100_000, cfg.Now),
-		keys:    newTTLCache[string, keyRecord](cfg.CacheTTL, 100_000, cfg.Now),
-		used:    newTTLCache[string, struct{}](lastUsedEvery, 100_000, cfg.Now),
+		rehashes: rehashCounter(cfg.Registerer),
+		members:  newTTLCache[memberKey, membership](cfg.CacheTTL, 100_000, cfg.Now),
+		keys:     newTTLCache[string, keyRecord](cfg.CacheTTL, 100_000, cfg.Now),
+		used:     newTTLCache[string, struct{}](lastUsedEvery, 100_000, cfg.Now),
 	}, nil
+}
+
+// Values of the result label of park_password_rehashes_total.
+const (
+	// RehashDone: the hash was replaced by one at the configured cost.
+	RehashDone = "done"
+	// RehashStale: the stored hash had changed since the login read it (a
+	// concurrent rehash or password change); nothing was written.
+	RehashStale = "stale"
+	// RehashError: hashing or the write failed; the old hash stays and
+	// still works, and the next login tries again.
+	RehashError = "error"
+)
+
+// rehashCounter returns park_password_rehashes_total registered in reg, or
+// the one registered there already (several Auths may share a registry).
+func rehashCounter(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "park_password_rehashes_total",
+		Help: "Password hashes made at another bcrypt cost, replaced at the configured cost on a successful login, by result (done, stale, error).",
+	}, []string{"result"})
+	// Every series exists from the start, at 0, so a dashboard's rate()
+	// works before the first rehash.
+	for _, r := range []string{RehashDone, RehashStale, RehashError} {
+		c.WithLabelValues(r)
+	}
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing
+			}
+		}
+	}
+	return c
 }
 
 // Tokens returns the access-token issuer.
@@ -296,6 +340,9 @@ func (a *Auth) Login(ctx context.Context, email, password, tenantSlug string) (*
 		}
 		return nil, err
 	}
+	if a.hasher.NeedsRehash(hash) {
+		a.rehash(ctx, rows[0].userID, hash, password)
+	}
 	var members []loginRow
 	for _, r := range rows {
 		if r.tenantID != nil {
@@ -341,6 +388,31 @@ func (a *Auth) Login(ctx context.Context, email, password, tenantSlug string) (*
 	}
 	sess.AccessToken, sess.ExpiresIn = access, int(a.tokens.TTL().Seconds())
 	return sess, nil
+}
+
+// rehash replaces a hash made at another bcrypt cost with one at the
+// configured cost, right after password proved it. It is best effort: a
+// failure leaves the old hash, which still works, so the login goes on and
+// the next one tries again. The write is a compare-and-swap on the old hash
+// (auth.swap_password_hash), so it never undoes a concurrent change.
+func (a *Auth) rehash(ctx context.Context, user uuid.UUID, old, password string) {
+	result := RehashError
+	defer func() { a.rehashes.WithLabelValues(result).Inc() }()
+	fresh, err := a.hasher.Hash(ctx, password)
+	if err != nil {
+		return
+	}
+	var swapped bool
+	err = a.lookupTx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT auth.swap_password_hash($1::uuid, $2::text, $3::text)`, user, old, fresh).Scan(&swapped)
+	})
+	switch {
+	case err != nil:
+	case swapped:
+		result = RehashDone
+	default:
+		result = RehashStale
+	}
 }
 
 // newRefreshToken stores a fresh refresh token of family for the session's

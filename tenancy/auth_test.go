@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,16 @@ func TestRoleScopes(t *testing.T) {
 	}
 	if _, err := ParseScopes([]string{"spaces:admin"}); err == nil {
 		t.Error("unknown scope accepted")
+	}
+	// A guessed scope is answered with the list to choose from.
+	_, err = ParseScope("read")
+	if err == nil || !strings.Contains(err.Error(), `unknown scope "read"`) {
+		t.Fatalf("ParseScope(read): %v", err)
+	}
+	for _, sc := range AllScopes() {
+		if !strings.Contains(err.Error(), string(sc)) {
+			t.Errorf("unknown scope error does not name %s: %v", sc, err)
+		}
 	}
 }
 
@@ -263,6 +274,42 @@ func TestTokens(t *testing.T) {
 	expired.ExpiresAt = jwt.NewNumericDate(now.Add(-time.Minute))
 	noTenant := base()
 	noTenant.TenantID = uuid.Nil
+	noIat := base()
+	noIat.IssuedAt = nil
+	// A lifetime one second beyond the TTL plus the leeway, issued a minute
+	// ago so that it is neither expired nor issued in the future.
+	tooLong := base()
+	tooLong.IssuedAt = jwt.NewNumericDate(now.Add(-time.Minute))
+	tooLong.ExpiresAt = jwt.NewNumericDate(now.Add(-time.Minute + DefaultAccessTTL + tokenLeeway + time.Second))
+	longest := base()
+	longest.IssuedAt = tooLong.IssuedAt
+	longest.ExpiresAt = jwt.NewNumericDate(now.Add(-time.Minute + DefaultAccessTTL + tokenLeeway))
+	mapClaims := func(exp any) jwt.MapClaims {
+		return jwt.MapClaims{"tid": tenant.String(), "ver": 1, "iss": TokenIssuer, "aud": TokenAudience,
+			"sub": user.String(), "iat": now.Unix(), "exp": exp, "jti": "j"}
+	}
+	stringIat := mapClaims(now.Add(time.Minute).Unix())
+	stringIat["iat"] = strconv.FormatInt(now.Unix(), 10)
+	withCrit := func(crit any) string {
+		tk := jwt.NewWithClaims(jwt.SigningMethodHS256, base())
+		tk.Header["kid"] = tokens.kid
+		tk.Header["crit"] = crit
+		s, err := tk.SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// The strict checks must not refuse what they are not about: the
+	// longest lifetime allowed, and a numeric exp in a map, both pass.
+	for name, tok := range map[string]string{
+		"longest lifetime": sign(jwt.SigningMethodHS256, secret, longest, tokens.kid),
+		"numeric exp":      sign(jwt.SigningMethodHS256, secret, mapClaims(now.Add(time.Minute).Unix()), tokens.kid),
+	} {
+		if _, err := tokens.Verify(tok); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 
 	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT","kid":"` + tokens.kid + `"}`))
 	payload := strings.Split(tok, ".")[1]
@@ -271,18 +318,29 @@ func TestTokens(t *testing.T) {
 		token string
 		want  error
 	}{
-		"garbage":       {"not.a.token", ErrTokenInvalid},
-		"empty":         {"", ErrTokenInvalid},
-		"alg none":      {header + "." + payload + ".", ErrTokenInvalid},
-		"wrong secret":  {sign(jwt.SigningMethodHS256, []byte(strings.Repeat("w", 32)), base(), tokens.kid), ErrTokenInvalid},
-		"wrong aud":     {sign(jwt.SigningMethodHS256, secret, wrongAud, tokens.kid), ErrTokenInvalid},
-		"wrong issuer":  {sign(jwt.SigningMethodHS256, secret, wrongIss, tokens.kid), ErrTokenInvalid},
-		"no expiry":     {sign(jwt.SigningMethodHS256, secret, noExp, tokens.kid), ErrTokenInvalid},
-		"expired":       {sign(jwt.SigningMethodHS256, secret, expired, tokens.kid), ErrTokenExpired},
-		"HS512":         {sign(jwt.SigningMethodHS512, secret, base(), tokens.kid), ErrTokenInvalid},
-		"no kid":        {sign(jwt.SigningMethodHS256, secret, base(), ""), ErrTokenInvalid},
-		"no tenant":     {sign(jwt.SigningMethodHS256, secret, noTenant, tokens.kid), ErrTokenInvalid},
-		"tampered body": {strings.Split(tok, ".")[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"tid":"x"}`)) + "." + strings.Split(tok, ".")[2], ErrTokenInvalid},
+		"garbage":      {"not.a.token", ErrTokenInvalid},
+		"empty":        {"", ErrTokenInvalid},
+		"alg none":     {header + "." + payload + ".", ErrTokenInvalid},
+		"wrong secret": {sign(jwt.SigningMethodHS256, []byte(strings.Repeat("w", 32)), base(), tokens.kid), ErrTokenInvalid},
+		"wrong aud":    {sign(jwt.SigningMethodHS256, secret, wrongAud, tokens.kid), ErrTokenInvalid},
+		"wrong issuer": {sign(jwt.SigningMethodHS256, secret, wrongIss, tokens.kid), ErrTokenInvalid},
+		"no expiry":    {sign(jwt.SigningMethodHS256, secret, noExp, tokens.kid), ErrTokenInvalid},
+		"expired":      {sign(jwt.SigningMethodHS256, secret, expired, tokens.kid), ErrTokenExpired},
+		"HS512":        {sign(jwt.SigningMethodHS512, secret, base(), tokens.kid), ErrTokenInvalid},
+		"no kid":       {sign(jwt.SigningMethodHS256, secret, base(), ""), ErrTokenInvalid},
+		"no tenant":    {sign(jwt.SigningMethodHS256, secret, noTenant, tokens.kid), ErrTokenInvalid},
+		"no iat":       {sign(jwt.SigningMethodHS256, secret, noIat, tokens.kid), ErrTokenInvalid},
+		"too long":     {sign(jwt.SigningMethodHS256, secret, tooLong, tokens.kid), ErrTokenInvalid},
+		"crit":         {withCrit([]string{"exp"}), ErrTokenInvalid},
+		"empty crit":   {withCrit([]string{}), ErrTokenInvalid},
+		"string exp":   {sign(jwt.SigningMethodHS256, secret, mapClaims(strconv.FormatInt(now.Add(time.Minute).Unix(), 10)), tokens.kid), ErrTokenInvalid},
+		"string iat":   {sign(jwt.SigningMethodHS256, secret, stringIat, tokens.kid), ErrTokenInvalid},
+		"unknown kid":  {sign(jwt.SigningMethodHS256, secret, base(), "0123456789ab"), ErrTokenInvalid},
+		// The kid picks the one secret tried: a token naming one secret
+		// and signed with the other is refused both ways.
+		"current secret, previous kid": {sign(jwt.SigningMethodHS256, secret, base(), tokens.prevKID), ErrTokenInvalid},
+		"previous secret, current kid": {sign(jwt.SigningMethodHS256, old, base(), tokens.kid), ErrTokenInvalid},
+		"tampered body":                {strings.Split(tok, ".")[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"tid":"x"}`)) + "." + strings.Split(tok, ".")[2], ErrTokenInvalid},
 	}
 	for name, c := range bad {
 		if _, err := tokens.Verify(c.token); !errors.Is(err, c.want) {

@@ -85,11 +85,16 @@ func (r Role) Scopes() []Scope { return slices.Clone(roleScopes[r]) }
 // Has reports whether r holds s.
 func (r Role) Has(s Scope) bool { return slices.Contains(roleScopes[r], s) }
 
-// ParseScope accepts a known scope name.
+// ParseScope accepts a known scope name. The error for an unknown one lists
+// the valid scopes, so a caller who guessed ("read") learns what to send.
 func ParseScope(s string) (Scope, error) {
 	sc := Scope(strings.TrimSpace(s))
 	if !slices.Contains(adminScopes, sc) {
-		return "", fmt.Errorf("unknown scope %q", s)
+		valid := make([]string, 0, len(adminScopes))
+		for _, v := range AllScopes() {
+			valid = append(valid, string(v))
+		}
+		return "", fmt.Errorf("unknown scope %q (valid scopes: %s)", s, strings.Join(valid, ", "))
 	}
 	return sc, nil
 }

@@ -1,12 +1,15 @@
 package tenancy
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -105,7 +108,12 @@ func (t *Tokens) Issue(userID, tenantID uuid.UUID, tokenVersion int) (string, *A
 }
 
 // Verify checks an access token: HS256 only, our issuer and audience, an
-// expiry (with a small leeway), a known kid.
+// expiry (with a small leeway), a known kid. It is stricter than the JWT
+// library on what Issue never makes: a crit header (an extension we cannot
+// honour, RFC 7515 §4.1.11), a time claim that is not a JSON number (a
+// string "exp" the library would read as a number), no iat, and a lifetime
+// exp − iat beyond the access TTL plus the leeway (a token minted for longer
+// than this server would ever issue, e.g. with a leaked secret).
 func (t *Tokens) Verify(token string) (*AccessClaims, error) {
 	claims := &AccessClaims{}
 	parser := jwt.NewParser(
@@ -118,6 +126,12 @@ func (t *Tokens) Verify(token string) (*AccessClaims, error) {
 		jwt.WithTimeFunc(t.now),
 	)
 	_, err := parser.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
+		if _, ok := tok.Header["crit"]; ok {
+			return nil, errors.New("crit header")
+		}
+		if err := numericTimeClaims(tok.Raw); err != nil {
+			return nil, err
+		}
 		kid, _ := tok.Header["kid"].(string)
 		switch {
 		case kid == t.kid:
@@ -136,7 +150,40 @@ func (t *Tokens) Verify(token string) (*AccessClaims, error) {
 	if _, err := claims.UserID(); err != nil || claims.TenantID == uuid.Nil || claims.ID == "" {
 		return nil, fmt.Errorf("%w: missing subject, tenant or id", ErrTokenInvalid)
 	}
+	if claims.IssuedAt == nil {
+		return nil, fmt.Errorf("%w: no iat", ErrTokenInvalid)
+	}
+	if life := claims.ExpiresAt.Sub(claims.IssuedAt.Time); life > t.ttl+tokenLeeway {
+		return nil, fmt.Errorf("%w: lifetime %s exceeds %s", ErrTokenInvalid, life, t.ttl+tokenLeeway)
+	}
 	return claims, nil
+}
+
+// numericTimeClaims refuses a token whose exp, iat or nbf is present but not
+// a JSON number: RFC 7519 §2 defines NumericDate as a number, and the JWT
+// library would also accept a numeric string.
+func numericTimeClaims(raw string) error {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return errors.New("malformed token")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return errors.New("malformed payload")
+	}
+	var times struct {
+		Exp, Iat, Nbf json.RawMessage
+	}
+	if err := json.Unmarshal(payload, &times); err != nil {
+		return errors.New("malformed payload")
+	}
+	for name, v := range map[string]json.RawMessage{"exp": times.Exp, "iat": times.Iat, "nbf": times.Nbf} {
+		v = bytes.TrimSpace(v)
+		if len(v) > 0 && v[0] != '-' && (v[0] < '0' || v[0] > '9') {
+			return fmt.Errorf("%s is not a number", name)
+		}
+	}
+	return nil
 }
 
 // refreshTokenPrefix marks Park refresh tokens.

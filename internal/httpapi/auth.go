@@ -13,22 +13,34 @@ import (
 // keys and webhook secrets): keys never manage keys.
 var errKeyNotAllowed = fmt.Errorf("API keys cannot call this route; log in as a user: %w", tenancy.ErrForbidden)
 
+// errNoCredentials is the 401 of a request that sent no credential at all.
+// Its problem says "authentication is required"; every credential that was
+// sent but does not authenticate (wrong password, stale or forged token,
+// unknown key, another scheme) shares one other answer, "invalid or
+// expired credentials", so a client can tell "I forgot the header" from
+// "my token is bad" but never which way a credential is bad.
+var errNoCredentials = fmt.Errorf("send Authorization: Bearer <token or API key>, or X-API-Key: %w", tenancy.ErrUnauthorized)
+
+// errBadScheme is an Authorization header that is not a bearer credential.
+var errBadScheme = fmt.Errorf("the Authorization header is not Bearer <token or API key>: %w", tenancy.ErrUnauthorized)
+
 // credentials returns the bearer credential of r: the Authorization bearer
 // token, else X-API-Key. isKey is true when the credential must be an API
-// key (it came in X-API-Key or has the key format).
-func credentials(r *http.Request) (cred string, isKey bool) {
+// key (it came in X-API-Key or has the key format). sent is true when r
+// carries either header, even one that holds nothing usable.
+func credentials(r *http.Request) (cred string, isKey, sent bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, rest, ok := strings.Cut(h, " ")
 		if ok && strings.EqualFold(scheme, "Bearer") {
 			cred = strings.TrimSpace(rest)
-			return cred, tenancy.LooksLikeAPIKey(cred)
+			return cred, tenancy.LooksLikeAPIKey(cred), true
 		}
-		return "", false
+		return "", false, true
 	}
-	if k := strings.TrimSpace(r.Header.Get("X-API-Key")); k != "" {
-		return k, true
+	if _, ok := r.Header["X-Api-Key"]; ok {
+		return strings.TrimSpace(r.Header.Get("X-API-Key")), true, true
 	}
-	return "", false
+	return "", false, false
 }
 
 // authenticate guards a non-public route: it resolves the caller to a
@@ -39,12 +51,20 @@ func credentials(r *http.Request) (cred string, isKey bool) {
 func (s *server) authenticate(rt Route, next http.Handler) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if s.deps.Auth == nil {
-			return fmt.Errorf("%s %s: authentication is not configured: %w", rt.Method, rt.Pattern, tenancy.ErrUnauthorized)
+			return fmt.Errorf("%s %s: authentication is not configured: %w", rt.Method, rt.Pattern, errNoCredentials)
 		}
-		cred, isKey := credentials(r)
-		if cred == "" {
+		cred, isKey, sent := credentials(r)
+		if !sent {
 			s.metrics.authFailure("missing")
-			return fmt.Errorf("send Authorization: Bearer <token or API key>: %w", tenancy.ErrUnauthorized)
+			return errNoCredentials
+		}
+		if cred == "" {
+			// Something was sent, so it is charged like any bad credential.
+			s.metrics.authFailure("malformed")
+			if lerr := s.chargeIP(w, r, "auth_failure"); lerr != nil {
+				return lerr
+			}
+			return errBadScheme
 		}
 		var p *tenancy.Principal
 		var err error

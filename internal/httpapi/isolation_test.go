@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -390,15 +392,29 @@ func TestBadTokens(t *testing.T) {
 		Kid string `json:"kid"`
 	}
 	json.Unmarshal(hdr, &h)
-	sign := func(key []byte, c *tenancy.AccessClaims) string {
+	signWith := func(key []byte, c jwt.Claims, header map[string]any) string {
 		tk := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
 		tk.Header["kid"] = h.Kid
+		for k, v := range header {
+			tk.Header[k] = v
+		}
 		s, err := tk.SignedString(key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
+	sign := func(key []byte, c *tenancy.AccessClaims) string { return signWith(key, c, nil) }
+	now := e.clock.Now()
+	stringExp := jwt.MapClaims{"tid": a.tenant, "ver": 1, "iss": tenancy.TokenIssuer, "aud": tenancy.TokenAudience,
+		"sub": a.secrets[4], "iat": now.Unix(), "exp": strconv.FormatInt(now.Add(time.Minute).Unix(), 10), "jti": "x"}
+	numericExp := maps.Clone(stringExp)
+	numericExp["exp"] = now.Add(time.Minute).Unix()
+	if w := e.do(t, "GET", "/api/v1/sites", signWith([]byte(e2eSecret), numericExp, nil), ""); w.Code != 200 {
+		t.Fatalf("a well-made token with map claims: %d %s", w.Code, w.Body)
+	}
+	// Stale: issued under token_version 1, after the user's version moved on.
+	stale := sign([]byte(e2eSecret), claims(nil))
 	if w := e.do(t, "GET", "/api/v1/sites", sign([]byte(e2eSecret), claims(nil)), ""); w.Code != 200 {
 		t.Fatalf("a well-made token: %d %s", w.Code, w.Body)
 	}
@@ -412,15 +428,53 @@ func TestBadTokens(t *testing.T) {
 		"garbage":      "garbage",
 		"empty bearer": " ",
 		"bad key":      "park_" + strings.Repeat("A", 51),
+		"crit header":  signWith([]byte(e2eSecret), claims(nil), map[string]any{"crit": []string{"exp"}}),
+		"string exp":   signWith([]byte(e2eSecret), stringExp, nil),
+		"too long": sign([]byte(e2eSecret), claims(func(c *tenancy.AccessClaims) {
+			c.ExpiresAt = jwt.NewNumericDate(now.Add(tenancy.DefaultAccessTTL + time.Minute))
+		})),
 	}
+	// Every credential that was sent and does not authenticate gets one
+	// answer, which does not read as "you sent nothing".
+	sent := map[string]*httptest.ResponseRecorder{}
 	for name, tok := range bad {
-		w := e.do(t, "GET", "/api/v1/sites", tok, "")
+		sent[name] = e.do(t, "GET", "/api/v1/sites", tok, "")
+	}
+	sent["wrong password"] = e.do(t, "POST", "/api/v1/auth/login", "", `{"email":"`+a.email+`","password":"password999"}`)
+	sent["unknown email"] = e.do(t, "POST", "/api/v1/auth/login", "", `{"email":"nobody@alpha.example","password":"password123"}`)
+	sent["other scheme"] = func() *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/api/v1/sites", nil)
+		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("a:b")))
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, r)
+		return w
+	}()
+	if _, err := e.admin.Exec(context.Background(), `UPDATE users SET token_version = token_version + 1 WHERE email = $1`, a.email); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(e2eCacheTTL + time.Millisecond)
+	sent["stale token"] = e.do(t, "GET", "/api/v1/sites", stale, "")
+	for name, w := range sent {
 		if w.Code != 401 || w.Header().Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s: %d %s", name, w.Code, w.Body)
+			continue
 		}
 		if strings.Contains(w.Body.String(), a.tenant) {
 			t.Errorf("%s: the 401 names the tenant", name)
 		}
+		var p Problem
+		if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Type != ProblemTypeBase+"unauthorized" || p.Title != "Unauthorized" || p.Detail != "invalid or expired credentials" {
+			t.Errorf("%s: problem %+v, want the one answer for bad credentials", name, p)
+		}
+	}
+	// Nothing sent at all reads differently.
+	w := e.do(t, "GET", "/api/v1/sites", "", "")
+	var p Problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || w.Code != 401 || p.Detail != "authentication is required" {
+		t.Errorf("no credential: %d %+v %v", w.Code, p, err)
 	}
 }
 

@@ -367,6 +367,12 @@ func TestAPIKeyHandlers(t *testing.T) {
 	} {
 		wantProblem(t, a.do(t, admin, "POST", "/api/v1/api-keys", tt.body), 400, "validation", tt.field)
 	}
+	// A guessed scope is answered with the scopes to choose from.
+	p := wantProblem(t, a.do(t, admin, "POST", "/api/v1/api-keys", `{"name":"k","scopes":["read"]}`), 400, "validation", "scopes")
+	if msg := strings.Join(p.Errors["scopes"], " "); !strings.Contains(msg, `unknown scope \"read\"`) && !strings.Contains(msg, `unknown scope "read"`) ||
+		!strings.Contains(msg, "spaces:read") || !strings.Contains(msg, "reservations:write") {
+		t.Errorf("unknown scope: %q names no valid scope", msg)
+	}
 
 	// Reads never show the secret.
 	for _, target := range []string{loc, "/api/v1/api-keys"} {

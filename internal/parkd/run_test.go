@@ -177,7 +177,7 @@ func TestServe(t *testing.T) {
 		t.Fatalf("readyz: %d %s", code, body)
 	}
 	if code, body := get(t, p.base+"/metrics"); code != 200 || !strings.Contains(body, `park_http_requests_total{method="GET",route="/readyz",status="200"} 1`) ||
-		!strings.Contains(body, "go_goroutines") {
+		!strings.Contains(body, "go_goroutines") || !strings.Contains(body, `park_password_rehashes_total{result="done"} 0`) {
 		t.Fatalf("metrics: %d\n%s", code, body)
 	}
 

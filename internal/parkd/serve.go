@@ -53,16 +53,15 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		return preflightError(err)
 	}
 
-	auth, err := newAuth(cfg, store)
-	if err != nil {
-		return err
-	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	auth, err := newAuth(cfg, store, reg)
+	if err != nil {
+		return err
+	}
 	checks := []httpapi.Check{httpapi.PostgresCheck(pool)}
 	limiter, closeLimiter, redisCheck, err := newLimiter(cfg, logger, reg)
 	if err != nil {
@@ -176,7 +175,7 @@ func newLimiter(cfg *Config, logger *slog.Logger, reg prometheus.Registerer) (ra
 // newAuth builds the authenticator from the configuration: bcrypt at the
 // configured cost under a semaphore of one slot per CPU, and HS256 tokens
 // signed with the JWT secret (the previous one still verifies).
-func newAuth(cfg *Config, store *tenancy.Store) (*tenancy.Auth, error) {
+func newAuth(cfg *Config, store *tenancy.Store, reg prometheus.Registerer) (*tenancy.Auth, error) {
 	hasher, err := tenancy.NewHasher(cfg.BcryptCost, 0)
 	if err != nil {
 		return nil, err
@@ -189,7 +188,7 @@ func newAuth(cfg *Config, store *tenancy.Store) (*tenancy.Auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tenancy.NewAuth(store, tenancy.AuthConfig{Hasher: hasher, Tokens: tokens})
+	return tenancy.NewAuth(store, tenancy.AuthConfig{Hasher: hasher, Tokens: tokens, Registerer: reg})
 }
 
 func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
