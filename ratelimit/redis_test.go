@@ -434,7 +434,9 @@ func TestRedisStoresHashTaggedKeys(t *testing.T) {
 	tenant := "5f0c6a8e-3c1b-4f7e-9a8a-2d7e4b1c9f00"
 	ps := DefaultPolicies()
 	for _, p := range []Policy{ps.API, ps.Webhook, ps.Orphan} {
-		if _, err := l.Allow(ctx, Key(p.Name, tenant), p, 1); err != nil {
+		// A whole burst, so the key lives seconds (its TTL is the time to
+		// refill), not one emission interval that a slow run outlasts.
+		if _, err := l.Allow(ctx, Key(p.Name, tenant), p, p.Burst); err != nil {
 			t.Fatal(err)
 		}
 	}

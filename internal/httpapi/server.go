@@ -9,7 +9,10 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -65,7 +68,24 @@ type Deps struct {
 	// RatePolicies are the policies per tenant (defaults with the
 	// tenant's overrides, cached). Login limits come from its base.
 	RatePolicies *ratelimit.TenantPolicies
+	// LimitKeySecret keys the digests that stand for emails and client
+	// addresses in limit keys (ratelimit.NewScopeHasher; at least 32
+	// bytes). Every server sharing a Redis needs the same one, or their
+	// login and per-IP limits would not add up; parkd passes its JWT
+	// secret. Empty means a random secret of this server's own.
+	LimitKeySecret []byte
+	// ClientIPv4Prefix and ClientIPv6Prefix are how many leading bits of
+	// a client's address per-IP limits (login, registration, refresh,
+	// failed authentications) key it by; 0 means 32 and 64, so an IPv6
+	// client is its /64.
+	ClientIPv4Prefix, ClientIPv6Prefix int
 }
+
+// Default client prefixes of per-IP limits.
+const (
+	DefaultClientIPv4Prefix = 32
+	DefaultClientIPv6Prefix = 64
+)
 
 // Check is one dependency /readyz probes.
 type Check struct {
@@ -94,6 +114,9 @@ type server struct {
 	deps    Deps
 	metrics *metrics
 	ready   *readiness
+
+	scopes             *ratelimit.ScopeHasher // digests in limit keys
+	ipv4Bits, ipv6Bits int                    // per-IP limits' prefixes
 }
 
 func newServer(deps Deps) *server {
@@ -107,7 +130,23 @@ func newServer(deps Deps) *server {
 	if deps.ReadyTimeout <= 0 {
 		deps.ReadyTimeout = DefaultReadyTimeout
 	}
-	return &server{logger: logger, deps: deps, ready: newReadiness()}
+	s := &server{logger: logger, deps: deps, ready: newReadiness(),
+		ipv4Bits: cmp.Or(deps.ClientIPv4Prefix, DefaultClientIPv4Prefix),
+		ipv6Bits: cmp.Or(deps.ClientIPv6Prefix, DefaultClientIPv6Prefix)}
+	if s.ipv4Bits < 0 || s.ipv4Bits > 32 || s.ipv6Bits < 0 || s.ipv6Bits > 128 {
+		panic(fmt.Sprintf("httpapi: client prefixes /%d and /%d are not IPv4 and IPv6 prefix lengths", s.ipv4Bits, s.ipv6Bits))
+	}
+	secret := deps.LimitKeySecret
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+	}
+	scopes, err := ratelimit.NewScopeHasher(secret)
+	if err != nil {
+		panic("httpapi: Deps.LimitKeySecret: " + err.Error())
+	}
+	s.scopes = scopes
+	return s
 }
 
 // NewServer returns parkd's HTTP handler: every route of the route table
