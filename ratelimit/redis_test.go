@@ -165,6 +165,7 @@ func TestLuaMatchesGo(t *testing.T) {
 		key := Key(p.Name, strconv.Itoa(rng.IntN(8)))
 		n := rng.IntN(p.Burst + 1)
 
+		start := time.Now()
 		before, err := client.Get(ctx, key).Int64()
 		present := err == nil
 		if err != nil && !errors.Is(err, redis.Nil) {
@@ -185,7 +186,11 @@ func TestLuaMatchesGo(t *testing.T) {
 			t.Fatalf("call %d (%+v, n %d, tat %d, now %d): Lua %+v, Go %+v", i, p, n, tat, now, got, d)
 		}
 		after, err := client.Get(ctx, key).Int64()
+		// A key lives until its quota is full again, which may be a few
+		// microseconds: on a slow run it may be gone already.
+		expired := errors.Is(err, redis.Nil) && time.Duration(d.resetAfter)*time.Microsecond <= time.Since(start)+time.Millisecond
 		switch {
+		case d.allowed && n > 0 && expired:
 		case d.allowed && n > 0:
 			if err != nil || after != newTAT {
 				t.Fatalf("call %d: stored %d (%v), want %d", i, after, err, newTAT)
