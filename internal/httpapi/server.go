@@ -94,6 +94,11 @@ type Check struct {
 	// Probe returns nil when the dependency works. Its error is logged,
 	// never sent to the client.
 	Probe func(ctx context.Context) error
+	// Degrades marks a dependency the server can serve without, less
+	// well: while its probe fails, /readyz reports it "degraded" and
+	// stays 200, so a load balancer does not drain every instance over
+	// it. Redis in fail-open mode is one: the in-process limiter serves.
+	Degrades bool
 }
 
 // DefaultReadyTimeout bounds each readiness probe unless
