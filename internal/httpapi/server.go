@@ -157,7 +157,8 @@ func newServer(deps Deps) *server {
 // NewServer returns parkd's HTTP handler: every route of the route table
 // behind the common middleware. It registers the HTTP metrics in
 // deps.Registry, so call it once per registry. It panics on an invalid route
-// table, which is a programming error that every test catches.
+// table, a LimitKeySecret shorter than 32 bytes or a client prefix that is
+// no prefix length: programming errors (parkd validates its settings).
 func NewServer(deps Deps) http.Handler {
 	s := newServer(deps)
 	s.metrics = newMetrics(s.deps.Registry)
