@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -498,5 +500,77 @@ func TestLimitKeysAreKeyedDigests(t *testing.T) {
 	}
 	if got := emailKeys(); len(got) != 2 {
 		t.Errorf("after a server with another secret: keys %q, want two", got)
+	}
+}
+
+// TestLoginLimitCannotBeDodged: an attacker cannot step around the login
+// limits by changing the case or padding of the email, or by sending
+// X-Forwarded-For from a peer that is not a trusted proxy.
+func TestLoginLimitCannotBeDodged(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	e.makeWorld(t, "alpha")
+	api := newLimitedAPI(t, e, nil, nil, nil)
+	spellings := []string{"owner@alpha.example", "OWNER@alpha.example", " Owner@Alpha.Example ", "owner@ALPHA.EXAMPLE"}
+	codes := map[int]int{}
+	for i := range 12 {
+		codes[api.doFrom("198.51.100.30:1234", "POST", "/api/v1/auth/login", "", `{"email":"`+spellings[i%len(spellings)]+`","password":"wrong-password"}`).Code]++
+	}
+	if codes[429] != 2 {
+		t.Errorf("12 attempts on one email in four spellings: %v, want 10 refused by password, then 2 by the (email, IP) limit", codes)
+	}
+
+	codes = map[int]int{}
+	for i := range 40 {
+		r := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(fmt.Sprintf(`{"email":"x%d@x.example","password":"wrong-password"}`, i)))
+		r.RemoteAddr = "198.51.100.31:1234" // not a trusted proxy (none are)
+		r.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i))
+		w := httptest.NewRecorder()
+		api.h.ServeHTTP(w, r)
+		codes[w.Code]++
+	}
+	if codes[401] != 30 || codes[429] != 10 {
+		t.Errorf("40 logins from one peer claiming 40 X-Forwarded-For addresses: %v, want 30 × 401 then 10 × 429", codes)
+	}
+}
+
+// TestChangedLimitHoldsAfterQuiet is the operator's story: the tenant's
+// API limit is lowered to 5/s burst 10, nothing happens for 6 s, then a
+// burst of 60 concurrent requests arrives at two servers sharing one
+// limiter. Every one of them must run under the new limit: exactly 10 pass
+// (the clock stands still, so nothing refills).
+func TestChangedLimitHoldsAfterQuiet(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	shared := ratelimit.NewLocal(ratelimit.LocalOptions{Now: e.clock.Now})
+	servers := []*limitedAPI{newLimitedAPI(t, e, shared, nil, nil), newLimitedAPI(t, e, shared, nil, nil)}
+	for _, s := range servers { // both have the old limit cached
+		if w := s.do("GET", "/api/v1/sites", a.token, ""); w.Code != 200 {
+			t.Fatalf("warm-up: %d", w.Code)
+		}
+	}
+	e.setLimit(t, a.tenant, "api", 5, 10)
+	e.clock.Advance(6 * time.Second)
+
+	var wg sync.WaitGroup
+	var allowed, other atomic.Int64
+	start := make(chan struct{})
+	for i := range 60 {
+		wg.Go(func() {
+			<-start
+			switch servers[i%2].do("GET", "/api/v1/sites", a.token, "").Code {
+			case 200:
+				allowed.Add(1)
+			case 429:
+			default:
+				other.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if allowed.Load() != 10 || other.Load() != 0 {
+		t.Errorf("60 concurrent requests after the change and 6 s of quiet: %d allowed (%d neither 200 nor 429), want exactly the new burst of 10", allowed.Load(), other.Load())
 	}
 }
