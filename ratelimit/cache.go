@@ -7,7 +7,8 @@ import (
 )
 
 // DefaultTenantTTL is how long TenantPolicies trusts a tenant's limits: a
-// limit changed with parkctl takes effect within it (DESIGN §6: 5 s).
+// limit changed with parkctl takes effect within it (DESIGN §6: 5 s), for
+// every request, the first after a quiet period included.
 const DefaultTenantTTL = 5 * time.Second
 
 // LoadLimits returns a tenant's "limits" settings (nil or empty when it
@@ -16,14 +17,23 @@ const DefaultTenantTTL = 5 * time.Second
 type LoadLimits func(ctx context.Context, tenant string) (map[string]Override, error)
 
 // TenantPolicies caches each tenant's policies — the base policies with
-// the tenant's overrides — for a TTL. Concurrent misses for one tenant
-// share one load, and while a tenant's entry is being refreshed the other
-// callers keep the previous value rather than waiting.
+// the tenant's overrides — for a TTL counted from the moment their load
+// began, so no caller ever gets policies read longer than the TTL ago.
+//
+// A caller that finds no entry, or one older than the TTL, loads it and
+// waits; concurrent callers of that tenant wait for the same load (one
+// read per tenant, however many requests). Never is an expired entry
+// handed out while it is being refreshed: that would let the first
+// requests after a quiet period run under a limit an operator has already
+// changed. To spare busy tenants that wait, the first caller in the last
+// fifth of an entry's life refreshes it ahead of time, while the others
+// keep the still-valid entry.
 type TenantPolicies struct {
-	base Policies
-	load LoadLimits
-	ttl  time.Duration
-	now  func() time.Time
+	base  Policies
+	load  LoadLimits
+	ttl   time.Duration
+	ahead time.Duration // refresh window before expiry
+	now   func() time.Time
 
 	mu         sync.Mutex
 	m          map[string]*tenantEntry
@@ -32,8 +42,8 @@ type TenantPolicies struct {
 
 type tenantEntry struct {
 	ps      Policies
-	has     bool // ps has been loaded
-	expires time.Time
+	has     bool          // ps has been loaded
+	expires time.Time     // the load's start plus the TTL
 	loading chan struct{} // non-nil while a load runs; closed after it
 }
 
@@ -47,28 +57,38 @@ func NewTenantPolicies(base Policies, load LoadLimits, ttl time.Duration, now fu
 	if now == nil {
 		now = time.Now
 	}
-	return &TenantPolicies{base: base, load: load, ttl: ttl, now: now, m: make(map[string]*tenantEntry), untilSweep: minSweep}
+	return &TenantPolicies{base: base, load: load, ttl: ttl, ahead: ttl / 5, now: now, m: make(map[string]*tenantEntry), untilSweep: minSweep}
 }
 
-// Get returns tenant's policies. When loading fails, or the stored limits
-// are invalid, it returns the tenant's previous policies (or the base
-// ones) with the error, and keeps them for the TTL so a failing database
-// is not asked on every request; the caller logs the error and goes on.
-// A load cut short by ctx is not kept.
+// TTL returns the longest time a changed tenant limit can go unnoticed.
+func (c *TenantPolicies) TTL() time.Duration { return c.ttl }
+
+// Get returns tenant's policies, never ones loaded longer than the TTL
+// ago. When loading fails, or the stored limits are invalid, it returns
+// the tenant's previous policies (or the base ones) with the error, and
+// keeps them for the TTL so a failing database is not asked on every
+// request; the caller logs the error and goes on. A load cut short by ctx
+// is not kept.
 func (c *TenantPolicies) Get(ctx context.Context, tenant string) (Policies, error) {
 	for {
 		c.mu.Lock()
+		now := c.now()
 		e, ok := c.m[tenant]
+		if !ok {
+			e = &tenantEntry{}
+			c.makeRoom(now)
+			c.m[tenant] = e
+		}
+		valid := e.has && now.Before(e.expires)
 		switch {
-		case ok && e.has && c.now().Before(e.expires):
+		case valid && (e.loading != nil || now.Before(e.expires.Add(-c.ahead))):
+			// Valid, and not due, or another caller is refreshing it ahead.
 			ps := e.ps
 			c.mu.Unlock()
 			return ps, nil
-		case ok && e.loading != nil && e.has:
-			ps := e.ps // stale while another caller refreshes it
-			c.mu.Unlock()
-			return ps, nil
-		case ok && e.loading != nil:
+		case e.loading != nil:
+			// Missing or expired while another caller loads it: wait for
+			// that load rather than use what may no longer hold.
 			ch := e.loading
 			c.mu.Unlock()
 			select {
@@ -77,19 +97,16 @@ func (c *TenantPolicies) Get(ctx context.Context, tenant string) (Policies, erro
 			case <-ctx.Done():
 				return c.base, ctx.Err()
 			}
-		case !ok:
-			e = &tenantEntry{}
-			c.makeRoom(c.now())
-			c.m[tenant] = e
 		}
+		// Missing, expired, or due for a refresh ahead: this caller loads.
 		e.loading = make(chan struct{})
 		c.mu.Unlock()
-		return c.refresh(ctx, tenant, e)
+		return c.refresh(ctx, tenant, e, now)
 	}
 }
 
-// refresh loads e, which the caller has marked as loading.
-func (c *TenantPolicies) refresh(ctx context.Context, tenant string, e *tenantEntry) (Policies, error) {
+// refresh loads e, which the caller has marked as loading at start.
+func (c *TenantPolicies) refresh(ctx context.Context, tenant string, e *tenantEntry, start time.Time) (Policies, error) {
 	loaded := false
 	defer func() {
 		if !loaded { // load panicked: free the waiters, let the panic go on
@@ -124,7 +141,8 @@ func (c *TenantPolicies) refresh(ctx context.Context, tenant string, e *tenantEn
 	if err != nil && e.has {
 		ps = e.ps
 	}
-	e.ps, e.has, e.expires = ps, true, c.now().Add(c.ttl)
+	// Counted from the load's start: what it read is at least that recent.
+	e.ps, e.has, e.expires = ps, true, start.Add(c.ttl)
 	return ps, err
 }
 

@@ -1,5 +1,6 @@
 // Package ratelimit limits request rates (DESIGN §6): per tenant for the
-// API, webhooks and orphan intake, and per email and client IP for logins.
+// API, webhooks and orphan intake, per email and client IP for logins, and
+// per client IP for token refreshes.
 // It imports go-redis and Prometheus only, and writes no HTTP bodies of its
 // own beyond a plain fallback 429: the caller (httpapi) writes
 // problem+json.
@@ -38,8 +39,19 @@
 //
 // Key(policy, scope) is "park:rl:{scope}:policy". The braces make scope
 // the Redis Cluster hash tag: with the tenant's UUID as scope, all of a
-// tenant's keys share one slot. Login scopes go through HashScope, so
-// emails and addresses are not stored in the clear.
+// tenant's keys share one slot. Login and per-IP scopes go through a
+// ScopeHasher: an HMAC-SHA256 under a key derived from a secret every
+// server shares, so emails and addresses are neither stored in the clear
+// nor recoverable by hashing guesses.
+//
+// # Tenant policies
+//
+// TenantPolicies caches each tenant's overrides for a TTL (5 s) counted
+// from the start of their read. An entry older than that is never used:
+// the caller waits for a fresh read, shared by every concurrent caller of
+// the tenant, so a changed limit holds within the TTL for every request.
+// The first caller in an entry's last fifth refreshes it early, so busy
+// tenants do not wait.
 //
 // # Outages
 //
@@ -50,9 +62,11 @@
 // is open no request waits on Redis; each policy gets its OnOutage answer
 // — FailLocal (the default) decides in process, FailClosed denies — and
 // one call per probe interval tries Redis again. The first probe that
-// succeeds closes it and logs the recovery. Login policies are always
-// FailLocal (Policies.WithFailMode leaves them so): during an outage they
-// keep limiting, per server. LocalLimiter keeps its state in 64
+// succeeds closes it and logs the recovery. Login and refresh policies are
+// always FailLocal (Policies.WithFailMode leaves them so): during an
+// outage they keep limiting, per server. go-redis logs through a
+// process-wide logger of its own; RouteRedisLogs makes its lines debug
+// records of the program's slog logger. LocalLimiter keeps its state in 64
 // mutex-guarded shards, drops keys once their quota is full again, and
 // bounds the keys it holds.
 //

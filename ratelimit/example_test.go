@@ -6,47 +6,65 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"time"
 
 	"github.com/parkhq/park/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// This is how a server wires the package: in process only without a Redis
-// URL, else Redis with the in-process limiter as its fallback; tenant
-// policies cached for 5 s; the API limit charged per tenant after
-// authentication, with the caller's own 429 writer.
+// newLimiter is how a server builds its limiter: in process only without a
+// Redis URL (one instance), else Redis with the in-process limiter as its
+// fallback during outages.
+func newLimiter(redisURL string, logger *slog.Logger, metrics *ratelimit.Metrics) (ratelimit.Limiter, func(), error) {
+	local := ratelimit.NewLocal(ratelimit.LocalOptions{})
+	if redisURL == "" {
+		return ratelimit.Instrument(local, metrics), func() {}, nil
+	}
+	client, err := ratelimit.NewRedisClient(redisURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	ratelimit.RouteRedisLogs(logger) // go-redis's own lines into the JSON log
+	l := ratelimit.NewFallback(ratelimit.NewRedis(client, ratelimit.RedisOptions{}), local,
+		ratelimit.FallbackOptions{Logger: logger, Metrics: metrics})
+	return l, func() { client.Close() }, nil
+}
+
+// This is how a server wires the package: a limiter (in process here: the
+// example has no Redis), tenant policies cached for 5 s, the API limit
+// charged per tenant after authentication with the caller's own 429
+// writer, and logins charged to three limits under keyed digests.
 func Example_server() {
 	var (
-		redisURL = os.Getenv("PARKD_REDIS_URL")
-		logger   = slog.New(slog.NewJSONHandler(os.Stderr, nil))
-		reg      = prometheus.NewRegistry() // the server's own registry
-		// The tenant's settings "limits", from the tenancy store.
-		loadLimits = func(ctx context.Context, tenant string) (map[string]ratelimit.Override, error) { return nil, nil }
+		logger = slog.New(slog.DiscardHandler) // the server's JSON logger
+		reg    = prometheus.NewRegistry()      // the server's own registry
+		// The tenant's settings "limits", from the tenancy store: tenant
+		// t1 has an API limit of 1/s, burst 2.
+		loadLimits = func(ctx context.Context, tenant string) (map[string]ratelimit.Override, error) {
+			if tenant == "t1" {
+				return map[string]ratelimit.Override{ratelimit.NameAPI: {Rate: 1, Burst: 2}}, nil
+			}
+			return nil, nil
+		}
 		// The authenticated tenant, from the auth middleware's context.
 		tenantOf = func(r *http.Request) (string, bool) { return r.Header.Get("X-Tenant"), true }
 		// httpapi's problem+json writer; headers are already set.
 		writeProblem = func(w http.ResponseWriter, r *http.Request, res ratelimit.Result) {
 			w.WriteHeader(http.StatusTooManyRequests)
 		}
+		// A secret every instance shares (parkd uses its JWT secret).
+		secret = []byte("a shared secret of at least 32 bytes")
 	)
 
 	metrics, err := ratelimit.NewMetrics(reg)
 	if err != nil {
 		panic(err)
 	}
-	local := ratelimit.NewLocal(ratelimit.LocalOptions{})
-	limiter := ratelimit.Instrument(local, metrics)
-	if redisURL != "" {
-		client, err := ratelimit.NewRedisClient(redisURL)
-		if err != nil {
-			panic(err)
-		}
-		defer client.Close()
-		limiter = ratelimit.NewFallback(ratelimit.NewRedis(client, ratelimit.RedisOptions{}), local,
-			ratelimit.FallbackOptions{Logger: logger, Metrics: metrics})
+	limiter, closeLimiter, err := newLimiter("", logger, metrics)
+	if err != nil {
+		panic(err)
 	}
+	defer closeLimiter()
 	base := ratelimit.DefaultPolicies() // .WithFailMode(ratelimit.FailClosed) to deny during outages
 	policies := ratelimit.NewTenantPolicies(base, loadLimits, ratelimit.DefaultTenantTTL, nil)
 
@@ -61,17 +79,44 @@ func Example_server() {
 		}
 		return ps.API, ratelimit.Key(ratelimit.NameAPI, tenant), true
 	}, writeProblem)
-	_ = limitAPI // wrap the authenticated API routes with it
+	api := limitAPI(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for range 3 {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/api/v1/sites", nil)
+		r.Header.Set("X-Tenant", "t1")
+		api.ServeHTTP(w, r)
+		fmt.Println("t1:", w.Code, w.Header().Get("RateLimit-Policy"))
+	}
 
-	// A login attempt is charged to three limits, most specific first.
+	// A login attempt is charged to three limits, most specific first;
+	// emails and addresses enter keys only as keyed digests.
+	scopes, err := ratelimit.NewScopeHasher(secret)
+	if err != nil {
+		panic(err)
+	}
 	login := func(ctx context.Context, email, ip string) (ratelimit.Result, error) {
 		return ratelimit.AllowAll(ctx, limiter, 1,
-			ratelimit.Check{Policy: base.LoginEmailIP, Key: ratelimit.Key(ratelimit.NameLoginEmailIP, ratelimit.HashScope(email, ip))},
-			ratelimit.Check{Policy: base.LoginEmail, Key: ratelimit.Key(ratelimit.NameLoginEmail, ratelimit.HashScope(email))},
-			ratelimit.Check{Policy: base.LoginIP, Key: ratelimit.Key(ratelimit.NameLoginIP, ratelimit.HashScope(ip))},
+			ratelimit.Check{Policy: base.LoginEmailIP, Key: ratelimit.Key(ratelimit.NameLoginEmailIP, scopes.Scope(email, ip))},
+			ratelimit.Check{Policy: base.LoginEmail, Key: ratelimit.Key(ratelimit.NameLoginEmail, scopes.Scope(email))},
+			ratelimit.Check{Policy: base.LoginIP, Key: ratelimit.Key(ratelimit.NameLoginIP, scopes.Scope(ip))},
 		)
 	}
-	_ = login
+	allowed := 0
+	var last ratelimit.Result
+	for range 11 {
+		if last, err = login(context.Background(), "alice@example.com", "192.0.2.0/32"); err != nil {
+			panic(err)
+		}
+		if last.Allowed {
+			allowed++
+		}
+	}
+	fmt.Println("logins allowed:", allowed, "then denied by", last.Policy.Name)
+	// Output:
+	// t1: 200 "api";q=2;w=2
+	// t1: 200 "api";q=2;w=2
+	// t1: 429 "api";q=2;w=2
+	// logins allowed: 10 then denied by login_email_ip
 }
 
 func ExampleMiddleware() {

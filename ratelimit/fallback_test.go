@@ -205,7 +205,7 @@ func TestFallbackFailClosed(t *testing.T) {
 		t.Errorf("decisions{api,error} = %d, want 3", n)
 	}
 	// Login policies go on limiting, fail-closed configured or not.
-	scope := HashScope("alice@example.com", "192.0.2.1")
+	scope := testScopes.Scope("alice@example.com", "192.0.2.1")
 	for i := range 11 {
 		res, err := f.Allow(ctx, Key(NameLoginEmailIP, scope), ps.LoginEmailIP, 1)
 		if err != nil || res.Allowed != (i < 10) {

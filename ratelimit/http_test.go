@@ -146,9 +146,9 @@ func TestAllowAll(t *testing.T) {
 	email, ip := "alice@example.com", "192.0.2.1"
 	checks := func(email, ip string) []Check {
 		return []Check{
-			{ps.LoginEmailIP, Key(NameLoginEmailIP, HashScope(email, ip))},
-			{ps.LoginEmail, Key(NameLoginEmail, HashScope(email))},
-			{ps.LoginIP, Key(NameLoginIP, HashScope(ip))},
+			{ps.LoginEmailIP, Key(NameLoginEmailIP, testScopes.Scope(email, ip))},
+			{ps.LoginEmail, Key(NameLoginEmail, testScopes.Scope(email))},
+			{ps.LoginIP, Key(NameLoginIP, testScopes.Scope(ip))},
 		}
 	}
 	for i := range 10 {

@@ -16,16 +16,22 @@ type Policies struct {
 	Orphan  Policy // per tenant: Key(NameOrphan, tenantID)
 
 	// A login attempt is charged to all three, most specific first (see
-	// AllowAll), with scopes from HashScope.
-	LoginEmailIP Policy // Key(NameLoginEmailIP, HashScope(email, ip))
-	LoginEmail   Policy // Key(NameLoginEmail, HashScope(email))
-	LoginIP      Policy // Key(NameLoginIP, HashScope(ip))
+	// AllowAll), with scopes from a ScopeHasher.
+	LoginEmailIP Policy // Key(NameLoginEmailIP, Scope(email, ip))
+	LoginEmail   Policy // Key(NameLoginEmail, Scope(email))
+	LoginIP      Policy // Key(NameLoginIP, Scope(ip))
+
+	// Refresh limits token refreshes and logouts per client IP, apart
+	// from logins: many users behind one address refresh far more often
+	// than they log in.
+	Refresh Policy // Key(NameRefresh, Scope(ip))
 }
 
 // DefaultPolicies returns the limits of DESIGN §6: API 100/s burst 200,
 // webhooks 200/s burst 400, orphan intake 5/s burst 20, all per tenant and
 // FailLocal; login 10/min burst 10 per (email, client IP), 50/min burst 50
-// per email, 60/min burst 30 per client IP.
+// per email, 60/min burst 30 per client IP; token refresh 120/min burst
+// 60 per client IP.
 func DefaultPolicies() Policies {
 	return Policies{
 		API:          PerSecond(NameAPI, 100, 200),
@@ -34,14 +40,15 @@ func DefaultPolicies() Policies {
 		LoginEmailIP: PerMinute(NameLoginEmailIP, 10, 10),
 		LoginEmail:   PerMinute(NameLoginEmail, 50, 50),
 		LoginIP:      PerMinute(NameLoginIP, 60, 30),
+		Refresh:      PerMinute(NameRefresh, 120, 60),
 	}
 }
 
 // WithFailMode returns ps with the tenant policies (API, Webhook, Orphan)
-// set to fail mode m. The login policies keep FailLocal whatever m is:
-// while Redis is down they go on limiting in process, because denying
-// every login is an outage of its own and admitting every login invites
-// password guessing.
+// set to fail mode m. The login and refresh policies keep FailLocal
+// whatever m is: while Redis is down they go on limiting in process,
+// because denying every login is an outage of its own and admitting every
+// login invites password guessing.
 func (ps Policies) WithFailMode(m FailMode) Policies {
 	ps.API.OnOutage, ps.Webhook.OnOutage, ps.Orphan.OnOutage = m, m, m
 	return ps
@@ -57,7 +64,7 @@ func (ps Policies) Validate() error {
 }
 
 func (ps Policies) all() []Policy {
-	return []Policy{ps.API, ps.Webhook, ps.Orphan, ps.LoginEmailIP, ps.LoginEmail, ps.LoginIP}
+	return []Policy{ps.API, ps.Webhook, ps.Orphan, ps.LoginEmailIP, ps.LoginEmail, ps.LoginIP, ps.Refresh}
 }
 
 // Override is a tenant's own limit for one policy, as stored in the tenant

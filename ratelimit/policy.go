@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -18,6 +19,7 @@ const (
 	NameLoginEmailIP = "login_email_ip" // per (email, client IP)
 	NameLoginEmail   = "login_email"    // per email
 	NameLoginIP      = "login_ip"       // per client IP
+	NameRefresh      = "refresh"        // per client IP, token refresh and logout
 )
 
 // Bounds of a Policy. The GCRA works in whole microseconds, so a rate above
@@ -145,22 +147,53 @@ func validName(s string) error {
 // "park:rl:{scope}:policy". The braces make scope the Redis Cluster hash
 // tag, so every key of a tenant (scope = the tenant's UUID) lives in one
 // slot. Distinct (policy, scope) pairs give distinct keys. Scope should
-// not carry personal data: see HashScope.
+// not carry personal data: see ScopeHasher.
 func Key(policy, scope string) string {
 	return "park:rl:{" + scope + "}:" + policy
 }
 
-// HashScope returns a scope made of parts that need not be stored in the
-// clear (an email, a client IP): 32 hex digits of a SHA-256 over the
-// length-prefixed parts, so ("a", "bc") and ("ab", "c") differ. Normalise
-// the parts first (lowercase an email, canonicalise an IP).
-func HashScope(parts ...string) string {
-	h := sha256.New()
+// ScopeHasher makes the scopes of keys built from data that must not be
+// stored in the clear or be recomputable from a guess (an email, a client
+// IP): HMAC-SHA256 under a key only the servers hold. A plain hash would
+// not do: anyone who reads Redis could hash a list of emails or the
+// whole IPv4 space and match the keys.
+//
+// Every server that shares a Redis must use the same secret, or their
+// limits on these keys would not add up. Changing the secret moves every
+// such key, so their counters start afresh — an accepted cost of a
+// rotation.
+type ScopeHasher struct {
+	key []byte
+}
+
+// scopeKeyLabel separates the limit-key digest's key from every other use
+// of the secret it is derived from.
+const scopeKeyLabel = "park ratelimit key v1"
+
+// NewScopeHasher returns a hasher whose key is HMAC-SHA256(secret, "park
+// ratelimit key v1"): derived, so the secret itself (a JWT signing key,
+// say) is never used for two purposes. secret must have at least 32
+// bytes.
+func NewScopeHasher(secret []byte) (*ScopeHasher, error) {
+	if len(secret) < 32 {
+		return nil, fmt.Errorf("ratelimit: the scope secret has %d bytes, want at least 32", len(secret))
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(scopeKeyLabel))
+	return &ScopeHasher{key: m.Sum(nil)}, nil
+}
+
+// Scope returns a scope made of parts: 32 hex digits of an HMAC-SHA256
+// over the length-prefixed parts, so ("a", "bc") and ("ab", "c") differ.
+// Normalise the parts first (lowercase an email, mask an IP to the
+// network it is limited by).
+func (h *ScopeHasher) Scope(parts ...string) string {
+	m := hmac.New(sha256.New, h.key)
 	var n [8]byte
 	for _, p := range parts {
 		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
+		m.Write(n[:])
+		m.Write([]byte(p))
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }

@@ -1,6 +1,10 @@
 package ratelimit
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"math"
 	"strings"
@@ -69,6 +73,7 @@ func TestDefaultPolicies(t *testing.T) {
 		{ps.LoginEmailIP, NameLoginEmailIP, 6_000_000, 10, time.Minute},
 		{ps.LoginEmail, NameLoginEmail, 1_200_000, 50, time.Minute},
 		{ps.LoginIP, NameLoginIP, 1_000_000, 30, 30 * time.Second},
+		{ps.Refresh, NameRefresh, 500_000, 60, 30 * time.Second},
 	}
 	for _, tt := range tests {
 		if tt.p.Name != tt.name || tt.p.interval() != tt.interval || tt.p.Burst != tt.burst || tt.p.Window() != tt.window || tt.p.OnOutage != FailLocal {
@@ -86,7 +91,7 @@ func TestWithFailModeKeepsLoginLocal(t *testing.T) {
 			t.Errorf("%s: OnOutage = %v, want closed", p.Name, p.OnOutage)
 		}
 	}
-	for _, p := range []Policy{ps.LoginEmailIP, ps.LoginEmail, ps.LoginIP} {
+	for _, p := range []Policy{ps.LoginEmailIP, ps.LoginEmail, ps.LoginIP, ps.Refresh} {
 		if p.OnOutage != FailLocal {
 			t.Errorf("%s: OnOutage = %v, want local", p.Name, p.OnOutage)
 		}
@@ -181,26 +186,74 @@ func TestKeyHashTag(t *testing.T) {
 			t.Errorf("hash tag of %q = %q, want the tenant: one slot per tenant", Key(p.Name, tenant), got)
 		}
 	}
-	scope := HashScope("alice@example.com", "192.0.2.1")
+	scope := testScopes.Scope("alice@example.com", "192.0.2.1")
 	if len(scope) != 32 || hashTag(Key(NameLoginEmailIP, scope)) != scope {
-		t.Errorf("HashScope = %q: want 32 hex digits usable as a hash tag", scope)
+		t.Errorf("Scope = %q: want 32 hex digits usable as a hash tag", scope)
 	}
 }
 
-func TestHashScope(t *testing.T) {
+// testScopes is a ScopeHasher for tests.
+var testScopes = func() *ScopeHasher {
+	h, err := NewScopeHasher([]byte("test-secret-test-secret-test-secret"))
+	if err != nil {
+		panic(err)
+	}
+	return h
+}()
+
+// TestScopeHasher: scopes are keyed digests — distinct for distinct
+// parts, never the plain SHA-256 a dictionary could rebuild, and different
+// under another secret — and the secret must be long enough.
+func TestScopeHasher(t *testing.T) {
 	t.Parallel()
 	seen := map[string][]string{}
 	for _, parts := range [][]string{{"ab", "c"}, {"a", "bc"}, {"abc"}, {"abc", ""}, {}, {""}, {"alice@example.com"}, {"alice@example.com", "192.0.2.1"}} {
-		s := HashScope(parts...)
+		s := testScopes.Scope(parts...)
 		if prev, dup := seen[s]; dup {
-			t.Errorf("HashScope(%q) = HashScope(%q) = %s", parts, prev, s)
+			t.Errorf("Scope(%q) = Scope(%q) = %s", parts, prev, s)
 		}
 		seen[s] = parts
 		if strings.Contains(s, "alice") || strings.ContainsAny(s, "{}:") {
-			t.Errorf("HashScope(%q) = %q", parts, s)
+			t.Errorf("Scope(%q) = %q", parts, s)
 		}
 	}
-	if HashScope("a", "b") != HashScope("a", "b") {
-		t.Error("HashScope is not deterministic")
+	if testScopes.Scope("a", "b") != testScopes.Scope("a", "b") {
+		t.Error("Scope is not deterministic")
+	}
+
+	// The unkeyed digest of the same length-prefixed encoding, and of the
+	// bare email: what anyone could recompute.
+	email := "alice@example.com"
+	plain := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(email)))
+	plain.Write(n[:])
+	plain.Write([]byte(email))
+	bare := sha256.Sum256([]byte(email))
+	got := testScopes.Scope(email)
+	if got == hex.EncodeToString(plain.Sum(nil)[:16]) || got == hex.EncodeToString(bare[:16]) {
+		t.Errorf("Scope(%q) = %s is an unkeyed SHA-256", email, got)
+	}
+	other, err := NewScopeHasher([]byte("another-secret-another-secret-another"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Scope(email) == got {
+		t.Error("two secrets give the same scope")
+	}
+	same, _ := NewScopeHasher([]byte("test-secret-test-secret-test-secret"))
+	if same.Scope(email) != got {
+		t.Error("one secret gives two scopes: servers sharing it would not share limits")
+	}
+	// The key is derived, not the secret itself.
+	m := hmac.New(sha256.New, []byte("test-secret-test-secret-test-secret"))
+	binary.BigEndian.PutUint64(n[:], uint64(len(email)))
+	m.Write(n[:])
+	m.Write([]byte(email))
+	if got == hex.EncodeToString(m.Sum(nil)[:16]) {
+		t.Error("Scope is keyed with the secret itself, not a key derived from it")
+	}
+	if _, err := NewScopeHasher(make([]byte, 31)); err == nil {
+		t.Error("a 31-byte secret was accepted")
 	}
 }

@@ -79,7 +79,7 @@ func (s *server) authenticate(rt Route, next http.Handler) http.Handler {
 				s.metrics.authFailure(af.Reason)
 				// Failed authentications are charged to the client IP, so
 				// guessing keys or tokens is slowed down like logins.
-				if lerr := s.chargeIP(w, r, "auth_failure"); lerr != nil {
+				if lerr := s.chargeFailedAuth(w, r); lerr != nil {
 					return lerr
 				}
 			}
@@ -151,7 +151,7 @@ func (s *server) handleRegister() http.Handler {
 		if !s.deps.RegistrationOpen {
 			return tenancy.ErrRegistrationClosed
 		}
-		if err := s.chargeIP(w, r, "register"); err != nil {
+		if err := s.chargeIP(w, r, s.basePolicies().LoginIP, "register"); err != nil {
 			return err
 		}
 		req, err := decode[registerRequest](w, r)
@@ -202,9 +202,29 @@ type refreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+// chargeRefresh charges a refresh or a logout to its client network under
+// the refresh policy, apart from logins: users behind one NAT refresh far
+// more often than they log in.
+func (s *server) chargeRefresh(w http.ResponseWriter, r *http.Request) error {
+	return s.chargeIP(w, r, s.basePolicies().Refresh, "refresh")
+}
+
+// refreshFailed counts a refresh token that did not authenticate (reused,
+// unknown, expired, revoked) as a failed authentication of the client.
+func (s *server) refreshFailed(w http.ResponseWriter, r *http.Request, err error) error {
+	var af *tenancy.AuthFailure
+	if errors.As(err, &af) {
+		s.metrics.authFailure(af.Reason)
+		if lerr := s.chargeFailedAuth(w, r); lerr != nil {
+			return lerr
+		}
+	}
+	return err
+}
+
 func (s *server) handleRefresh() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.chargeIP(w, r, "refresh"); err != nil {
+		if err := s.chargeRefresh(w, r); err != nil {
 			return err
 		}
 		req, err := decode[refreshRequest](w, r)
@@ -213,11 +233,7 @@ func (s *server) handleRefresh() http.Handler {
 		}
 		sess, err := s.deps.Auth.Refresh(r.Context(), req.RefreshToken)
 		if err != nil {
-			var af *tenancy.AuthFailure
-			if errors.As(err, &af) {
-				s.metrics.authFailure(af.Reason)
-			}
-			return err
+			return s.refreshFailed(w, r, err)
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		return encode(w, http.StatusOK, tokens(sess))
@@ -226,7 +242,7 @@ func (s *server) handleRefresh() http.Handler {
 
 func (s *server) handleLogout() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.chargeIP(w, r, "refresh"); err != nil {
+		if err := s.chargeRefresh(w, r); err != nil {
 			return err
 		}
 		req, err := decode[refreshRequest](w, r)
@@ -234,7 +250,7 @@ func (s *server) handleLogout() http.Handler {
 			return err
 		}
 		if err := s.deps.Auth.Logout(r.Context(), req.RefreshToken); err != nil {
-			return err
+			return s.refreshFailed(w, r, err)
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil

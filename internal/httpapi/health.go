@@ -18,15 +18,18 @@ func (s *server) handleHealthz() http.Handler {
 	})
 }
 
-// readyAnswer is /readyz's body when every check passes.
+// readyAnswer is /readyz's body when the server is ready: status "ok",
+// or "degraded" while a dependency it can serve without is down.
 type readyAnswer struct {
 	Status string            `json:"status"`
 	Checks map[string]string `json:"checks"`
 }
 
-// handleReadyz answers readiness: every Check passes within Deps.ReadyTimeout.
-// Otherwise it answers 503 naming what is down; the reasons go to the log
-// (once per change of state, not on every probe), never to the client.
+// handleReadyz answers readiness: every Check passes within
+// Deps.ReadyTimeout, or fails but only Degrades the server (200, that
+// check "degraded"). Otherwise it answers 503 naming what is down; the
+// reasons go to the log (once per change of state, not on every probe),
+// never to the client.
 func (s *server) handleReadyz() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
@@ -43,17 +46,22 @@ func (s *server) handleReadyz() http.Handler {
 
 		checks := map[string]string{}
 		var down []string
+		status := "ok"
 		for i, c := range s.deps.Checks {
-			s.ready.record(r.Context(), s.logger, c.Name, errs[i])
-			if errs[i] != nil {
+			s.ready.record(r.Context(), s.logger, c, errs[i])
+			switch {
+			case errs[i] == nil:
+				checks[c.Name] = "ok"
+			case c.Degrades:
+				checks[c.Name] = "degraded"
+				status = "degraded"
+			default:
 				checks[c.Name] = "down"
 				down = append(down, c.Name)
-			} else {
-				checks[c.Name] = "ok"
 			}
 		}
 		if len(down) == 0 {
-			return encode(w, http.StatusOK, readyAnswer{Status: "ok", Checks: checks})
+			return encode(w, http.StatusOK, readyAnswer{Status: status, Checks: checks})
 		}
 		slices.Sort(down)
 		p := Problem{
@@ -80,15 +88,20 @@ type readiness struct {
 
 func newReadiness() *readiness { return &readiness{down: map[string]bool{}} }
 
-func (rd *readiness) record(ctx context.Context, logger *slog.Logger, name string, err error) {
+// A dependency the server can serve without is logged at info level
+// ("dependency degraded"): its own component (the limiter's breaker) warns
+// about the outage once.
+func (rd *readiness) record(ctx context.Context, logger *slog.Logger, c Check, err error) {
 	rd.mu.Lock()
-	was := rd.down[name]
-	rd.down[name] = err != nil
+	was := rd.down[c.Name]
+	rd.down[c.Name] = err != nil
 	rd.mu.Unlock()
 	switch {
+	case err != nil && !was && c.Degrades:
+		logger.LogAttrs(ctx, slog.LevelInfo, "dependency degraded", slog.String("check", c.Name), slog.String("error", err.Error()))
 	case err != nil && !was:
-		logger.LogAttrs(ctx, slog.LevelWarn, "dependency down", slog.String("check", name), slog.String("error", err.Error()))
+		logger.LogAttrs(ctx, slog.LevelWarn, "dependency down", slog.String("check", c.Name), slog.String("error", err.Error()))
 	case err == nil && was:
-		logger.LogAttrs(ctx, slog.LevelInfo, "dependency up", slog.String("check", name))
+		logger.LogAttrs(ctx, slog.LevelInfo, "dependency up", slog.String("check", c.Name))
 	}
 }

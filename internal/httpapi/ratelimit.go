@@ -66,23 +66,50 @@ func (s *server) chargeAPI(w http.ResponseWriter, r *http.Request, tenant uuid.U
 }
 
 // chargeLogin charges a login attempt to its three limits, most specific
-// first: (email, client IP), email, client IP. Emails are compared in lower
-// case, and both are hashed before they become keys.
+// first: (email, client network), email, client network. Emails are
+// compared in lower case, and both enter keys only as keyed digests.
 func (s *server) chargeLogin(w http.ResponseWriter, r *http.Request, email string) error {
 	if s.deps.Limiter == nil {
 		return nil
 	}
-	ps := ratelimit.DefaultPolicies()
-	if s.deps.RatePolicies != nil {
-		ps = s.deps.RatePolicies.Base()
-	}
+	ps := s.basePolicies()
 	email = strings.ToLower(strings.TrimSpace(email))
-	ip := clientIP(r, s.deps.TrustedProxies).String()
+	ip := s.limitNet(r)
 	return s.charge(w, r,
-		ratelimit.Check{Policy: ps.LoginEmailIP, Key: ratelimit.Key(ratelimit.NameLoginEmailIP, ratelimit.HashScope(email, ip))},
-		ratelimit.Check{Policy: ps.LoginEmail, Key: ratelimit.Key(ratelimit.NameLoginEmail, ratelimit.HashScope(email))},
-		ratelimit.Check{Policy: ps.LoginIP, Key: ratelimit.Key(ratelimit.NameLoginIP, ratelimit.HashScope(ip))},
+		ratelimit.Check{Policy: ps.LoginEmailIP, Key: ratelimit.Key(ratelimit.NameLoginEmailIP, s.scopes.Scope(email, ip))},
+		ratelimit.Check{Policy: ps.LoginEmail, Key: ratelimit.Key(ratelimit.NameLoginEmail, s.scopes.Scope(email))},
+		ratelimit.Check{Policy: ps.LoginIP, Key: ratelimit.Key(ratelimit.NameLoginIP, s.scopes.Scope(ip))},
 	)
+}
+
+// basePolicies are the policies no tenant overrides (login, refresh).
+func (s *server) basePolicies() ratelimit.Policies {
+	if s.deps.RatePolicies != nil {
+		return s.deps.RatePolicies.Base()
+	}
+	return ratelimit.DefaultPolicies()
+}
+
+// limitNet is the network a per-IP limit charges a request to: the client
+// address masked to Deps.ClientIPv4Prefix or ClientIPv6Prefix bits. An
+// IPv6 client can use every address of its /64 (a home or office gets a
+// whole prefix), so keying each address alone would let one client go
+// round a per-IP limit 2^64 times. IPv4-mapped IPv6 addresses count as
+// the IPv4 address (clientIP unmaps them).
+func (s *server) limitNet(r *http.Request) string {
+	a := clientIP(r, s.deps.TrustedProxies)
+	if !a.IsValid() {
+		return ""
+	}
+	bits := s.ipv6Bits
+	if a.Is4() {
+		bits = s.ipv4Bits
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
 }
 
 // LimitsLoader reads a tenant's rate-limit overrides from its settings, for
@@ -106,17 +133,20 @@ func LimitsLoader(store *tenancy.Store) ratelimit.LoadLimits {
 }
 
 // chargeIP charges an unauthenticated request that costs the server work
-// (registration's bcrypt, a refresh-token look-up, a failed authentication)
-// to its client IP under the login-IP policy, in a namespace of its own per
-// purpose.
-func (s *server) chargeIP(w http.ResponseWriter, r *http.Request, purpose string) error {
+// to its client network under policy p, in a namespace of its own per
+// purpose: registration's bcrypt and failed authentications under the
+// login-IP policy, refreshes and logouts under the refresh policy.
+func (s *server) chargeIP(w http.ResponseWriter, r *http.Request, p ratelimit.Policy, purpose string) error {
 	if s.deps.Limiter == nil {
 		return nil
 	}
-	ps := ratelimit.DefaultPolicies()
-	if s.deps.RatePolicies != nil {
-		ps = s.deps.RatePolicies.Base()
-	}
-	ip := clientIP(r, s.deps.TrustedProxies).String()
-	return s.charge(w, r, ratelimit.Check{Policy: ps.LoginIP, Key: ratelimit.Key(ratelimit.NameLoginIP, ratelimit.HashScope(purpose, ip))})
+	return s.charge(w, r, ratelimit.Check{Policy: p, Key: ratelimit.Key(p.Name, s.scopes.Scope(purpose, s.limitNet(r)))})
+}
+
+// chargeFailedAuth charges a failed authentication — a bad token or key, a
+// reused, unknown or expired refresh token — to its client network, so
+// guessing credentials is slowed down like guessing passwords. Its error
+// (a 429) replaces the failure's answer.
+func (s *server) chargeFailedAuth(w http.ResponseWriter, r *http.Request) error {
+	return s.chargeIP(w, r, s.basePolicies().LoginIP, "auth_failure")
 }

@@ -9,7 +9,10 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -65,7 +68,24 @@ type Deps struct {
 	// RatePolicies are the policies per tenant (defaults with the
 	// tenant's overrides, cached). Login limits come from its base.
 	RatePolicies *ratelimit.TenantPolicies
+	// LimitKeySecret keys the digests that stand for emails and client
+	// addresses in limit keys (ratelimit.NewScopeHasher; at least 32
+	// bytes). Every server sharing a Redis needs the same one, or their
+	// login and per-IP limits would not add up; parkd passes its JWT
+	// secret. Empty means a random secret of this server's own.
+	LimitKeySecret []byte
+	// ClientIPv4Prefix and ClientIPv6Prefix are how many leading bits of
+	// a client's address per-IP limits (login, registration, refresh,
+	// failed authentications) key it by; 0 means 32 and 64, so an IPv6
+	// client is its /64.
+	ClientIPv4Prefix, ClientIPv6Prefix int
 }
+
+// Default client prefixes of per-IP limits.
+const (
+	DefaultClientIPv4Prefix = 32
+	DefaultClientIPv6Prefix = 64
+)
 
 // Check is one dependency /readyz probes.
 type Check struct {
@@ -74,6 +94,11 @@ type Check struct {
 	// Probe returns nil when the dependency works. Its error is logged,
 	// never sent to the client.
 	Probe func(ctx context.Context) error
+	// Degrades marks a dependency the server can serve without, less
+	// well: while its probe fails, /readyz reports it "degraded" and
+	// stays 200, so a load balancer does not drain every instance over
+	// it. Redis in fail-open mode is one: the in-process limiter serves.
+	Degrades bool
 }
 
 // DefaultReadyTimeout bounds each readiness probe unless
@@ -94,6 +119,9 @@ type server struct {
 	deps    Deps
 	metrics *metrics
 	ready   *readiness
+
+	scopes             *ratelimit.ScopeHasher // digests in limit keys
+	ipv4Bits, ipv6Bits int                    // per-IP limits' prefixes
 }
 
 func newServer(deps Deps) *server {
@@ -107,13 +135,30 @@ func newServer(deps Deps) *server {
 	if deps.ReadyTimeout <= 0 {
 		deps.ReadyTimeout = DefaultReadyTimeout
 	}
-	return &server{logger: logger, deps: deps, ready: newReadiness()}
+	s := &server{logger: logger, deps: deps, ready: newReadiness(),
+		ipv4Bits: cmp.Or(deps.ClientIPv4Prefix, DefaultClientIPv4Prefix),
+		ipv6Bits: cmp.Or(deps.ClientIPv6Prefix, DefaultClientIPv6Prefix)}
+	if s.ipv4Bits < 0 || s.ipv4Bits > 32 || s.ipv6Bits < 0 || s.ipv6Bits > 128 {
+		panic(fmt.Sprintf("httpapi: client prefixes /%d and /%d are not IPv4 and IPv6 prefix lengths", s.ipv4Bits, s.ipv6Bits))
+	}
+	secret := deps.LimitKeySecret
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+	}
+	scopes, err := ratelimit.NewScopeHasher(secret)
+	if err != nil {
+		panic("httpapi: Deps.LimitKeySecret: " + err.Error())
+	}
+	s.scopes = scopes
+	return s
 }
 
 // NewServer returns parkd's HTTP handler: every route of the route table
 // behind the common middleware. It registers the HTTP metrics in
 // deps.Registry, so call it once per registry. It panics on an invalid route
-// table, which is a programming error that every test catches.
+// table, a LimitKeySecret shorter than 32 bytes or a client prefix that is
+// no prefix length: programming errors (parkd validates its settings).
 func NewServer(deps Deps) http.Handler {
 	s := newServer(deps)
 	s.metrics = newMetrics(s.deps.Registry)

@@ -168,6 +168,37 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
+// TestReadyzDegraded: a failing check that only Degrades the server (Redis
+// while the in-process limiter serves) keeps /readyz at 200, reported
+// "degraded", logged once at info; the same failure of a check that does
+// not degrade is a 503.
+func TestReadyzDegraded(t *testing.T) {
+	t.Parallel()
+	redisDown := func(context.Context) error { return errors.New("dial unix /tmp/redis.sock: connection refused") }
+	pgUp := func(context.Context) error { return nil }
+	f := newFixture(t, Deps{Checks: []Check{{Name: "postgres", Probe: pgUp}, {Name: "redis", Probe: redisDown, Degrades: true}}}, nil)
+	for range 2 {
+		w := f.do(t, "GET", "/readyz", nil)
+		var ans readyAnswer
+		if err := json.Unmarshal(w.Body.Bytes(), &ans); err != nil || w.Code != 200 || ans.Status != "degraded" ||
+			ans.Checks["redis"] != "degraded" || ans.Checks["postgres"] != "ok" {
+			t.Fatalf("degraded: %d %s (%v)", w.Code, w.Body, err)
+		}
+	}
+	if n := len(f.log.lines(t, "dependency degraded")); n != 1 {
+		t.Errorf("degraded logged %d times, want once", n)
+	}
+	if n := len(f.log.lines(t, "dependency down")); n != 0 {
+		t.Errorf("a degraded dependency logged as down %d times", n)
+	}
+
+	closed := newFixture(t, Deps{Checks: []Check{{Name: "postgres", Probe: pgUp}, {Name: "redis", Probe: redisDown}}}, nil)
+	w := closed.do(t, "GET", "/readyz", nil)
+	if p := problemOf(t, w); w.Code != 503 || p["checks"].(map[string]any)["redis"] != "down" {
+		t.Fatalf("not degrading: %d %s", w.Code, w.Body)
+	}
+}
+
 func TestReadyzTimesOut(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Deps{ReadyTimeout: 50 * time.Millisecond, Checks: []Check{{Name: "postgres", Probe: func(ctx context.Context) error {

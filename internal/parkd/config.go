@@ -98,6 +98,10 @@ type Config struct {
 	// RateLimitFailClosed denies API and webhook requests while Redis is
 	// unreachable, instead of limiting them in process.
 	RateLimitFailClosed bool
+	// RateLimitIPv4Prefix and RateLimitIPv6Prefix are how many leading
+	// bits of a client address per-IP limits key it by (32 and 64: an
+	// IPv6 client usually holds a whole /64).
+	RateLimitIPv4Prefix, RateLimitIPv6Prefix int
 	// LogLevel is the lowest level logged.
 	LogLevel slog.Level
 	// ShutdownTimeout bounds the draining of in-flight requests.
@@ -160,6 +164,8 @@ var settings = []setting{
 	{key: "idempotency_key_ttl", modes: serveDev, def: always("24h"), usage: "how long an Idempotency-Key and its answer are kept"},
 	{key: "dedupe_window", modes: serveDev, def: always("5m"), usage: "how long an id-less uplink with the same frame counter counts as a duplicate"},
 	{key: "ratelimit_fail_closed", modes: serveDev, def: always("false"), boolean: true, usage: "while Redis is down, deny API and webhook requests instead of limiting them in process (login limits always stay in process)"},
+	{key: "ratelimit_ipv4_prefix", modes: serveDev, def: always("32"), usage: "per-IP limits (login, registration, refresh, failed authentications) key an IPv4 client by this many leading bits, 16-32"},
+	{key: "ratelimit_ipv6_prefix", modes: serveDev, def: always("64"), usage: "per-IP limits key an IPv6 client by this many leading bits, 32-128 (64: one client, one /64)"},
 	{key: "allow_privileged_db_login", modes: serveOn, def: always("false"), boolean: true, usage: "start even if the database login is a superuser, BYPASSRLS or a member of park_owner, park_ops or park_auth (warns)"},
 	{key: "log_level", modes: []Mode{ModeServe, ModeDev, ModeMigrate}, def: always("info"), usage: "debug, info, warn or error"},
 	{key: "shutdown_timeout", modes: serveDev, def: always("20s"), usage: "how long SIGTERM waits for in-flight requests"},
@@ -541,6 +547,15 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 	} else {
 		c.RateLimitFailClosed = b
 	}
+	prefixLen := func(key string, least, most int) int {
+		n, err := strconv.Atoi(value(key))
+		if err != nil || n < least || n > most {
+			problem(key, "must be a whole number from %d to %d", least, most)
+		}
+		return n
+	}
+	c.RateLimitIPv4Prefix = prefixLen("ratelimit_ipv4_prefix", 16, 32)
+	c.RateLimitIPv6Prefix = prefixLen("ratelimit_ipv6_prefix", 32, 128)
 	if err := c.LogLevel.UnmarshalText([]byte(value("log_level"))); err != nil {
 		problem("log_level", "must be debug, info, warn or error")
 	}
@@ -690,6 +705,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("idempotency_key_ttl", c.IdempotencyKeyTTL),
 		slog.Bool("allow_privileged_db_login", c.AllowPrivilegedDBLogin),
 		slog.Bool("ratelimit_fail_closed", c.RateLimitFailClosed),
+		slog.Int("ratelimit_ipv4_prefix", c.RateLimitIPv4Prefix),
+		slog.Int("ratelimit_ipv6_prefix", c.RateLimitIPv6Prefix),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)

@@ -63,18 +63,12 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		return err
 	}
 	checks := []httpapi.Check{httpapi.PostgresCheck(pool)}
-	limiter, closeLimiter, redisCheck, err := newLimiter(cfg, logger, reg)
+	limits, err := newLimits(cfg, httpapi.LimitsLoader(store), logger, reg)
 	if err != nil {
 		return err
 	}
-	defer closeLimiter()
-	if redisCheck != nil {
-		checks = append(checks, *redisCheck)
-	}
-	base := ratelimit.DefaultPolicies()
-	if cfg.RateLimitFailClosed {
-		base = base.WithFailMode(ratelimit.FailClosed)
-	}
+	defer limits.close()
+	checks = append(checks, limits.checks...)
 	api := httpapi.NewServer(httpapi.Deps{
 		Logger:             logger,
 		Registry:           reg,
@@ -86,8 +80,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		Auth:               auth,
 		RegistrationOpen:   cfg.Registration == RegistrationOpen,
 		Reservations:       reservation.Options{MaxDuration: cfg.ReservationMaxDuration, KeyTTL: cfg.IdempotencyKeyTTL},
-		Limiter:            limiter,
-		RatePolicies:       ratelimit.NewTenantPolicies(base, httpapi.LimitsLoader(store), ratelimit.DefaultTenantTTL, nil),
+		Limiter:            limits.limiter,
+		RatePolicies:       limits.policies,
+		LimitKeySecret:     limits.keySecret,
+		ClientIPv4Prefix:   cfg.RateLimitIPv4Prefix,
+		ClientIPv6Prefix:   cfg.RateLimitIPv6Prefix,
 	})
 
 	servers := []*http.Server{newHTTPServer(api, logger)}
@@ -149,27 +146,56 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 	return nil
 }
 
-// newLimiter builds the rate limiter: in process when no Redis URL is
-// configured (one instance), else Redis with the in-process limiter as its
-// fallback during outages. It also returns a close function and, with
-// Redis, the /readyz check for it.
-func newLimiter(cfg *Config, logger *slog.Logger, reg prometheus.Registerer) (ratelimit.Limiter, func(), *httpapi.Check, error) {
+// limits is the rate limiting a server runs with.
+type limits struct {
+	limiter  ratelimit.Limiter
+	policies *ratelimit.TenantPolicies
+	// keySecret keys the digests of emails and addresses in limit keys:
+	// the JWT secret, which every instance shares (ratelimit derives its
+	// own key from it). Rotating the JWT secret starts those counters
+	// afresh.
+	keySecret []byte
+	checks    []httpapi.Check // what /readyz probes for them
+	close     func()
+}
+
+// newLimits builds the rate limiting from the configuration: the limiter
+// (in process without a Redis URL, else Redis with the in-process limiter
+// as its fallback during outages), the tenant policies (fail-closed when
+// configured, each tenant's limits trusted for DefaultTenantTTL), and with
+// Redis a readiness check that reports an outage as "degraded" while the
+// fallback serves, as down only in fail-closed mode.
+func newLimits(cfg *Config, load ratelimit.LoadLimits, logger *slog.Logger, reg prometheus.Registerer) (*limits, error) {
 	metrics, err := ratelimit.NewMetrics(reg)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
+	}
+	base := ratelimit.DefaultPolicies()
+	if cfg.RateLimitFailClosed {
+		base = base.WithFailMode(ratelimit.FailClosed)
+	}
+	l := &limits{
+		policies:  ratelimit.NewTenantPolicies(base, load, ratelimit.DefaultTenantTTL, nil),
+		keySecret: cfg.JWTSecret,
+		close:     func() {},
 	}
 	local := ratelimit.NewLocal(ratelimit.LocalOptions{})
 	if cfg.RedisURL == "" {
-		return ratelimit.Instrument(local, metrics), func() {}, nil, nil
+		l.limiter = ratelimit.Instrument(local, metrics)
+		return l, nil
 	}
+	// go-redis's own lines (a failed dial per probe) into this JSON log,
+	// as debug records: the breaker logs the outage once.
+	ratelimit.RouteRedisLogs(logger)
 	client, err := ratelimit.NewRedisClient(cfg.RedisURL)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("redis: %w", err)
+		return nil, fmt.Errorf("redis: %w", err)
 	}
 	redisLimiter := ratelimit.NewRedis(client, ratelimit.RedisOptions{})
-	limiter := ratelimit.NewFallback(redisLimiter, local, ratelimit.FallbackOptions{Logger: logger, Metrics: metrics})
-	check := &httpapi.Check{Name: "redis", Probe: redisLimiter.Ping}
-	return limiter, func() { client.Close() }, check, nil
+	l.limiter = ratelimit.NewFallback(redisLimiter, local, ratelimit.FallbackOptions{Logger: logger, Metrics: metrics})
+	l.checks = []httpapi.Check{{Name: "redis", Probe: redisLimiter.Ping, Degrades: !cfg.RateLimitFailClosed}}
+	l.close = func() { client.Close() }
+	return l, nil
 }
 
 // newAuth builds the authenticator from the configuration: bcrypt at the
