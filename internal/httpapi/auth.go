@@ -61,7 +61,7 @@ func (s *server) authenticate(rt Route, next http.Handler) http.Handler {
 		if cred == "" {
 			// Something was sent, so it is charged like any bad credential.
 			s.metrics.authFailure("malformed")
-			if lerr := s.chargeIP(w, r, "auth_failure"); lerr != nil {
+			if lerr := s.chargeFailedAuth(w, r); lerr != nil {
 				return lerr
 			}
 			return errBadScheme
