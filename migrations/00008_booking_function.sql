@@ -6,8 +6,10 @@
 -- SECURITY INVOKER: it runs as the caller (park_app) under row-level
 -- security and the caller's grants, exactly as the statements it replaces
 -- did; it acts for app_tenant_id(), the tenant the transaction's prologue
--- set, and for no other. It pins search_path and schema-qualifies every
--- name, like the SECURITY DEFINER look-ups, and only park_app may call it.
+-- set, and for no other; only park_app may call it. It qualifies its
+-- tables and functions but sets no search_path: a SET clause would cost a
+-- configuration change on every call, and a function that runs with its
+-- caller's rights gains the caller nothing it did not have.
 
 -- +goose Up
 
@@ -45,43 +47,41 @@ ALTER TABLE audit_events ALTER CONSTRAINT audit_events_tenant_id_fkey DEFERRABLE
 -- one another.
 -- +goose StatementBegin
 CREATE FUNCTION book_reservation(
-    p_space_id     uuid,
-    p_id           uuid,
-    p_starts_at    timestamptz,
-    p_ends_at      timestamptz,
-    p_created_by   uuid,
-    p_actor        text,
-    p_principal_id uuid,
-    p_key          text,
-    p_fingerprint  bytea,
-    p_now          timestamptz,
-    p_expires_at   timestamptz)
-RETURNS TABLE (
-    outcome        text,
-    r_tenant_id    uuid,
-    r_id           uuid,
-    r_space_id     uuid,
-    r_starts_at    timestamptz,
-    r_ends_at      timestamptz,
-    r_status       text,
-    r_request_id   text,
-    r_created_by   uuid,
-    r_created_at   timestamptz,
-    r_cancelled_at timestamptz,
-    c_id           uuid,
-    c_starts_at    timestamptz,
-    c_ends_at      timestamptz,
-    k_status       integer,
-    k_body         text)
+    p_space_id         uuid,
+    p_id               uuid,
+    p_starts_at        timestamptz,
+    p_ends_at          timestamptz,
+    p_created_by       uuid,
+    p_actor            text,
+    p_principal_id     uuid,
+    p_key              text,
+    p_fingerprint      bytea,
+    p_now              timestamptz,
+    p_expires_at       timestamptz,
+    OUT outcome        text,
+    OUT r_tenant_id    uuid,
+    OUT r_id           uuid,
+    OUT r_space_id     uuid,
+    OUT r_starts_at    timestamptz,
+    OUT r_ends_at      timestamptz,
+    OUT r_status       text,
+    OUT r_request_id   text,
+    OUT r_created_by   uuid,
+    OUT r_created_at   timestamptz,
+    OUT r_cancelled_at timestamptz,
+    OUT c_id           uuid,
+    OUT c_starts_at    timestamptz,
+    OUT c_ends_at      timestamptz,
+    OUT k_status       integer,
+    OUT k_body         text)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_tenant  uuid := public.app_tenant_id();
-    v_during  tstzrange := tstzrange(p_starts_at, p_ends_at, '[)');
+    v_during  tstzrange := pg_catalog.tstzrange(p_starts_at, p_ends_at, '[)');
     v_claimed boolean := p_key IS NULL;
+    v_live    boolean;
     k         record;
-    r         public.reservations;
 BEGIN
     IF v_tenant IS NULL THEN
         RAISE EXCEPTION 'book_reservation: no tenant is set for the transaction';
@@ -106,14 +106,13 @@ BEGIN
             -- Forgotten: the key is free for a new request.
             UPDATE public.idempotency_keys i
                SET fingerprint = p_fingerprint, status_code = NULL, body = NULL,
-                   created_at = now(), expires_at = p_expires_at
+                   created_at = pg_catalog.now(), expires_at = p_expires_at
              WHERE i.tenant_id = v_tenant AND i.principal_id = p_principal_id AND i.key = p_key;
             v_claimed := true;
             EXIT;
         END IF;
         IF k.fingerprint <> p_fingerprint THEN
             outcome := 'reused';
-            RETURN NEXT;
             RETURN;
         END IF;
         IF k.status_code IS NULL OR k.body IS NULL THEN
@@ -124,7 +123,6 @@ BEGIN
         outcome := 'replay';
         k_status := k.status_code;
         k_body := k.body;
-        RETURN NEXT;
         RETURN;
     END LOOP;
     IF NOT v_claimed THEN
@@ -136,61 +134,61 @@ BEGIN
     -- claim back, so the key stays usable).
     IF p_ends_at <= p_now THEN
         outcome := 'over';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-
-    -- The lock makes the bookings of one space take turns and keeps the
-    -- space from being deleted under a booking: SpaceDelete takes the same
-    -- lock and then looks for reservations.
-    PERFORM 1 FROM public.spaces s
-      WHERE s.tenant_id = v_tenant AND s.id = p_space_id AND s.deleted_at IS NULL
-        FOR UPDATE;
-    IF NOT FOUND THEN
-        outcome := 'not_found';
-        RETURN NEXT;
         RETURN;
     END IF;
 
     FOR attempt IN 1..3 LOOP
-        -- ON CONFLICT DO NOTHING without a target covers the exclusion
-        -- constraint too: an overlap yields no row instead of an error.
-        INSERT INTO public.reservations AS x (tenant_id, id, space_id, during, request_id, created_by)
-        VALUES (v_tenant, p_id, p_space_id, v_during, p_key, p_created_by)
-        ON CONFLICT DO NOTHING
-        RETURNING x.* INTO r;
-        IF FOUND THEN
+        -- One statement locks the live space, inserts the reservation and
+        -- writes its audit event. The lock (FOR UPDATE) makes the bookings
+        -- of one space take turns and keeps the space from being deleted
+        -- under a booking: SpaceDelete takes the same lock and then looks
+        -- for reservations. ON CONFLICT DO NOTHING without a target covers
+        -- the exclusion constraint too: an overlap yields no row instead of
+        -- an error.
+        WITH space AS (
+            SELECT s.id FROM public.spaces s
+             WHERE s.tenant_id = v_tenant AND s.id = p_space_id AND s.deleted_at IS NULL
+               FOR UPDATE
+        ), made AS (
+            INSERT INTO public.reservations AS x (tenant_id, id, space_id, during, request_id, created_by)
+            SELECT v_tenant, p_id, space.id, v_during, p_key, p_created_by FROM space
+            ON CONFLICT DO NOTHING
+            RETURNING x.id, x.during, x.status, x.request_id, x.created_by, x.created_at, x.cancelled_at
+        ), audited AS (
             INSERT INTO public.audit_events (tenant_id, actor, action, target, details)
-            VALUES (v_tenant, p_actor, 'reservation.create', r.id::text, jsonb_build_object(
-                'space_id', r.space_id,
-                'starts_at', to_char(lower(r.during) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                'ends_at', to_char(upper(r.during) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                'request_id', r.request_id));
+            SELECT v_tenant, p_actor, 'reservation.create', made.id::text, pg_catalog.jsonb_build_object(
+                       'space_id', p_space_id,
+                       'starts_at', pg_catalog.to_char(pg_catalog.lower(made.during) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                       'ends_at', pg_catalog.to_char(pg_catalog.upper(made.during) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                       'request_id', made.request_id)
+              FROM made
+        )
+        SELECT f.live, m.id, pg_catalog.lower(m.during), pg_catalog.upper(m.during), m.status, m.request_id,
+               m.created_by, m.created_at, m.cancelled_at
+          INTO v_live, r_id, r_starts_at, r_ends_at, r_status, r_request_id,
+               r_created_by, r_created_at, r_cancelled_at
+          FROM (SELECT pg_catalog.count(*) > 0 AS live FROM space) f
+          LEFT JOIN made m ON true;
+        IF NOT v_live THEN
+            outcome := 'not_found';
+            RETURN;
+        END IF;
+        IF r_id IS NOT NULL THEN
             outcome := 'created';
-            r_tenant_id := r.tenant_id;
-            r_id := r.id;
-            r_space_id := r.space_id;
-            r_starts_at := lower(r.during);
-            r_ends_at := upper(r.during);
-            r_status := r.status;
-            r_request_id := r.request_id;
-            r_created_by := r.created_by;
-            r_created_at := r.created_at;
-            r_cancelled_at := r.cancelled_at;
-            RETURN NEXT;
+            r_tenant_id := v_tenant;
+            r_space_id := p_space_id;
             RETURN;
         END IF;
         -- Only a confirmed reservation holds the slot: a cancelled one is
         -- history and must never be named as the conflict.
-        SELECT x.id, lower(x.during), upper(x.during) INTO c_id, c_starts_at, c_ends_at
+        SELECT x.id, pg_catalog.lower(x.during), pg_catalog.upper(x.during) INTO c_id, c_starts_at, c_ends_at
           FROM public.reservations x
          WHERE x.tenant_id = v_tenant AND x.space_id = p_space_id AND x.status = 'confirmed'
-           AND x.during && v_during
-         ORDER BY lower(x.during), x.id
+           AND x.during OPERATOR(pg_catalog.&&) v_during
+         ORDER BY pg_catalog.lower(x.during), x.id
          LIMIT 1;
         IF FOUND THEN
             outcome := 'conflict';
-            RETURN NEXT;
             RETURN;
         END IF;
         -- The reservation in the way was cancelled between the insert and
