@@ -136,9 +136,8 @@ func tenantBatch(ctx context.Context, db batchSender, tenantID uuid.UUID, b *pgx
 //
 // An error from a callback, from then or from the second batch rolls the
 // transaction back (one more round trip, on that path only) and is
-// returned translated by InterpretError, as is a panic's rollback done
-// before the panic continues. Neither batch may contain transaction control
-// statements. A zero tenantID is refused with ErrNoTenant before anything
+// returned translated by InterpretError; a panic rolls back too, and
+// continues. Neither batch may contain transaction control statements. A zero tenantID is refused with ErrNoTenant before anything
 // is sent. The connection goes back to the pool outside any transaction,
 // or is closed.
 func (s *Store) InTenantTxBatches(ctx context.Context, tenantID uuid.UUID, first *pgx.Batch, then func() (*pgx.Batch, error)) error {
@@ -190,7 +189,7 @@ func (s *Store) InTenantTxBatches(ctx context.Context, tenantID uuid.UUID, first
 		return nil
 	})
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return InterpretError(fmt.Errorf("commit: %w", err))
+		return InterpretError(err)
 	}
 	return nil
 }
