@@ -117,20 +117,37 @@ func formatDuration(d time.Duration) string {
 // or ErrNotFound when the space is missing, deleted or another tenant's, a
 // *ConflictError when the range overlaps a confirmed reservation of the
 // space, or a *tenancy.ValidationError.
+//
+// The booking is one statement (book_reservation: lock the space, insert,
+// audit) in one round trip, its own implicit transaction.
 func (s *Store) Create(ctx context.Context, p *CreateParams) (*Reservation, error) {
 	if p.key() != "" {
 		return nil, errors.New("reservation: Create with an idempotency key; use CreateIdempotent")
 	}
-	if err := s.validate(p, s.now()); err != nil {
+	now := s.now()
+	if err := s.validate(p, now); err != nil {
 		return nil, err
 	}
 	var res *Reservation
 	err := s.retry(ctx, func() error {
-		return s.db.InTenantTx(ctx, p.TenantID, func(tx pgx.Tx) error {
-			var err error
-			res, err = s.book(ctx, tx, p)
+		var o booking
+		var b pgx.Batch
+		queueBook(&b, p, nil, now, time.Time{}, &o)
+		if err := s.db.InTenantBatch(ctx, p.TenantID, &b); err != nil {
 			return err
-		})
+		}
+		switch o.outcome {
+		case outcomeCreated:
+			res = &o.res
+			return nil
+		case outcomeConflict:
+			return &ConflictError{SpaceID: p.SpaceID, Conflicting: o.conflict}
+		case outcomeNotFound:
+			return spaceNotFound(p.SpaceID)
+		case outcomeOver:
+			return checkNotOver(p, now)
+		}
+		return fmt.Errorf("book_reservation: unexpected outcome %q", o.outcome)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create reservation: %w", err)
@@ -140,23 +157,25 @@ func (s *Store) Create(ctx context.Context, p *CreateParams) (*Reservation, erro
 
 // CreateIdempotent books like Create under the request's idempotency key
 // (IdempotencyKey, else RequestID; one is required), scoped to the tenant
-// and PrincipalID, all in one transaction (DESIGN §7):
+// and PrincipalID, all in one transaction of two round trips (DESIGN §7):
 //
-//  1. claim the key — a concurrent request with the same key waits here
-//     for the first to finish, then gets its answer;
-//  2. lock the live space row, as SpaceDelete does;
-//  3. insert the reservation (the EXCLUDE constraint decides overlaps);
-//  4. store render's answer with the key.
+//  1. BEGIN, the tenant prologue and book_reservation, which claims the
+//     key — a concurrent request with the same key waits here for the
+//     first to finish, then gets its answer — locks the live space row, as
+//     SpaceDelete does, inserts the reservation (the EXCLUDE constraint
+//     decides overlaps) and writes the audit event;
+//  2. render's answer, stored with the key, and COMMIT.
 //
-// Steps 1 and 2 travel in one round trip.
+// Render runs between the two, in Go, so the library stores HTTP answers
+// without knowing HTTP.
 //
 // A key already answered returns that answer again (Replayed); one used
 // for a different request is ErrKeyReused; one older than the key TTL is
 // forgotten and used afresh. A missing space and an overlap are final
 // answers, stored like a success. Invalid input is refused before the key
 // is claimed and stores nothing, so a corrected request may use the key;
-// errors (database failures, a render error) roll everything back, so 5xx
-// answers are never stored.
+// errors (database failures, a render error, a 5xx status) roll everything
+// back, so 5xx answers are never stored.
 //
 // Deadlocks and serialization failures run the transaction again, up to
 // three times; after that the error is tenancy.ErrSerialization.
@@ -170,10 +189,17 @@ func (s *Store) CreateIdempotent(ctx context.Context, p *CreateParams, render Re
 	fp := Fingerprint(p.SpaceID, p.StartsAt, p.EndsAt, p.key())
 	var ans *Answer
 	err := s.retry(ctx, func() error {
-		return s.db.InTenantTx(ctx, p.TenantID, func(tx pgx.Tx) error {
+		now := s.now()
+		var o booking
+		first := &pgx.Batch{}
+		queueBook(first, p, fp[:], now, now.Add(s.keyTTL), &o)
+		return s.db.InTenantTxBatches(ctx, p.TenantID, first, func() (*pgx.Batch, error) {
 			var err error
-			ans, err = s.bookIdempotent(ctx, tx, p, fp, render)
-			return err
+			ans, err = answer(p, &o, now, render)
+			if err != nil || ans.Replayed {
+				return nil, err
+			}
+			return storeAnswer(p, ans), nil
 		})
 	})
 	if err != nil {
@@ -182,117 +208,41 @@ func (s *Store) CreateIdempotent(ctx context.Context, p *CreateParams, render Re
 	return ans, nil
 }
 
-func (s *Store) bookIdempotent(ctx context.Context, tx pgx.Tx, p *CreateParams, fp [32]byte, render Render) (*Answer, error) {
-	now := s.now()
-	replay, live, err := s.claimAndLock(ctx, tx, p, fp, now)
-	if err != nil || replay != nil {
-		return replay, err
-	}
-	// A new request (no stored answer): now the clock rule applies. Its
-	// error rolls back the claim, so nothing is stored.
-	if err := checkNotOver(p, now); err != nil {
-		return nil, err
-	}
+// answer decides what book_reservation's outcome o answers: a stored answer
+// again, an error that rolls back, or a new answer made by render, whose
+// Body storeAnswer then fills in.
+func answer(p *CreateParams, o *booking, now time.Time, render Render) (*Answer, error) {
 	ans := &Answer{}
-	var conflict *ConflictError
-	if !live {
+	switch o.outcome {
+	case outcomeReplay:
+		return &Answer{Status: o.status, Body: []byte(o.body), Replayed: true}, nil
+	case outcomeReused:
+		return nil, ErrKeyReused
+	case outcomeOver:
+		// A new request (no stored answer): the clock rule applies. The
+		// error rolls back the claim, so nothing is stored.
+		return nil, checkNotOver(p, now)
+	case outcomeCreated:
+		ans.Reservation = &o.res
+	case outcomeConflict:
+		ans.Err = &ConflictError{SpaceID: p.SpaceID, Conflicting: o.conflict}
+	case outcomeNotFound:
 		ans.Err = spaceNotFound(p.SpaceID)
-	} else if ans.Reservation, err = s.insert(ctx, tx, p); errors.As(err, &conflict) {
-		ans.Err = err
-	} else if err != nil {
-		return nil, err
+	default:
+		return nil, fmt.Errorf("book_reservation: unexpected outcome %q", o.outcome)
 	}
 	status, body, err := render(ans.Reservation, ans.Err)
 	if err != nil {
 		return nil, fmt.Errorf("render answer: %w", err)
 	}
-	if ans.Body, err = storeAnswer(ctx, tx, p, status, body); err != nil {
-		return nil, err
+	if status < 200 || status > 499 {
+		return nil, fmt.Errorf("idempotent answer with status %d: only 2xx and 4xx answers are stored", status)
 	}
-	ans.Status = status
+	ans.Status, ans.Body = status, body
 	return ans, nil
 }
 
-// lockSpaceSQL locks a live space of the tenant. The lock makes the
-// bookings of one space take turns and keeps the space from being deleted
-// under a booking: tenancy.SpaceDelete takes the same lock and then looks
-// for reservations.
-const lockSpaceSQL = `select 1 from spaces where tenant_id = $1 and id = $2 and deleted_at is null for update`
-
 func spaceNotFound(id uuid.UUID) error { return fmt.Errorf("space %s: %w", id, tenancy.ErrNotFound) }
-
-// book locks the space and inserts the reservation in tx.
-func (s *Store) book(ctx context.Context, tx pgx.Tx, p *CreateParams) (*Reservation, error) {
-	var one int
-	err := tx.QueryRow(ctx, lockSpaceSQL, p.TenantID, p.SpaceID).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, spaceNotFound(p.SpaceID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("lock space: %w", err)
-	}
-	return s.insert(ctx, tx, p)
-}
-
-// insert adds the reservation to the locked space, with its audit event.
-// An overlap is a *ConflictError that leaves tx usable, so the caller can
-// still store it as the answer.
-func (s *Store) insert(ctx context.Context, tx pgx.Tx, p *CreateParams) (*Reservation, error) {
-	var requestID *string
-	if k := p.key(); k != "" {
-		requestID = &k
-	}
-	id := uuid.New()
-	// ON CONFLICT DO NOTHING without a target covers the exclusion
-	// constraint too: an overlap yields no row instead of aborting the
-	// transaction.
-	for range 3 {
-		res, err := scan(tx.QueryRow(ctx,
-			`insert into reservations (tenant_id, id, space_id, during, request_id, created_by)
-			 values ($1, $2, $3, tstzrange($4, $5, '[)'), $6, $7)
-			 on conflict do nothing
-			 returning `+columns,
-			p.TenantID, id, p.SpaceID, p.StartsAt, p.EndsAt, requestID, p.CreatedBy))
-		if err == nil {
-			return &res, tenancy.AppendAudit(ctx, tx, tenancy.AuditEvent{
-				Actor: p.Actor, Action: "reservation.create", Target: res.ID.String(),
-				Details: map[string]any{"space_id": res.SpaceID, "starts_at": res.StartsAt, "ends_at": res.EndsAt, "request_id": res.RequestID}})
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("insert reservation: %w", err)
-		}
-		c, err := conflictWith(ctx, tx, p)
-		if err != nil {
-			return nil, err
-		}
-		if c != nil {
-			return nil, c
-		}
-		// The reservation in the way was cancelled between the insert
-		// and the look-up: try again.
-	}
-	return nil, fmt.Errorf("insert reservation: the conflicting reservation keeps changing: %w", tenancy.ErrSerialization)
-}
-
-// conflictWith finds the earliest confirmed reservation of the space that
-// overlaps the request, or nil.
-func conflictWith(ctx context.Context, tx pgx.Tx, p *CreateParams) (*ConflictError, error) {
-	c := &ConflictError{SpaceID: p.SpaceID}
-	err := tx.QueryRow(ctx,
-		`select id, lower(during), upper(during) from reservations
-		  where tenant_id = $1 and space_id = $2 and status = 'confirmed'
-		    and during && tstzrange($3, $4, '[)')
-		  order by lower(during), id limit 1`,
-		p.TenantID, p.SpaceID, p.StartsAt, p.EndsAt).Scan(&c.Conflicting.ID, &c.Conflicting.StartsAt, &c.Conflicting.EndsAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find conflicting reservation: %w", err)
-	}
-	c.Conflicting.StartsAt, c.Conflicting.EndsAt = c.Conflicting.StartsAt.UTC(), c.Conflicting.EndsAt.UTC()
-	return c, nil
-}
 
 // retry runs fn, and again after a deadlock or serialization failure, up to
 // maxRetries more times. Any other outcome is returned at once.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // MaxKeyLen is the longest idempotency key (and request_id) accepted.
@@ -103,125 +102,115 @@ type Answer struct {
 	Err error
 }
 
-// errKeyVanished means a key row seen as existing was deleted (pruned)
-// before it could be locked; the claim is tried again.
-var errKeyVanished = errors.New("idempotency key deleted concurrently")
+// Outcomes of book_reservation (migration 00008).
+const (
+	outcomeCreated  = "created"
+	outcomeConflict = "conflict"
+	outcomeNotFound = "not_found"
+	outcomeOver     = "over"
+	outcomeReplay   = "replay"
+	outcomeReused   = "reused"
+)
 
-// claimSQL claims an idempotency key: one row, or nothing when the key
-// exists.
-const claimSQL = `insert into idempotency_keys (tenant_id, principal_id, key, fingerprint, expires_at)
-	values ($1, $2, $3, $4, $5) on conflict do nothing`
+// bookSQL calls book_reservation, which claims the idempotency key (when
+// given), locks the live space, inserts the reservation and writes its
+// audit event: one statement, so one round trip. Every parameter is cast,
+// so the statement works where parameters have no described types (pgx
+// exec mode, as through PgBouncer).
+const bookSQL = `select outcome, r_tenant_id, r_id, r_space_id, r_starts_at, r_ends_at, r_status, r_request_id,
+	       r_created_by, r_created_at, r_cancelled_at, c_id, c_starts_at, c_ends_at, k_status, k_body
+	  from book_reservation($1::uuid, $2::uuid, $3::timestamptz, $4::timestamptz, $5::uuid, $6::text,
+	                        $7::uuid, $8::text, $9::bytea, $10::timestamptz, $11::timestamptz)`
 
-// claimAndLock takes the key for this transaction and locks the space, in
-// one round trip. It returns the stored answer when an earlier request
-// answered the key, ErrKeyReused when it was used for another request, and
-// otherwise (nil, nil) with the key this transaction's to answer; live
-// reports whether the space was found and locked.
-//
-// The INSERT … ON CONFLICT DO NOTHING is what makes a concurrent duplicate
-// wait: PostgreSQL holds the second insert until the first transaction ends
-// and then reports the conflict; the SELECT … FOR UPDATE in existingKey
-// then reads the committed answer, and keeps a pruner from deleting the row
-// under us. Locks are taken in one order — a new key, the space, an
-// existing key's row — and the pruner skips locked rows, so bookings cannot
-// deadlock one another (a deadlock with other work is retried).
-func (s *Store) claimAndLock(ctx context.Context, tx pgx.Tx, p *CreateParams, fp [32]byte, now time.Time) (ans *Answer, live bool, err error) {
-	claimArgs := []any{p.TenantID, p.PrincipalID, p.key(), fp[:], now.Add(s.keyTTL)}
-	var claimed bool
+// booking is what book_reservation answered.
+type booking struct {
+	outcome string
+	// res is the reservation made (outcomeCreated).
+	res Reservation
+	// conflict is the earliest confirmed reservation in the way
+	// (outcomeConflict).
+	conflict ConflictingReservation
+	// status and body are the stored answer (outcomeReplay).
+	status int
+	body   string
+}
+
+// queueBook queues the book_reservation call for p on b; o receives its
+// answer. fp nil books without idempotency (the key, principal and expiry
+// are then not sent); now judges key expiry and whether the range is over.
+func queueBook(b *pgx.Batch, p *CreateParams, fp []byte, now, expiresAt time.Time, o *booking) {
+	var key *string
+	var principal *uuid.UUID
+	var expires *time.Time
+	if fp != nil {
+		k := p.key()
+		key, principal, expires = &k, &p.PrincipalID, &expiresAt
+	}
+	b.Queue(bookSQL, p.SpaceID, uuid.New(), p.StartsAt, p.EndsAt, p.CreatedBy, p.Actor,
+		principal, key, fp, now, expires).QueryRow(o.scan)
+}
+
+// scan reads book_reservation's row. Only the columns of the outcome are
+// set; the others are NULL.
+func (o *booking) scan(row pgx.Row) error {
+	var (
+		tenant, id, space, cID              *uuid.UUID
+		start, end, createdAt, cStart, cEnd *time.Time
+		status, body                        *string
+		code                                *int
+		r                                   = &o.res
+	)
+	err := row.Scan(&o.outcome, &tenant, &id, &space, &start, &end, &status, &r.RequestID,
+		&r.CreatedBy, &createdAt, &r.CancelledAt, &cID, &cStart, &cEnd, &code, &body)
+	if err != nil {
+		return fmt.Errorf("book reservation: %w", err)
+	}
+	missing := func(ptrs ...bool) error {
+		for _, absent := range ptrs {
+			if absent {
+				return fmt.Errorf("book reservation: outcome %s without its columns", o.outcome)
+			}
+		}
+		return nil
+	}
+	switch o.outcome {
+	case outcomeCreated:
+		if err := missing(tenant == nil, id == nil, space == nil, start == nil, end == nil, status == nil, createdAt == nil); err != nil {
+			return err
+		}
+		r.TenantID, r.ID, r.SpaceID, r.Status = *tenant, *id, *space, *status
+		r.StartsAt, r.EndsAt, r.CreatedAt = start.UTC(), end.UTC(), createdAt.UTC()
+	case outcomeConflict:
+		if err := missing(cID == nil, cStart == nil, cEnd == nil); err != nil {
+			return err
+		}
+		o.conflict = ConflictingReservation{ID: *cID, StartsAt: cStart.UTC(), EndsAt: cEnd.UTC()}
+	case outcomeReplay:
+		if err := missing(code == nil, body == nil); err != nil {
+			return err
+		}
+		o.status, o.body = *code, *body
+	}
+	return nil
+}
+
+// storeAnswer queues the update that records ans under the claimed key. It
+// sets ans.Body to the body as stored (PostgreSQL's jsonb form), which is
+// what every later replay sends.
+func storeAnswer(p *CreateParams, ans *Answer) *pgx.Batch {
 	b := &pgx.Batch{}
-	b.Queue(claimSQL, claimArgs...).Exec(func(tag pgconn.CommandTag) error {
-		claimed = tag.RowsAffected() == 1
+	b.Queue(`update idempotency_keys set status_code = $4::integer, body = $5::jsonb
+		  where tenant_id = $1::uuid and principal_id = $2::uuid and key = $3::text
+		  returning body::text`,
+		p.TenantID, p.PrincipalID, p.key(), ans.Status, string(ans.Body)).QueryRow(func(r pgx.Row) error {
+		var stored string
+		if err := r.Scan(&stored); err != nil {
+			return fmt.Errorf("store idempotent answer: %w", err)
+		}
+		ans.Body = []byte(stored)
 		return nil
 	})
-	b.Queue(lockSpaceSQL, p.TenantID, p.SpaceID).QueryRow(func(r pgx.Row) error {
-		var one int
-		err := r.Scan(&one)
-		live = err == nil
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		return err
-	})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, false, fmt.Errorf("claim idempotency key and lock space: %w", err)
-	}
-	for attempt := 1; !claimed; attempt++ {
-		ans, err := s.existingKey(ctx, tx, p, fp, now)
-		switch {
-		case errors.Is(err, errKeyVanished) && attempt < 3:
-			// Pruned between our insert and our lock: claim it afresh.
-			tag, err := tx.Exec(ctx, claimSQL, claimArgs...)
-			if err != nil {
-				return nil, false, fmt.Errorf("claim idempotency key: %w", err)
-			}
-			claimed = tag.RowsAffected() == 1
-		case err != nil || ans != nil:
-			return ans, live, err
-		default: // expired and taken over
-			claimed = true
-		}
-	}
-	return nil, live, nil
-}
-
-// existingKey locks a key row that already exists and decides: replay its
-// answer, refuse another request under it, or take it over when expired.
-func (s *Store) existingKey(ctx context.Context, tx pgx.Tx, p *CreateParams, fp [32]byte, now time.Time) (*Answer, error) {
-	var (
-		stored    []byte
-		status    *int
-		body      *string
-		expiresAt time.Time
-	)
-	err := tx.QueryRow(ctx,
-		`select fingerprint, status_code, body::text, expires_at from idempotency_keys
-		  where tenant_id = $1 and principal_id = $2 and key = $3 for update`,
-		p.TenantID, p.PrincipalID, p.key()).Scan(&stored, &status, &body, &expiresAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errKeyVanished
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read idempotency key: %w", err)
-	}
-	if !expiresAt.After(now) {
-		// Forgotten: the key is free for a new request.
-		_, err := tx.Exec(ctx,
-			`update idempotency_keys set fingerprint = $4, status_code = null, body = null,
-			        created_at = now(), expires_at = $5
-			  where tenant_id = $1 and principal_id = $2 and key = $3`,
-			p.TenantID, p.PrincipalID, p.key(), fp[:], now.Add(s.keyTTL))
-		if err != nil {
-			return nil, fmt.Errorf("renew idempotency key: %w", err)
-		}
-		return nil, nil
-	}
-	if string(stored) != string(fp[:]) {
-		return nil, ErrKeyReused
-	}
-	if status == nil || body == nil {
-		// The claim and the answer commit together, so a committed key
-		// always has its answer.
-		return nil, errors.New("idempotency key without an answer")
-	}
-	return &Answer{Status: *status, Body: []byte(*body), Replayed: true}, nil
-}
-
-// storeAnswer records the answer under the claimed key and returns the body
-// as stored, which is what every later replay sends.
-func storeAnswer(ctx context.Context, tx pgx.Tx, p *CreateParams, status int, body []byte) ([]byte, error) {
-	if status < 200 || status > 499 {
-		return nil, fmt.Errorf("idempotent answer with status %d: only 2xx and 4xx answers are stored", status)
-	}
-	var stored string
-	err := tx.QueryRow(ctx,
-		`update idempotency_keys set status_code = $4, body = $5::jsonb
-		  where tenant_id = $1 and principal_id = $2 and key = $3
-		  returning body::text`,
-		p.TenantID, p.PrincipalID, p.key(), status, string(body)).Scan(&stored)
-	if err != nil {
-		return nil, fmt.Errorf("store idempotent answer: %w", err)
-	}
-	return []byte(stored), nil
+	return b
 }
 
 // DefaultPruneBatch is the batch size of PruneExpiredKeys unless given.

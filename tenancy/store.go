@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -123,6 +124,85 @@ func tenantBatch(ctx context.Context, db batchSender, tenantID uuid.UUID, b *pgx
 		full.QueuedQueries = append(full.QueuedQueries, q)
 	}
 	return InterpretError(db.SendBatch(ctx, full).Close())
+}
+
+// InTenantTxBatches runs one transaction as park_app with app.tenant_id set
+// to tenantID in two round trips, for work that needs Go between the
+// statements that read and the statement that ends the transaction (such as
+// rendering an answer to store): BEGIN, the tenant prologue and first's
+// queries travel together; their callbacks run; then then runs and returns
+// the queries that travel with the COMMIT in the second round trip (nil:
+// COMMIT alone). then must not use the database.
+//
+// An error from a callback, from then or from the second batch rolls the
+// transaction back (one more round trip, on that path only) and is
+// returned translated by InterpretError; a panic rolls back too, and
+// continues. Neither batch may contain transaction control statements. A zero tenantID is refused with ErrNoTenant before anything
+// is sent. The connection goes back to the pool outside any transaction,
+// or is closed.
+func (s *Store) InTenantTxBatches(ctx context.Context, tenantID uuid.UUID, first *pgx.Batch, then func() (*pgx.Batch, error)) error {
+	if tenantID == uuid.Nil {
+		return ErrNoTenant
+	}
+	if first == nil || first.Len() == 0 {
+		return errors.New("tenancy: empty batch")
+	}
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, first.Len()+2)}
+	b.Queue("begin")
+	b.Queue(tenantPrologue, tenantID.String())
+	if err := appendQueries(b, first); err != nil {
+		return err
+	}
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return InterpretError(fmt.Errorf("acquire connection: %w", err))
+	}
+	// Release destroys a connection still in a transaction; the rollback
+	// below (run first) tries to spare it.
+	defer c.Release()
+	conn := c.Conn()
+	defer func() {
+		if conn.IsClosed() || conn.PgConn().TxStatus() == 'I' {
+			return
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		_, _ = conn.Exec(rctx, "rollback")
+	}()
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return InterpretError(err)
+	}
+	last, err := then()
+	if err != nil {
+		return InterpretError(err)
+	}
+	b = &pgx.Batch{}
+	if last != nil {
+		if err := appendQueries(b, last); err != nil {
+			return err
+		}
+	}
+	b.Queue("commit").Exec(func(tag pgconn.CommandTag) error {
+		if tag.String() != "COMMIT" {
+			return pgx.ErrTxCommitRollback
+		}
+		return nil
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return InterpretError(err)
+	}
+	return nil
+}
+
+// appendQueries appends src's queries to dst, refusing transaction control.
+func appendQueries(dst, src *pgx.Batch) error {
+	for _, q := range src.QueuedQueries {
+		if isTxControl(q.SQL) {
+			return fmt.Errorf("tenancy: batch contains transaction control %q", firstWord(q.SQL))
+		}
+		dst.QueuedQueries = append(dst.QueuedQueries, q)
+	}
+	return nil
 }
 
 // inTx begins a transaction on db with the prologue in the same round trip,

@@ -1,0 +1,162 @@
+package reservation_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parkhq/park/reservation"
+	"github.com/parkhq/park/tenancy"
+)
+
+// tripCounter counts network round trips on the connections it wraps: a
+// read that follows a write is the answer to one round trip, however many
+// statements the write carried.
+type tripCounter struct {
+	wrote atomic.Bool
+	trips atomic.Int64
+}
+
+type countingConn struct {
+	net.Conn
+	c *tripCounter
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	c.c.wrote.Store(true)
+	return c.Conn.Write(b)
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 && c.c.wrote.Swap(false) {
+		c.c.trips.Add(1)
+	}
+	return n, err
+}
+
+// countingPool is a one-connection park_server pool whose round trips c
+// counts. It never pings or health-checks on its own, so every round trip
+// is a store's.
+func countingPool(t *testing.T, b *bundle, mode pgx.QueryExecMode, c *tripCounter) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(b.db.ServerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns, cfg.MinConns = 1, 0
+	cfg.HealthCheckPeriod = time.Hour
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
+	cfg.ConnConfig.DefaultQueryExecMode = mode
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countingConn{Conn: conn, c: c}, nil
+	}
+	pool, err := pgxpool.NewWithConfig(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// TestRoundTrips: a booking takes at most two network round trips whatever
+// its outcome (DESIGN §7): one with an idempotency key is BEGIN, the
+// prologue and book_reservation, then the stored answer and COMMIT; one
+// without is a single round trip. Both statement modes are counted: the
+// default (statements prepared and cached per connection, so counted after
+// one booking of each kind has warmed the cache) and exec mode, which
+// PgBouncer's transaction mode needs.
+func TestRoundTrips(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, 1)
+	ctx := testCtx(t)
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeExec} {
+		t.Run(mode.String(), func(t *testing.T) {
+			var c tripCounter
+			store := reservation.NewStore(tenancy.NewStore(countingPool(t, b, mode, &c)), reservation.Options{Now: b.clock.Now})
+			tenant, user := b.tenant(t), uuid.New()
+			space := b.space(t, tenant)
+			// The closed room: its space was deleted.
+			gone := b.space(t, tenant)
+			if _, err := b.admin.Exec(ctx, `update spaces set deleted_at = now() where id = $1`, gone); err != nil {
+				t.Fatal(err)
+			}
+
+			type booking struct {
+				name   string
+				params func(round int) *reservation.CreateParams
+				keyed  bool
+				status int // of a keyed booking
+				trips  int64
+			}
+			slot := func(round, hour int) (time.Time, time.Time) { return b.slot(1+10*round+hour, 1) }
+			bookings := []booking{
+				{"keyed, created", func(round int) *reservation.CreateParams {
+					start, end := slot(round, 0)
+					p := params(tenant, user, space, start, end)
+					p.IdempotencyKey = "new-" + mode.String() + string(rune('a'+round))
+					return p
+				}, true, http.StatusCreated, 2},
+				{"keyed, replayed", func(round int) *reservation.CreateParams {
+					start, end := slot(round, 0)
+					p := params(tenant, user, space, start, end)
+					p.IdempotencyKey = "new-" + mode.String() + string(rune('a'+round))
+					return p
+				}, true, http.StatusCreated, 2},
+				{"keyed, conflict", func(round int) *reservation.CreateParams {
+					start, end := slot(round, 0)
+					p := params(tenant, user, space, start, end)
+					p.IdempotencyKey = "conflict-" + mode.String() + string(rune('a'+round))
+					return p
+				}, true, http.StatusConflict, 2},
+				{"keyed, no such space", func(round int) *reservation.CreateParams {
+					start, end := slot(round, 0)
+					p := params(tenant, user, gone, start, end)
+					p.IdempotencyKey = "gone-" + mode.String() + string(rune('a'+round))
+					return p
+				}, true, http.StatusNotFound, 2},
+				{"unkeyed, created", func(round int) *reservation.CreateParams {
+					start, end := slot(round, 2)
+					return params(tenant, user, space, start, end)
+				}, false, 0, 1},
+				{"unkeyed, conflict", func(round int) *reservation.CreateParams {
+					start, end := slot(round, 2)
+					return params(tenant, user, space, start, end)
+				}, false, 0, 1},
+			}
+			// Round 0 warms the statement cache; round 1 is counted.
+			for round := range 2 {
+				for _, bk := range bookings {
+					p := bk.params(round)
+					before := c.trips.Load()
+					if bk.keyed {
+						ans, err := store.CreateIdempotent(ctx, p, render)
+						if err != nil || ans.Status != bk.status {
+							t.Fatalf("%s: %+v, %v", bk.name, ans, err)
+						}
+					} else {
+						_, err := store.Create(ctx, p)
+						if (err != nil) != (bk.name == "unkeyed, conflict") {
+							t.Fatalf("%s: %v", bk.name, err)
+						}
+					}
+					if n := c.trips.Load() - before; round == 1 && n != bk.trips {
+						t.Errorf("%s: %d round trips, want %d", bk.name, n, bk.trips)
+					}
+				}
+			}
+		})
+	}
+}
