@@ -264,9 +264,9 @@ func (s *server) authRoutes() []Route {
 		return nil
 	}
 	return []Route{
-		{Method: http.MethodPost, Pattern: "/api/v1/auth/register", Public: true, Handler: s.handleRegister()},
-		{Method: http.MethodPost, Pattern: "/api/v1/auth/login", Public: true, Handler: s.handleLogin()},
-		{Method: http.MethodPost, Pattern: "/api/v1/auth/refresh", Public: true, Handler: s.handleRefresh()},
-		{Method: http.MethodPost, Pattern: "/api/v1/auth/logout", Public: true, Handler: s.handleLogout()},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/register", Access: AccessPublic, Handler: s.handleRegister()},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/login", Access: AccessPublic, Handler: s.handleLogin()},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/refresh", Access: AccessPublic, Handler: s.handleRefresh()},
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/logout", Access: AccessPublic, Handler: s.handleLogout()},
 	}
 }

@@ -23,7 +23,7 @@ func (c *createSite) Validate() error {
 }
 
 func decodeRoute(s *server) []Route {
-	return []Route{{Method: "POST", Pattern: "/sites", Public: true, Handler: s.handle(func(w http.ResponseWriter, r *http.Request) error {
+	return []Route{{Method: "POST", Pattern: "/sites", Access: AccessPublic, Handler: s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		in, err := decode[createSite](w, r)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 
+	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/reservation"
 	"github.com/parkhq/park/tenancy"
 )
@@ -97,6 +98,18 @@ var problemRules = []problemRule{
 		title: "Unauthorized", detail: "authentication is required", headers: map[string]string{"WWW-Authenticate": `Bearer realm="park"`}},
 	{match: is(tenancy.ErrUnauthorized), status: http.StatusUnauthorized, slug: "unauthorized",
 		title: "Unauthorized", detail: "invalid or expired credentials", headers: map[string]string{"WWW-Authenticate": `Bearer realm="park"`}},
+	{match: is(ingest.ErrUnauthorized), status: http.StatusUnauthorized, slug: "unauthorized",
+		title: "Unauthorized", detail: "missing or invalid webhook credentials"},
+	{match: is(ingest.ErrSuspended), status: http.StatusForbidden, slug: "tenant-suspended",
+		title: "Tenant suspended", detail: "the tenant is suspended; contact the platform operator"},
+	{match: as[*ingest.DecodeError](), status: http.StatusBadRequest, slug: "malformed-uplink",
+		title: "Malformed uplink", exposeError: true},
+	{match: is(ingest.ErrWriterClosed), status: http.StatusServiceUnavailable, slug: "unavailable",
+		title: "Service unavailable", detail: "the server is shutting down; send the uplink again",
+		headers: map[string]string{"Retry-After": "1"}},
+	{match: is(ingest.ErrCommitUnknown), status: http.StatusServiceUnavailable, slug: "unavailable",
+		title: "Service unavailable", detail: "the reading may not be stored; send it again (a stored copy is answered duplicate)",
+		headers: map[string]string{"Retry-After": "1"}},
 	{match: is(tenancy.ErrTenantSuspended), status: http.StatusForbidden, slug: "tenant-suspended",
 		title: "Tenant suspended", detail: "the tenant is suspended; contact the platform operator"},
 	{match: is(tenancy.ErrForbidden), status: http.StatusForbidden, slug: "forbidden",

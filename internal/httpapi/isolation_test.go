@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/pgtest"
 	"github.com/parkhq/park/tenancy"
 )
@@ -77,7 +78,17 @@ func newE2EOn(t *testing.T, db *pgtest.DB, server *pgxpool.Pool) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := Deps{Tenancy: store, Auth: auth, RegistrationOpen: true}
+	// Ingest as parkd wires it: secrets sealed under a master key, the
+	// group-commit writer, the intake.
+	keyring := &ingest.Keyring{Current: 1, Keys: map[int][]byte{1: []byte("e2e-master-key-of-exactly-32-byt")}}
+	ingestStore := ingest.NewStore(store, ingest.StoreOptions{Keyring: keyring})
+	writer, err := ingest.NewWriter(ingestStore.StoreBatch, ingest.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = writer.Close(context.Background()) })
+	intake := ingest.NewIntake(store.WebhookTenant, ingestStore, writer, ingest.IntakeOptions{Now: clock.Now})
+	deps := Deps{Tenancy: store, Auth: auth, RegistrationOpen: true, Ingest: intake, IngestStore: ingestStore}
 	return &e2e{h: NewServer(deps), admin: db.AdminPool(t), server: server, auth: auth, deps: deps, clock: clock}
 }
 
@@ -120,6 +131,9 @@ type world struct {
 	tenant             string
 	site, space, key   string
 	reservation        string
+	secretID           string   // a webhook secret (token mode)
+	webhookToken       string   // its value
+	orphan             string   // the EUI of an orphan device
 	secrets            []string // every value of this tenant another must never see
 }
 
@@ -134,12 +148,24 @@ func (e *e2e) makeWorld(t *testing.T, slug string) *world {
 	key := e.json(t, "POST", "/api/v1/api-keys", w.token, `{"name":"Key of `+slug+`","scopes":["spaces:read"]}`, 201)
 	w.key = key["id"].(string)
 	w.reservation = e.json(t, "POST", "/api/v1/reservations", w.token, reservationBody(w.space), 201)["id"].(string)
+	sec := e.json(t, "POST", "/api/v1/webhook-secrets", w.token, `{"mode":"token"}`, 201)
+	w.secretID, w.webhookToken = sec["id"].(string), sec["secret"].(string)
+	// A reading of the space and an orphan, through the tenant's webhook.
+	w.orphan = strings.Repeat(slug[:1], 15) + "0"
+	for eui, want := range map[string]string{strings.Repeat(slug[:1], 16): "stored", w.orphan: "orphan"} {
+		got := e.json(t, "POST", "/api/v1/webhooks/uplink/"+slug, w.webhookToken,
+			`{"dev_eui":"`+eui+`","f_cnt":1,"occupied":true}`, 200)
+		if got["status"] != want {
+			t.Fatalf("uplink of %s: %v, want %s", eui, got, want)
+		}
+	}
 	var userID string
 	if err := e.admin.QueryRow(context.Background(), `SELECT id::text FROM users WHERE email = $1`, w.email).Scan(&userID); err != nil {
 		t.Fatal(err)
 	}
 	w.secrets = []string{w.tenant, w.site, w.space, w.key, userID, key["key_id"].(string),
-		"Tenant " + slug, "Site of " + slug, "CODE-" + slug, "Space of " + slug, "Key of " + slug, w.email, w.reservation}
+		"Tenant " + slug, "Site of " + slug, "CODE-" + slug, "Space of " + slug, "Key of " + slug, w.email, w.reservation,
+		w.secretID, w.webhookToken, w.orphan}
 	return w
 }
 
@@ -203,6 +229,11 @@ func isolationMatrix(t *testing.T, e *e2e, interleave bool) {
 
 		"/api/v1/reservations/{id}":        a.reservation,
 		"/api/v1/reservations/{id}/cancel": a.reservation,
+
+		"/api/v1/webhook-secrets/{id}":             a.secretID,
+		"/api/v1/devices/orphans/{dev_eui}/assign": a.orphan,
+		"/api/v1/devices/orphans/{dev_eui}/ignore": a.orphan,
+		"/api/v1/spaces/{id}/readings":             a.space,
 	}
 	// Bodies for writes. A's ids appear where a body names a parent, so
 	// the body itself is a cross-tenant attempt too.
@@ -216,13 +247,18 @@ func isolationMatrix(t *testing.T, e *e2e, interleave bool) {
 
 		"POST /api/v1/reservations":             reservationBody(a.space),
 		"POST /api/v1/reservations/{id}/cancel": `{}`,
+
+		"POST /api/v1/webhook-secrets":                  `{"mode":"hmac"}`,
+		"POST /api/v1/devices/orphans/{dev_eui}/assign": `{"space_id":"` + a.space + `"}`,
+		"POST /api/v1/devices/orphans/{dev_eui}/ignore": `{}`,
 	}
 	// Creating in one's own tenant is fine; these answers are B's own.
-	ownCreate := map[string]bool{"POST /api/v1/sites": true, "POST /api/v1/api-keys": true, "PATCH /api/v1/tenants/current": true}
+	ownCreate := map[string]bool{"POST /api/v1/sites": true, "POST /api/v1/api-keys": true, "PATCH /api/v1/tenants/current": true,
+		"POST /api/v1/webhook-secrets": true}
 
 	covered := 0
 	for _, rt := range Routes(e.deps) {
-		if rt.Public {
+		if rt.Access != AccessPrincipal {
 			continue
 		}
 		route := rt.Method + " " + rt.Pattern
@@ -288,7 +324,44 @@ func isolationMatrix(t *testing.T, e *e2e, interleave bool) {
 			}
 		}
 	}
-	if covered < 17 {
+	// Webhook routes: a tenant's secret opens its own URL only. Every
+	// refusal reads the same, whether the slug exists or not.
+	var refusals []string
+	for _, rt := range Routes(e.deps) {
+		if rt.Access != AccessWebhook {
+			continue
+		}
+		covered++
+		url := func(slug string) string { return strings.Replace(rt.Pattern, "{slug}", slug, 1) + "?event=up" }
+		body := `{"dev_eui":"` + a.orphan + `","f_cnt":2,"occupied":false}`
+		for _, try := range []struct{ name, url, cred string }{
+			{"A's secret on B's URL", url(b.slug), a.webhookToken},
+			{"B's secret on A's URL", url(a.slug), b.webhookToken},
+			{"no secret on A's URL", url(a.slug), ""},
+			{"A's secret on an unknown slug", url("nobody"), a.webhookToken},
+		} {
+			w := e.do(t, "POST", try.url, try.cred, body)
+			if w.Code != http.StatusUnauthorized {
+				t.Errorf("%s %s: %d, want 401: %s", rt.Pattern, try.name, w.Code, w.Body)
+				continue
+			}
+			var p map[string]any
+			_ = json.Unmarshal(w.Body.Bytes(), &p)
+			delete(p, "correlation_id")
+			delete(p, "request_id")
+			got, _ := json.Marshal(p)
+			refusals = append(refusals, string(got))
+			if interleave {
+				e.ownSitesOnly(t, a, b, "after "+rt.Pattern+" "+try.name)
+			}
+		}
+	}
+	for _, r := range refusals {
+		if r != refusals[0] {
+			t.Errorf("webhook refusals differ: %s and %s", refusals[0], r)
+		}
+	}
+	if covered < 27 {
 		t.Errorf("the matrix covered %d routes; the table has more", covered)
 	}
 
@@ -312,6 +385,18 @@ func isolationMatrix(t *testing.T, e *e2e, interleave bool) {
 	got = e.json(t, "GET", "/api/v1/tenants/current", a.token, "", 200)
 	if got["name"] != "Tenant alpha" {
 		t.Errorf("A's tenant: %v", got)
+	}
+	orphans := e.json(t, "GET", "/api/v1/devices/orphans", a.token, "", 200)["items"].([]any)
+	if len(orphans) != 1 || orphans[0].(map[string]any)["uplink_count"] != 1.0 {
+		t.Errorf("A's orphans after the matrix: %v", orphans)
+	}
+	readings := e.json(t, "GET", "/api/v1/spaces/"+a.space+"/readings", a.token, "", 200)["items"].([]any)
+	if len(readings) != 1 {
+		t.Errorf("A's readings after the matrix: %v", readings)
+	}
+	if got := e.json(t, "POST", "/api/v1/webhooks/uplink/"+a.slug, a.webhookToken,
+		`{"dev_eui":"`+a.orphan+`","f_cnt":3}`, 200); got["status"] != "orphan" {
+		t.Errorf("A's secret after the matrix: %v", got)
 	}
 }
 

@@ -16,6 +16,7 @@ type metrics struct {
 	duration     *prometheus.HistogramVec
 	authFailures *prometheus.CounterVec
 	keyRequests  *prometheus.CounterVec
+	ingest       *ingestMetrics
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -39,6 +40,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"scope"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.authFailures, m.keyRequests)
+	m.ingest = newIngestMetrics(reg)
 	return m
 }
 

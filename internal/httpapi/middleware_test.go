@@ -63,7 +63,7 @@ func allLabels(t *testing.T, reg *prometheus.Registry) string {
 func TestRequestLogAndMetricsUseThePattern(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Deps{}, func(s *server) []Route {
-		return []Route{{Method: "GET", Pattern: "/things/{id}", Public: true, Handler: s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return []Route{{Method: "GET", Pattern: "/things/{id}", Access: AccessPublic, Handler: s.handle(func(w http.ResponseWriter, r *http.Request) error {
 			return encode(w, http.StatusOK, map[string]string{"id": r.PathValue("id")})
 		})}}
 	})
@@ -128,8 +128,8 @@ func TestRecoverPanics(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Deps{}, func(s *server) []Route {
 		return []Route{
-			{Method: "GET", Pattern: "/boom", Public: true, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("secret-ish detail") })},
-			{Method: "GET", Pattern: "/abort", Public: true, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })},
+			{Method: "GET", Pattern: "/boom", Access: AccessPublic, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("secret-ish detail") })},
+			{Method: "GET", Pattern: "/abort", Access: AccessPublic, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })},
 		}
 	})
 	w := f.do(t, "GET", "/boom", nil)
@@ -184,13 +184,13 @@ func TestValidateRoutes(t *testing.T) {
 		routes []Route
 		want   string
 	}{
-		{"ok", []Route{{Method: "GET", Pattern: "/a", Public: true, Handler: h}, {Method: "POST", Pattern: "/a", Scope: tenancy.ScopeSitesWrite, Handler: h}}, ""},
-		{"method", []Route{{Method: "get", Pattern: "/a", Public: true, Handler: h}}, "unknown method"},
-		{"pattern", []Route{{Method: "GET", Pattern: "a", Public: true, Handler: h}}, "must start with /"},
-		{"handler", []Route{{Method: "GET", Pattern: "/a", Public: true}}, "no handler"},
-		{"duplicate", []Route{{Method: "GET", Pattern: "/a", Public: true, Handler: h}, {Method: "GET", Pattern: "/a", Public: true, Handler: h}}, "duplicate"},
+		{"ok", []Route{{Method: "GET", Pattern: "/a", Access: AccessPublic, Handler: h}, {Method: "POST", Pattern: "/a", Scope: tenancy.ScopeSitesWrite, Handler: h}}, ""},
+		{"method", []Route{{Method: "get", Pattern: "/a", Access: AccessPublic, Handler: h}}, "unknown method"},
+		{"pattern", []Route{{Method: "GET", Pattern: "a", Access: AccessPublic, Handler: h}}, "must start with /"},
+		{"handler", []Route{{Method: "GET", Pattern: "/a", Access: AccessPublic}}, "no handler"},
+		{"duplicate", []Route{{Method: "GET", Pattern: "/a", Access: AccessPublic, Handler: h}, {Method: "GET", Pattern: "/a", Access: AccessPublic, Handler: h}}, "duplicate"},
 		{"unguarded", []Route{{Method: "GET", Pattern: "/a", Handler: h}}, "without scope or role"},
-		{"public with scope", []Route{{Method: "GET", Pattern: "/a", Public: true, Scope: tenancy.ScopeSitesRead, Handler: h}}, "public route with scope"},
+		{"public with scope", []Route{{Method: "GET", Pattern: "/a", Access: AccessPublic, Scope: tenancy.ScopeSitesRead, Handler: h}}, "public route with scope"},
 	}
 	for _, tt := range tests {
 		err := validateRoutes(tt.routes)

@@ -447,7 +447,7 @@ func TestResourceRoutesTable(t *testing.T) {
 	for _, rt := range routes {
 		apiKeys := strings.HasPrefix(rt.Pattern, "/api/v1/api-keys")
 		switch {
-		case rt.Public:
+		case rt.Access != AccessPrincipal:
 			t.Errorf("%s %s is public", rt.Method, rt.Pattern)
 		case apiKeys && (rt.KeyAllowed || rt.MinRole != tenancy.RoleAdmin):
 			t.Errorf("%s %s: keys must never manage keys, and only admins may", rt.Method, rt.Pattern)

@@ -18,10 +18,10 @@ type Route struct {
 	// Pattern is a net/http path pattern such as "/api/v1/sites/{id}". It
 	// is also the route's label in logs and metrics, never the raw path.
 	Pattern string
-	// Public routes skip user and API key authentication: health checks,
-	// metrics, registration and login, and the webhooks, which
-	// authenticate with their own secrets. Every other route fails closed.
-	Public bool
+	// Access says how callers authenticate. The zero value,
+	// AccessPrincipal, puts the route behind user and API key
+	// authentication, so a row that forgets it fails closed.
+	Access Access
 	// Scope is the scope a caller must hold (through its role or its API
 	// key); checked before any lookup.
 	Scope tenancy.Scope
@@ -35,18 +35,50 @@ type Route struct {
 	Handler http.Handler
 }
 
+// Access is how a route's callers authenticate.
+type Access int
+
+// The kinds of access.
+const (
+	// AccessPrincipal routes need a user's access token or an API key;
+	// the auth middleware checks key access, role and scope before the
+	// handler runs.
+	AccessPrincipal Access = iota
+	// AccessPublic routes need nothing: health, readiness, metrics,
+	// registration, login and the refresh-token routes (which check their
+	// token themselves).
+	AccessPublic
+	// AccessWebhook routes are called by network servers, which
+	// authenticate with the tenant's webhook secret (ingest.Intake);
+	// users and API keys are not accepted there.
+	AccessWebhook
+)
+
+func (a Access) String() string {
+	switch a {
+	case AccessPrincipal:
+		return "principal"
+	case AccessPublic:
+		return "public"
+	case AccessWebhook:
+		return "webhook"
+	}
+	return fmt.Sprintf("Access(%d)", int(a))
+}
+
 // routes is the route table. Health, readiness and metrics live outside
 // /api/v1 and outside authentication.
 func (s *server) routes() []Route {
 	rs := []Route{
-		{Method: http.MethodGet, Pattern: "/healthz", Public: true, Handler: s.handleHealthz()},
-		{Method: http.MethodGet, Pattern: "/readyz", Public: true, Handler: s.handleReadyz()},
+		{Method: http.MethodGet, Pattern: "/healthz", Access: AccessPublic, Handler: s.handleHealthz()},
+		{Method: http.MethodGet, Pattern: "/readyz", Access: AccessPublic, Handler: s.handleReadyz()},
 	}
 	rs = append(rs, s.authRoutes()...)
 	rs = append(rs, s.resourceRoutes()...)
 	rs = append(rs, s.reservationRoutes()...)
+	rs = append(rs, s.ingestRoutes()...)
 	if s.deps.ServeMetrics {
-		rs = append(rs, Route{Method: http.MethodGet, Pattern: "/metrics", Public: true, Handler: MetricsHandler(s.deps.Registry)})
+		rs = append(rs, Route{Method: http.MethodGet, Pattern: "/metrics", Access: AccessPublic, Handler: MetricsHandler(s.deps.Registry)})
 	}
 	return rs
 }
@@ -74,10 +106,12 @@ func validateRoutes(routes []Route) error {
 			errs = append(errs, fmt.Errorf("route %s: no handler", key))
 		case seen[key]:
 			errs = append(errs, fmt.Errorf("route %s: duplicate", key))
-		case !rt.Public && rt.Scope == "" && rt.MinRole == "":
+		case rt.Access == AccessPrincipal && rt.Scope == "" && rt.MinRole == "":
 			errs = append(errs, fmt.Errorf("route %s: authenticated route without scope or role", key))
-		case rt.Public && (rt.Scope != "" || rt.MinRole != "" || rt.KeyAllowed):
-			errs = append(errs, fmt.Errorf("route %s: public route with scope, role or key access", key))
+		case rt.Access != AccessPrincipal && (rt.Scope != "" || rt.MinRole != "" || rt.KeyAllowed):
+			errs = append(errs, fmt.Errorf("route %s: %s route with scope, role or key access", key, rt.Access))
+		case rt.Access > AccessWebhook || rt.Access < AccessPrincipal:
+			errs = append(errs, fmt.Errorf("route %s: unknown access %s", key, rt.Access))
 		}
 		seen[key] = true
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
 
+	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/ratelimit"
 	"github.com/parkhq/park/reservation"
 	"github.com/parkhq/park/tenancy"
@@ -65,6 +66,12 @@ type Deps struct {
 	Reservations reservation.Options
 	// Limiter enforces the rate limits; nil disables them.
 	Limiter ratelimit.Limiter
+	// Ingest takes the webhook uplinks of network servers; nil answers
+	// the webhook routes 503 (never 2xx for an uplink nobody stored).
+	Ingest *ingest.Intake
+	// IngestStore serves webhook secrets, orphans and readings; nil
+	// answers those routes 503.
+	IngestStore *ingest.Store
 	// RatePolicies are the policies per tenant (defaults with the
 	// tenant's overrides, cached). Login limits come from its base.
 	RatePolicies *ratelimit.TenantPolicies
@@ -264,10 +271,11 @@ func (s *server) handle(h handlerFunc) http.Handler {
 }
 
 // route wraps a route's handler: it records the route for the request log
-// and metrics, and puts non-public routes behind authentication.
+// and metrics, and puts principal routes behind authentication (webhook routes
+// authenticate in their handlers, with the tenant's webhook secrets).
 func (s *server) route(rt Route) http.Handler {
 	h := rt.Handler
-	if !rt.Public {
+	if rt.Access == AccessPrincipal {
 		h = s.authenticate(rt, h)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

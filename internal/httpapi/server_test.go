@@ -285,7 +285,7 @@ func TestProblemTable(t *testing.T) {
 // errRoute is a table of one public route GET /x that fails with err.
 func errRoute(err error) func(*server) []Route {
 	return func(s *server) []Route {
-		return []Route{{Method: "GET", Pattern: "/x", Public: true, Handler: s.handle(func(http.ResponseWriter, *http.Request) error { return err })}}
+		return []Route{{Method: "GET", Pattern: "/x", Access: AccessPublic, Handler: s.handle(func(http.ResponseWriter, *http.Request) error { return err })}}
 	}
 }
 

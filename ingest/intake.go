@@ -1,0 +1,217 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/parkhq/park/tenancy"
+)
+
+// StatusIgnored answers a ChirpStack event other than "up" (join, status,
+// ack, txack, log, location, integration): authenticated, then dropped.
+const StatusIgnored Status = "ignored"
+
+// ErrSuspended refuses a webhook of a suspended tenant. It is told only to
+// a sender whose secret is valid; anyone else gets ErrUnauthorized, as for
+// an unknown slug.
+var ErrSuspended = errors.New("ingest: tenant suspended")
+
+// TenantLookup finds the tenant a webhook URL names (tenancy.Store's
+// WebhookTenant); an unknown slug is tenancy.ErrNotFound.
+type TenantLookup func(ctx context.Context, slug string) (*tenancy.WebhookTenant, error)
+
+// IntakeOptions tune an Intake; zero values take the defaults.
+type IntakeOptions struct {
+	// Guard refuses replayed Standard Webhooks message ids; nil means an
+	// in-process MemoryReplayGuard (one parkd instance).
+	Guard ReplayGuard
+	// Now is the clock of signatures, replay and arrival; nil means
+	// time.Now.
+	Now func() time.Time
+	// Logger receives failures to record a secret's use; nil discards.
+	Logger *slog.Logger
+}
+
+// Intake takes webhook requests from network servers: it authenticates them
+// against the tenant's secrets and hands decoded uplinks to the writer. It
+// knows nothing of HTTP responses; internal/httpapi turns its results and
+// errors into answers.
+type Intake struct {
+	lookup TenantLookup
+	store  *Store
+	writer *Writer
+	guard  ReplayGuard
+	now    func() time.Time
+	logger *slog.Logger
+
+	mu   sync.Mutex
+	used map[uuid.UUID]time.Time // when each secret's use was last written
+}
+
+// maxReplayEntries bounds the in-process replay guard.
+const maxReplayEntries = 100_000
+
+// NewIntake returns an Intake that finds tenants with lookup, reads secrets
+// from store and stores uplinks through writer.
+func NewIntake(lookup TenantLookup, store *Store, writer *Writer, opts IntakeOptions) *Intake {
+	in := &Intake{lookup: lookup, store: store, writer: writer, guard: opts.Guard, now: opts.Now,
+		logger: opts.Logger, used: map[uuid.UUID]time.Time{}}
+	if in.guard == nil {
+		in.guard = NewMemoryReplayGuard(ReplayWindow, maxReplayEntries)
+	}
+	if in.now == nil {
+		in.now = time.Now
+	}
+	if in.logger == nil {
+		in.logger = slog.New(slog.DiscardHandler)
+	}
+	return in
+}
+
+// Authenticate checks a webhook request for the tenant slug names. The
+// request is checked only against the tenant's live secrets of the mode its
+// headers use (DetectMode). A failure is an error wrapping ErrUnauthorized
+// (ReasonOf tells why, for metrics); a valid request of a suspended tenant
+// is ErrSuspended. Other errors are the server's (5xx).
+//
+// An unknown slug takes the same path as a tenant without secrets: the
+// secrets of a made-up tenant id are read (none) and a dummy key is
+// checked, so the answer and its time do not tell whether the slug exists.
+func (in *Intake) Authenticate(ctx context.Context, slug string, h http.Header, body []byte) (*tenancy.WebhookTenant, error) {
+	now := in.now()
+	mode, ok := DetectMode(h)
+	if !ok {
+		return nil, unauthorized(ReasonMissing)
+	}
+	t, err := in.lookup(ctx, slug)
+	known := err == nil
+	if err != nil && !errors.Is(err, tenancy.ErrNotFound) {
+		return nil, err
+	}
+	tenantID := uuid.New()
+	if known {
+		tenantID = t.ID
+	}
+	keys, err := in.store.VerifyKeys(ctx, tenantID, mode)
+	if err != nil {
+		return nil, err
+	}
+	if mode == ModeToken && known && t.Settings.WebhookTokenMode != nil && !*t.Settings.WebhookTokenMode {
+		keys = nil // the tenant forbids token mode: no token can match
+	}
+	idx, webhookID, err := verifyAny(mode, keys, h, body, now)
+	if err != nil {
+		return nil, err
+	}
+	if !known {
+		// Unreachable (a made-up tenant has no keys), and kept so that it
+		// stays so.
+		return nil, unauthorized(ReasonNoSecret)
+	}
+	if mode == ModeStandard {
+		seen, err := in.guard.Seen(ctx, t.ID.String(), webhookID, now)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: replay guard: %w", err)
+		}
+		if seen {
+			return nil, unauthorized(ReasonReplay)
+		}
+	}
+	if t.Status == tenancy.StatusSuspended {
+		return nil, ErrSuspended
+	}
+	in.markUsed(ctx, t.ID, keys[idx].ID, now)
+	return t, nil
+}
+
+// verifyAny checks the request against each key alone, so the key that
+// matched is known (for last_used_at), and returns its index. With no keys,
+// a dummy key is checked so the work is the same and the answer is
+// ReasonNoSecret. Of the failures, the most telling reason is returned: a
+// malformed or stale request says so whatever the keys.
+func verifyAny(mode Mode, keys []VerifyKey, h http.Header, body []byte, now time.Time) (int, string, error) {
+	if len(keys) == 0 {
+		_, _ = verifyOne(mode, dummyKey, h, body, now)
+		return -1, "", unauthorized(ReasonNoSecret)
+	}
+	var last error
+	for i, k := range keys {
+		id, err := verifyOne(mode, k.Key, h, body, now)
+		if err == nil {
+			return i, id, nil
+		}
+		if last == nil || ReasonOf(last) == ReasonMismatch {
+			last = err
+		}
+	}
+	return -1, "", last
+}
+
+// verifyOne checks the request against one key of mode.
+func verifyOne(mode Mode, key []byte, h http.Header, body []byte, now time.Time) (string, error) {
+	one := [][]byte{key}
+	switch mode {
+	case ModeStandard:
+		return VerifyStandard(one, h, body, now)
+	case ModeHMAC:
+		return "", VerifyHMAC(one, h, body)
+	case ModeToken:
+		return "", VerifyToken(one, h)
+	}
+	return "", unauthorized(ReasonMalformed)
+}
+
+// markUsed records a secret's use at most once per SecretUseInterval per
+// process (the database throttles across processes too). A failure is
+// logged: it must not fail a reading.
+func (in *Intake) markUsed(ctx context.Context, tenantID, secretID uuid.UUID, now time.Time) {
+	in.mu.Lock()
+	last, ok := in.used[secretID]
+	due := !ok || now.Sub(last) >= SecretUseInterval
+	if due {
+		in.used[secretID] = now
+	}
+	if len(in.used) > maxReplayEntries {
+		clear(in.used) // a bound, not a cache policy: at worst a few more writes
+	}
+	in.mu.Unlock()
+	if !due {
+		return
+	}
+	if err := in.store.SecretUsed(ctx, tenantID, secretID); err != nil {
+		in.logger.Warn("webhook secret use not recorded", "tenant", tenantID, "secret", secretID, "err", err)
+	}
+}
+
+// Accept decodes body as an uplink of src for tenant t (whose occupancy
+// rule reads the payload) and stores it through the writer; the returned
+// status is known only once the reading is committed. A malformed body is a
+// *DecodeError and nothing is written.
+func (in *Intake) Accept(ctx context.Context, t *tenancy.WebhookTenant, src Source, body []byte, arrival time.Time) (Status, error) {
+	var u *Uplink
+	var err error
+	switch src {
+	case SourceChirpStack:
+		u, err = DecodeChirpStack(body, arrival, t.Settings.Occupancy)
+	case SourceTTS:
+		u, err = DecodeTTS(body, arrival, t.Settings.Occupancy)
+	case SourceGeneric:
+		u, err = DecodeGeneric(body, arrival, t.Settings.Occupancy)
+	default:
+		return "", fmt.Errorf("ingest: unknown source %q", src)
+	}
+	if err != nil {
+		return "", err
+	}
+	return in.writer.Submit(ctx, t.ID, u)
+}
+
+// Now returns the intake's clock reading, the arrival time of a request.
+func (in *Intake) Now() time.Time { return in.now() }
