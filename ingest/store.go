@@ -268,7 +268,11 @@ func (s *Store) storeOrphans(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID,
 	if s.opts.Orphans != nil {
 		n, err := s.opts.Orphans.AllowOrphans(ctx, tenantID, len(ups))
 		if err != nil {
-			return nil, fmt.Errorf("orphan limit: %w", err)
+			// The limit protects storage, not readings: a limiter that
+			// cannot decide takes them (the cap still holds), so its
+			// outage fails no batch.
+			s.logger().WarnContext(ctx, "orphan limit undecided; orphans taken", "tenant", tenantID, "err", err)
+			n = len(ups)
 		}
 		allowed = max(0, min(n, len(ups)))
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/pgtest"
+	"github.com/parkhq/park/ratelimit"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -400,5 +401,26 @@ func TestStoreBatchThroughWriter(t *testing.T) {
 	}
 	if got[ingest.StatusStored]+got[ingest.StatusOrphan]+got[ingest.StatusDuplicate] != 100 {
 		t.Fatalf("answers %v", got)
+	}
+}
+
+func TestOrphanLimitFromPolicy(t *testing.T) {
+	t.Parallel()
+	local := ratelimit.NewLocal(ratelimit.LocalOptions{})
+	policy := ratelimit.Policy{Name: ratelimit.NameOrphan, Rate: 0.001, Burst: 3}
+	lim := &ingest.OrphanLimit{Limiter: local, Policy: func(context.Context, uuid.UUID) ratelimit.Policy { return policy }}
+	f := newStoreFixture(t, ingest.StoreOptions{Orphans: lim})
+	// Five uplinks of unknown devices against a burst of 3: three taken.
+	st := f.storeBatch(t,
+		reading("f000000000000001", "a", 1, yes, t0), reading("f000000000000002", "b", 1, yes, t0),
+		reading("f000000000000003", "c", 1, yes, t0), reading("f000000000000004", "d", 1, yes, t0),
+		reading("f000000000000005", "e", 1, yes, t0))
+	if fmt.Sprint(st) != "[orphan orphan orphan orphan_dropped orphan_dropped]" {
+		t.Fatalf("statuses %v", st)
+	}
+	// The allowance is spent: the next orphan is dropped, a known-device
+	// reading is not an orphan and is untouched by the limit.
+	if st := f.storeBatch(t, reading("f000000000000006", "f", 1, yes, t0)); st[0] != ingest.StatusOrphanDropped {
+		t.Fatalf("after the burst: %v", st)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parkhq/park/ingest"
+	"github.com/parkhq/park/ratelimit"
 )
 
 // These tests drive the writer's batching with commit functions that record
@@ -483,5 +484,29 @@ func TestWriterMetricsRegistration(t *testing.T) {
 	}
 	if _, err := ingest.NewWriter(commit, ingest.WriterOptions{}); err != nil {
 		t.Fatalf("nil registerer: %v", err)
+	}
+}
+
+func TestOrphanLimitTakesWhatRemains(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	local := ratelimit.NewLocal(ratelimit.LocalOptions{Now: func() time.Time { return now }})
+	policy := ratelimit.Policy{Name: ratelimit.NameOrphan, Rate: 1, Burst: 4}
+	lim := &ingest.OrphanLimit{Limiter: local, Policy: func(context.Context, uuid.UUID) ratelimit.Policy { return policy }}
+	tenant := uuid.New()
+	for i, step := range []struct{ ask, want int }{
+		{3, 3},  // within the burst
+		{3, 1},  // one left: taken, the rest dropped
+		{2, 0},  // none left
+		{10, 0}, // more than a burst is asked as a burst
+	} {
+		got, err := lim.AllowOrphans(context.Background(), tenant, step.ask)
+		if err != nil || got != step.want {
+			t.Fatalf("step %d: asked %d, got %d (%v), want %d", i, step.ask, got, err, step.want)
+		}
+	}
+	// Another tenant has its own allowance.
+	if got, _ := lim.AllowOrphans(context.Background(), uuid.New(), 10); got != 4 {
+		t.Fatalf("another tenant got %d, want a burst of 4", got)
 	}
 }
