@@ -10,10 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/httpapi"
 	"github.com/parkhq/park/ratelimit"
 	"github.com/parkhq/park/reservation"
@@ -69,6 +71,10 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 	}
 	defer limits.close()
 	checks = append(checks, limits.checks...)
+	ing, err := newIngest(cfg, store, limits, logger, reg)
+	if err != nil {
+		return err
+	}
 	api := httpapi.NewServer(httpapi.Deps{
 		Logger:             logger,
 		Registry:           reg,
@@ -85,6 +91,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		LimitKeySecret:     limits.keySecret,
 		ClientIPv4Prefix:   cfg.RateLimitIPv4Prefix,
 		ClientIPv6Prefix:   cfg.RateLimitIPv6Prefix,
+		Ingest:             ing.intake,
+		IngestStore:        ing.store,
 	})
 
 	servers := []*http.Server{newHTTPServer(api, logger)}
@@ -136,6 +144,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 			srv.Close()
 		}
 	}
+	// No request can submit an uplink any more: commit what is queued
+	// while the pool is still open (it closes when serve returns).
+	if err := ing.writer.Close(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("ingest: %w (queued uplinks were not committed)", err))
+	}
 	if serveErr != nil {
 		errs = append(errs, serveErr)
 	}
@@ -144,6 +157,51 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// ingestion is what parkd's webhook routes run on.
+type ingestion struct {
+	store  *ingest.Store
+	writer *ingest.Writer
+	intake *ingest.Intake
+}
+
+// newIngest builds the webhook intake: secrets sealed under the configured
+// master keys, orphan intake charged to each tenant's orphan limit, the
+// group-commit writer (which serve drains on shutdown, after the HTTP
+// server and before the pool).
+func newIngest(cfg *Config, store *tenancy.Store, l *limits, logger *slog.Logger, reg prometheus.Registerer) (*ingestion, error) {
+	orphans := &ingest.OrphanLimit{Limiter: l.limiter, Policy: func(ctx context.Context, tenant uuid.UUID) ratelimit.Policy {
+		ps, _ := l.policies.Get(ctx, tenant.String()) // on an error, the defaults
+		return ps.Orphan
+	}}
+	var ol ingest.OrphanLimiter
+	if l.limiter != nil {
+		ol = orphans
+	}
+	st := ingest.NewStore(store, ingest.StoreOptions{
+		DedupeWindow: cfg.DedupeWindow, Orphans: ol, Keyring: keyring(cfg), Logger: logger,
+	})
+	w, err := ingest.NewWriter(st.StoreBatch, ingest.WriterOptions{Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	in := ingest.NewIntake(store.WebhookTenant, st, w, ingest.IntakeOptions{Logger: logger})
+	return &ingestion{store: st, writer: w, intake: in}, nil
+}
+
+// keyring holds the configured master keys: the current one seals, the old
+// ones only open. Without a master key, webhook secrets can be neither made
+// nor used, and webhooks fail closed.
+func keyring(cfg *Config) *ingest.Keyring {
+	if cfg.MasterKey.IsZero() {
+		return nil
+	}
+	k := &ingest.Keyring{Current: int(cfg.MasterKey.Version), Keys: map[int][]byte{}}
+	for _, mk := range append([]MasterKey{cfg.MasterKey}, cfg.MasterKeysOld...) {
+		k.Keys[int(mk.Version)] = []byte(mk.Key)
+	}
+	return k
 }
 
 // limits is the rate limiting a server runs with.
