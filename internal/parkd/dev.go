@@ -22,6 +22,10 @@ import (
 // devDatabase is the database `parkd dev` serves from.
 const devDatabase = "park"
 
+// devLastLine is the last line `parkd dev` prints before it answers
+// requests; tests wait for it before reading the others.
+const devLastLine = "Ctrl-C stops parkd and PostgreSQL."
+
 // runDev is `parkd dev`: a private PostgreSQL from this machine's server
 // binaries, bootstrapped and migrated, and the API served against it as the
 // park_server login, so the start-up checks pass for real. Data persists in
@@ -101,7 +105,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
   PostgreSQL log: %[5]s
 `, base, cluster.SocketDir(), cluster.Port(), devDatabase, logPath)
 		printDemo(stdout, base, demo)
-		fmt.Fprintln(stdout, "Ctrl-C stops parkd and PostgreSQL.")
+		fmt.Fprintln(stdout, devLastLine)
 	})
 	if cause := context.Cause(sctx); err == nil && ctx.Err() == nil && cause != nil {
 		err = fmt.Errorf("%w; its log ends:\n%s", cause, cluster.LogTail())

@@ -149,10 +149,11 @@ func TestDev(t *testing.T) {
 	e := env{"PARKD_DEV_DIR": root, "PARKD_LISTEN_ADDR": "127.0.0.1:0", "PARKD_BCRYPT_COST": "4"}
 
 	p := start(t, []string{"dev"}, e, 2*time.Minute)
+	// Read the lines once the last one is out, not because /readyz answers.
+	out := p.stdout.waitFor(t, devLastLine, time.Minute)
 	if code, body := get(t, p.base+"/readyz"); code != 200 {
 		t.Fatalf("readyz: %d %s", code, body)
 	}
-	out := p.stdout.String()
 	for _, want := range []string{
 		"PostgreSQL data in " + clusterDir + " (in the checkout)",
 		"applied 00001 00001_tenancy.sql",
@@ -181,14 +182,15 @@ func TestDev(t *testing.T) {
 
 	// A second run reuses the data: bootstrap and migrations are no-ops.
 	p = start(t, []string{"dev"}, e, 2*time.Minute)
+	out = p.stdout.waitFor(t, devLastLine, time.Minute)
 	if code, _ := get(t, p.base+"/readyz"); code != 200 {
 		t.Fatal(code)
 	}
-	if out := p.stdout.String(); !strings.Contains(out, "no pending migrations") {
+	if !strings.Contains(out, "no pending migrations") {
 		t.Errorf("second run migrated again:\n%s", out)
 	}
 	// The demo owner gets a new password; the old one no longer works.
-	if second := checkDemo(t, p.base, p.stdout.String(), "exists"); second == firstPassword {
+	if second := checkDemo(t, p.base, out, "exists"); second == firstPassword {
 		t.Error("the demo password did not change")
 	}
 	if code := loginDemo(t, p.base, firstPassword); code != 401 {
