@@ -220,6 +220,17 @@ func TestServe(t *testing.T) {
 	if len(p.log.lines("stopped")) != 1 {
 		t.Fatalf("no stop line:\n%s", p.log)
 	}
+	// Durations read as durations, in groups too.
+	starting, shutting := p.log.lines("starting"), p.log.lines("shutting down")
+	if len(starting) != 1 || len(shutting) != 1 {
+		t.Fatalf("starting and shutdown lines:\n%s", p.log)
+	}
+	if cfg, _ := starting[0]["config"].(map[string]any); cfg["dedupe_window"] != "5m0s" || cfg["idempotency_key_ttl"] != "24h0m0s" {
+		t.Errorf("durations in the starting line: %v", starting[0])
+	}
+	if shutting[0]["timeout"] != "10s" {
+		t.Errorf("shutdown timeout: %v", shutting[0])
+	}
 	if _, err := http.Get(p.base + "/healthz"); err == nil {
 		t.Fatal("still accepting after shutdown")
 	}
