@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -97,6 +98,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		case <-sctx.Done():
 		}
 	}()
+	parkctlURL := cluster.URL(devDatabase, bootstrap.RoleAdmin)
 	err = serve(sctx, cfg, logger, func(addr net.Addr) {
 		base := "http://" + dialable(addr)
 		fmt.Fprintf(stdout, `parkd dev: serving %[1]s
@@ -104,6 +106,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
   psql -h '%[2]s' -p %[3]d -U postgres %[4]s
   PostgreSQL log: %[5]s
 `, base, cluster.SocketDir(), cluster.Port(), devDatabase, logPath)
+		printParkctl(stdout, parkctlURL, parkctlCommand(executable(), workingDir()))
 		printDemo(stdout, base, demo)
 		fmt.Fprintln(stdout, devLastLine)
 	})
@@ -159,6 +162,71 @@ func createDatabase(ctx context.Context, adminURL, db string) error {
 	return nil
 }
 
+// printParkctl shows how to point parkctl at the dev cluster as the
+// park_admin login (the socket trusts local connections, so the URL has no
+// password), ready to paste into another shell.
+func printParkctl(w io.Writer, url, parkctl string) {
+	fmt.Fprintf(w, `%s
+  export PARKCTL_DATABASE_URL='%s'
+  %s tenant list
+`, parkctlHeader, readableURL(url), parkctl)
+}
+
+// parkctlHeader introduces the parkctl lines.
+const parkctlHeader = "parkd dev: parkctl as the park_admin login (from another shell):"
+
+// readableURL shows the socket directory in a URL's query with plain
+// slashes, which RFC 3986 allows there and pgx reads as the escaped form,
+// and a space as %20: url.Values encodes it as "+", which pgx keeps as a
+// plus sign. Every other character keeps its escape, so the URL never holds
+// a quote and stays safe inside single quotes.
+func readableURL(u string) string {
+	before, query, ok := strings.Cut(u, "?")
+	if !ok {
+		return u
+	}
+	return before + "?" + strings.NewReplacer("%2F", "/", "+", "%20").Replace(query)
+}
+
+// parkctlCommand is how the printed lines call parkctl: the parkctl built
+// next to this parkd (make build puts both in bin/), relative to wd when
+// below it; else plain "parkctl", found on PATH.
+func parkctlCommand(exe, wd string) string {
+	if exe == "" {
+		return "parkctl"
+	}
+	sibling := filepath.Join(filepath.Dir(exe), "parkctl")
+	if fi, err := os.Stat(sibling); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return "parkctl"
+	}
+	if wd != "" {
+		if rel, err := filepath.Rel(wd, sibling); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			sibling = "./" + rel
+		}
+	}
+	return shellQuote(sibling)
+}
+
+// shellQuote quotes s for a POSIX shell unless it needs no quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-+:@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// executable is this program's path, or "" when the OS cannot tell.
+func executable() string {
+	exe, _ := os.Executable()
+	return exe
+}
+
+// workingDir is the working directory, or "" when the OS cannot tell.
+func workingDir() string {
+	wd, _ := os.Getwd()
+	return wd
+}
+
 // dialable turns a listener's address into one a client can dial: an
 // unspecified IP becomes loopback.
 func dialable(addr net.Addr) string {
@@ -174,7 +242,11 @@ func dialable(addr net.Addr) string {
 }
 
 func randomToken(n int) string {
+	return base64.RawURLEncoding.EncodeToString(randomBytes(n))
+}
+
+func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // never fails (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return b
 }

@@ -2,6 +2,7 @@ package parkd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,12 +12,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parkhq/park/internal/parkctl"
 	"github.com/parkhq/park/internal/pgcluster"
 )
 
@@ -25,8 +30,11 @@ import (
 const reexecEnv = "PARKD_TEST_REEXEC"
 
 func init() {
-	if os.Getenv(reexecEnv) == "1" {
+	switch os.Getenv(reexecEnv) {
+	case "1":
 		os.Exit(Main())
+	case "parkctl":
+		os.Exit(parkctl.Main())
 	}
 }
 
@@ -165,6 +173,7 @@ func TestDev(t *testing.T) {
 		}
 	}
 	firstPassword := checkDemo(t, p.base, out, "created")
+	runPrintedLines(t, out)
 	// Served as park_server: the preflight passed without overrides.
 	if w := p.log.lines("database login"); len(w) != 0 {
 		t.Errorf("login warnings: %v", w)
@@ -196,6 +205,8 @@ func TestDev(t *testing.T) {
 	if code := loginDemo(t, p.base, firstPassword); code != 401 {
 		t.Errorf("old demo password: %d", code)
 	}
+	// The printed lines work on every start, not only the first.
+	runPrintedLines(t, out)
 	pid = postmasterPID(t, clusterDir)
 	if err := p.stop(t); err != nil {
 		t.Fatal(err)
@@ -224,6 +235,89 @@ func checkDemo(t *testing.T, base, out, verb string) string {
 		t.Fatalf("demo login: %d", code)
 	}
 	return m[2]
+}
+
+// runPrintedLines runs the parkctl and demo lines parkd dev printed, as a
+// user pasting them into a shell would: parkctl must list the demo tenant,
+// and every curl must succeed (200, or 201 for the new site).
+func runPrintedLines(t *testing.T, out string) {
+	t.Helper()
+	requireTools(t, "sh", "curl", "jq")
+
+	ctl := runShell(t, printedBlock(t, out, parkctlHeader))
+	if ctl.err != nil || !regexp.MustCompile(`(?m)^demo\s+Demo Parking\s+active\s`).MatchString(ctl.stdout) {
+		t.Errorf("the printed parkctl lines: %v\nstdout:\n%s\nstderr:\n%s", ctl.err, ctl.stdout, ctl.stderr)
+	}
+
+	demo := runShell(t, printedBlock(t, out, "parkd dev: demo tenant "))
+	// The wrapper below prints each status on stderr, one per line.
+	if got := strings.Fields(demo.stderr); demo.err != nil || !slices.Equal(got, []string{"200", "200", "201", "200"}) {
+		t.Errorf("the printed curl lines answered %v (want 200 200 201 200): %v\nstdout:\n%s\nstderr:\n%s", got, demo.err, demo.stdout, demo.stderr)
+	}
+}
+
+// printedBlock returns the indented lines that follow the line starting
+// with header.
+func printedBlock(t *testing.T, out, header string) []string {
+	t.Helper()
+	var block []string
+	in := false
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, header):
+			in = true
+		case in && strings.HasPrefix(line, "  "):
+			block = append(block, strings.TrimSpace(line))
+		case in:
+			return block
+		}
+	}
+	if len(block) == 0 {
+		t.Fatalf("no lines after %q in:\n%s", header, out)
+	}
+	return block
+}
+
+type shellResult struct {
+	stdout, stderr string
+	err            error
+}
+
+// runShell runs lines in sh -e. parkctl is this test binary acting as
+// parkctl (see init); curl is wrapped to print each answer's status on
+// stderr.
+func runShell(t *testing.T, lines []string) shellResult {
+	t.Helper()
+	bin := t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(exe, filepath.Join(bin, "parkctl")); err != nil {
+		t.Fatal(err)
+	}
+	script := "set -e\ncurl() { command curl -w '%{stderr}%{http_code}\\n' \"$@\"; }\n" + strings.Join(lines, "\n") + "\n"
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		reexecEnv+"=parkctl", "XDG_CONFIG_HOME="+t.TempDir(), "NO_COLOR=1", "GORACE=atexit_sleep_ms=0")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	return shellResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+}
+
+// requireTools skips without the programs a printed line needs, except in
+// CI, where that is a failure.
+func requireTools(t *testing.T, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := exec.LookPath(name); err != nil {
+			if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+				t.Fatalf("%s is needed: %v", name, err)
+			}
+			t.Skipf("skipping: %s not installed", name)
+		}
+	}
 }
 
 // loginDemo posts the demo owner's credentials the way the printed curl
@@ -338,5 +432,56 @@ func waitExit(cmd *exec.Cmd, within time.Duration) error {
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+func TestParkctlCommand(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	bin := filepath.Join(root, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	parkd := filepath.Join(bin, "parkd")
+	if got := parkctlCommand(parkd, root); got != "parkctl" {
+		t.Errorf("without a parkctl beside parkd: %q", got)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "parkctl"), []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := parkctlCommand(parkd, root); got != "parkctl" {
+		t.Errorf("beside a parkctl that is not executable: %q", got)
+	}
+	if err := os.Chmod(filepath.Join(bin, "parkctl"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ wd, want string }{
+		{root, "./bin/parkctl"}, // make run in the checkout
+		{bin, "./parkctl"},
+		{filepath.Join(root, "elsewhere"), filepath.Join(bin, "parkctl")},
+		{"", filepath.Join(bin, "parkctl")},
+	} {
+		if got := parkctlCommand(parkd, tt.wd); got != tt.want {
+			t.Errorf("from %q: %q, want %q", tt.wd, got, tt.want)
+		}
+	}
+	if got := parkctlCommand("", root); got != "parkctl" {
+		t.Errorf("without an executable: %q", got)
+	}
+	if got := shellQuote("/a b/it's/parkctl"); got != `'/a b/it'\''s/parkctl'` {
+		t.Errorf("shellQuote: %s", got)
+	}
+}
+
+func TestReadableURL(t *testing.T) {
+	t.Parallel()
+	const escaped = "postgres://park_admin@/park?host=%2Ftmp%2Fa+b%27c%2F.park%2Fpg&port=5433"
+	got := readableURL(escaped)
+	if got != "postgres://park_admin@/park?host=/tmp/a%20b%27c/.park/pg&port=5433" {
+		t.Fatalf("readableURL: %s", got)
+	}
+	cfg, err := pgx.ParseConfig(got)
+	if err != nil || cfg.Host != "/tmp/a b'c/.park/pg" || cfg.Port != 5433 || cfg.User != "park_admin" || cfg.Database != "park" {
+		t.Errorf("%s parses as %+v, %v", got, cfg, err)
 	}
 }
