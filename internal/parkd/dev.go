@@ -46,6 +46,15 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
+	if cfg.DevReset {
+		existed, err := resetDevCluster(dir)
+		if err != nil {
+			return err
+		}
+		if existed {
+			fmt.Fprintf(stdout, "parkd dev: --reset: deleted the cluster in %s\n", dir)
+		}
+	}
 	fmt.Fprintf(stdout, "parkd dev: PostgreSQL data in %s (%s)\n", dir, reason)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("dev directory: %w", err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -208,11 +209,36 @@ func TestDev(t *testing.T) {
 	// The printed lines work on every start, not only the first.
 	runPrintedLines(t, out)
 	pid = postmasterPID(t, clusterDir)
+
+	// --reset refuses while this run serves, and leaves it serving.
+	var resetOut bytes.Buffer
+	err := run(context.Background(), []string{"dev", "--reset"}, e.get, nil, &resetOut, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "runs on "+clusterDir) {
+		t.Fatalf("dev --reset while dev runs: %v\n%s", err, resetOut.String())
+	}
+	if code, body := get(t, p.base+"/readyz"); code != 200 || postmasterPID(t, clusterDir) != pid {
+		t.Fatalf("after the refused reset: %d %s", code, body)
+	}
+
 	if err := p.stop(t); err != nil {
 		t.Fatal(err)
 	}
 	if !gone(pid) {
 		t.Fatalf("postgres (pid %d) survived the second run", pid)
+	}
+
+	// Stopped, --reset starts from nothing: migrations and the demo tenant
+	// are made again, and the old demo password is gone with the data.
+	p = start(t, []string{"dev", "--reset"}, e, 2*time.Minute)
+	out = p.stdout.waitFor(t, devLastLine, time.Minute)
+	for _, want := range []string{"parkd dev: --reset: deleted the cluster in " + clusterDir, "applied 00001 00001_tenancy.sql"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	checkDemo(t, p.base, out, "created")
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -483,5 +509,73 @@ func TestReadableURL(t *testing.T) {
 	cfg, err := pgx.ParseConfig(got)
 	if err != nil || cfg.Host != "/tmp/a b'c/.park/pg" || cfg.Port != 5433 || cfg.User != "park_admin" || cfg.Database != "park" {
 		t.Errorf("%s parses as %+v, %v", got, cfg, err)
+	}
+}
+
+// TestResetRefusesARunningServer checks --reset's guard without PostgreSQL:
+// a process whose working directory is the data directory and whose pid
+// postmaster.pid names is a running server; a pid that is gone, or that
+// another process holds now, is a stale file.
+func TestResetRefusesARunningServer(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(checkout(t), ".park", "pg")
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+".log", []byte("log\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writePID := func(pid int) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(data, "postmaster.pid"), []byte(fmt.Sprintf("%d\n%s\n", pid, data)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, running := runningPostmaster(data); running {
+		t.Fatal("running without a postmaster.pid")
+	}
+
+	// A live process in the data directory, as a postmaster is.
+	server := exec.Command("sleep", "600")
+	server.Dir = data
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Process.Kill(); server.Wait() })
+	writePID(server.Process.Pid)
+	if pid, running := runningPostmaster(data); !running || pid != server.Process.Pid {
+		t.Fatalf("the server in %s: pid %d, running %v", data, pid, running)
+	}
+	if _, err := resetDevCluster(dir); err == nil || !strings.Contains(err.Error(), "stop it") {
+		t.Fatalf("reset while a server runs: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "postmaster.pid")); err != nil {
+		t.Fatalf("the refused reset deleted data: %v", err)
+	}
+
+	// The pid now belongs to a process elsewhere (this test).
+	writePID(os.Getpid())
+	if _, running := runningPostmaster(data); running {
+		t.Fatal("a reused pid counts as the server")
+	}
+	// The server is gone.
+	server.Process.Kill()
+	server.Wait()
+	writePID(server.Process.Pid)
+	if _, running := runningPostmaster(data); running {
+		t.Fatal("an exited server counts as running")
+	}
+	existed, err := resetDevCluster(dir)
+	if err != nil || !existed {
+		t.Fatalf("reset of a stopped cluster: %v, %v", existed, err)
+	}
+	for _, p := range []string{dir, dir + ".log"} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s survived the reset: %v", p, err)
+		}
+	}
+	if existed, err := resetDevCluster(dir); err != nil || existed {
+		t.Fatalf("reset without a cluster: %v, %v", existed, err)
 	}
 }
