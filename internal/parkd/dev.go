@@ -31,7 +31,8 @@ const devLastLine = "Ctrl-C stops parkd and PostgreSQL."
 // binaries, bootstrapped and migrated, and the API served against it as the
 // park_server login, so the start-up checks pass for real. Data persists in
 // the cluster directory between runs; bootstrap and migrations are
-// idempotent. When ctx ends (Ctrl-C, SIGTERM) the server drains and then
+// idempotent; --reset deletes the cluster first, and is refused while a
+// server runs on it. When ctx ends (Ctrl-C, SIGTERM) the server drains and then
 // PostgreSQL stops; if parkd dies without that, the kernel stops PostgreSQL
 // (pgcluster ties it to this process).
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
