@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,6 +23,9 @@ import (
 
 // devDatabase is the database `parkd dev` serves from.
 const devDatabase = "park"
+
+// devStartTimeout bounds initdb and PostgreSQL's start in dev.
+const devStartTimeout = 5 * time.Minute
 
 // devLastLine is the last line `parkd dev` prints before it answers
 // requests; tests wait for it before reading the others.
@@ -67,7 +71,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	defer logFile.Close()
 
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Durable: true, LogWriter: logFile})
+	// initdb on a slow or busy machine can outlast pgcluster's default
+	// minute; a first start must not be killed halfway for that.
+	startCtx, cancelStart := context.WithTimeout(ctx, devStartTimeout)
+	cluster, err := pgcluster.Start(startCtx, pgcluster.Options{Dir: dir, Durable: true, LogWriter: logFile})
+	cancelStart()
 	if err != nil {
 		return fmt.Errorf("start PostgreSQL (log: %s): %w", logPath, err)
 	}

@@ -157,7 +157,7 @@ func TestDev(t *testing.T) {
 	clusterDir := filepath.Join(root, ".park", "pg")
 	e := env{"PARKD_DEV_DIR": root, "PARKD_LISTEN_ADDR": "127.0.0.1:0", "PARKD_BCRYPT_COST": "4"}
 
-	p := start(t, []string{"dev"}, e, 2*time.Minute)
+	p := start(t, []string{"dev"}, e, 6*time.Minute)
 	// Read the lines once the last one is out, not because /readyz answers.
 	out := p.stdout.waitFor(t, devLastLine, time.Minute)
 	if code, body := get(t, p.base+"/readyz"); code != 200 {
@@ -191,7 +191,7 @@ func TestDev(t *testing.T) {
 	}
 
 	// A second run reuses the data: bootstrap and migrations are no-ops.
-	p = start(t, []string{"dev"}, e, 2*time.Minute)
+	p = start(t, []string{"dev"}, e, 6*time.Minute)
 	out = p.stdout.waitFor(t, devLastLine, time.Minute)
 	if code, _ := get(t, p.base+"/readyz"); code != 200 {
 		t.Fatal(code)
@@ -229,7 +229,7 @@ func TestDev(t *testing.T) {
 
 	// Stopped, --reset starts from nothing: migrations and the demo tenant
 	// are made again, and the old demo password is gone with the data.
-	p = start(t, []string{"dev", "--reset"}, e, 2*time.Minute)
+	p = start(t, []string{"dev", "--reset"}, e, 6*time.Minute)
 	out = p.stdout.waitFor(t, devLastLine, time.Minute)
 	for _, want := range []string{"parkd dev: --reset: deleted the cluster in " + clusterDir, "applied 00001 00001_tenancy.sql"} {
 		if !strings.Contains(out, want) {
@@ -403,7 +403,7 @@ func startProcess(t *testing.T, root string) (*exec.Cmd, int) {
 	}()
 	select {
 	case <-serving:
-	case <-time.After(2 * time.Minute):
+	case <-time.After(6 * time.Minute):
 		t.Fatalf("parkd dev did not serve; stderr:\n%s", logs)
 	}
 	return cmd, postmasterPID(t, filepath.Join(root, ".park", "pg"))

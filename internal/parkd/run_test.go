@@ -141,6 +141,7 @@ func start(t *testing.T, args []string, e env, timeout time.Duration) *running {
 	case addr := <-r.log.listening:
 		r.base = "http://" + addr
 	case err := <-r.done:
+		r.done <- err // for cleanup
 		t.Fatalf("parkd exited before listening: %v\nlog:\n%s", err, r.log)
 	case <-time.After(timeout):
 		t.Fatalf("parkd not listening after %s; log:\n%s", timeout, r.log)
