@@ -29,8 +29,11 @@ type Problem struct {
 	// Errors lists problems per input field (JSON name, dotted for nested
 	// fields).
 	Errors map[string][]string `json:"errors,omitempty"`
-	// RequestID lets a client quote the log line of its request.
-	RequestID string `json:"request_id,omitempty"`
+	// RequestID is the server's id of the request (also X-Request-Id, and
+	// request_id in the log), so a client can quote its log line. Its JSON
+	// name is correlation_id: request_id in a body is a reservation's
+	// idempotency key, and one name must not mean both.
+	RequestID string `json:"correlation_id,omitempty"`
 	// Extensions are further members, such as /readyz's "checks".
 	Extensions map[string]any `json:"-"`
 }
@@ -134,7 +137,7 @@ var problemRules = []problemRule{
 
 // internalProblem answers everything the table does not know.
 var internalProblem = problemRule{status: http.StatusInternalServerError, slug: "internal",
-	title: "Internal server error", detail: "an unexpected error occurred; quote the request_id when reporting it"}
+	title: "Internal server error", detail: "an unexpected error occurred; quote the correlation_id when reporting it"}
 
 // statusClientClosed is nginx's code for a client that went away; it only
 // appears in logs and metrics.

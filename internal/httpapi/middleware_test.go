@@ -137,7 +137,7 @@ func TestRecoverPanics(t *testing.T) {
 		t.Fatalf("status %d", w.Code)
 	}
 	p := problemOf(t, w)
-	if strings.Contains(w.Body.String(), "secret-ish") || p["request_id"] == "" {
+	if id := w.Header().Get("X-Request-Id"); strings.Contains(w.Body.String(), "secret-ish") || id == "" || p["correlation_id"] != id {
 		t.Fatalf("body %s", w.Body)
 	}
 	panics := f.log.lines(t, "handler panicked")

@@ -254,8 +254,12 @@ func TestProblemTable(t *testing.T) {
 			if p["type"] != ProblemTypeBase+tt.slug {
 				t.Fatalf("type %v, want slug %s", p["type"], tt.slug)
 			}
-			if p["title"] == "" || p["request_id"] != w.Header().Get("X-Request-Id") {
-				t.Fatalf("title/request_id: %s", w.Body)
+			if id := w.Header().Get("X-Request-Id"); p["title"] == "" || id == "" || p["correlation_id"] != id {
+				t.Fatalf("title/correlation_id: %s", w.Body)
+			}
+			// request_id in a body is a reservation's idempotency key.
+			if _, ok := p["request_id"]; ok {
+				t.Fatalf("the problem names its correlation id request_id: %s", w.Body)
 			}
 			if tt.detail != "" && p["detail"] != tt.detail {
 				t.Fatalf("detail %q, want %q", p["detail"], tt.detail)

@@ -108,6 +108,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// DevDir is the checkout whose .park/pg holds dev's database.
 	DevDir string
+	// DevReset makes dev delete its cluster first (--reset, a flag only:
+	// no variable or file can make every start throw the data away).
+	DevReset bool
 }
 
 // setting is one configuration value. Its YAML key is key, its flag key
@@ -175,6 +178,9 @@ var settings = []setting{
 // configKey is the pseudo-setting naming the YAML file.
 const configKey = "config"
 
+// resetKey is dev's --reset, a flag with no variable or file key.
+const resetKey = "reset"
+
 // usageError marks a command line that could not be parsed; Main exits 2.
 type usageError struct{ err error }
 
@@ -195,6 +201,11 @@ func newFlagSet(mode Mode, name string, out io.Writer) (*flag.FlagSet, map[strin
 		v := &flagValue{boolean: s.boolean}
 		fs.Var(v, s.flagName(), s.usage+" ["+s.envName()+"]")
 		vals[s.key] = &v.value
+	}
+	if mode == ModeDev {
+		v := &flagValue{boolean: true}
+		fs.Var(v, resetKey, "delete the dev cluster (all its data) and its log, then start on a fresh one; refused while a server runs on it [flag only]")
+		vals[resetKey] = &v.value
 	}
 	fs.Usage = func() { printCommandUsage(out, mode, name, fs) }
 	return fs, vals
@@ -262,7 +273,8 @@ var commandHelp = map[Mode]string{
 		"that the database login cannot bypass row-level security, and stops gracefully on SIGTERM or SIGINT.",
 	ModeDev: "Run a throwaway PostgreSQL from this machine's server binaries (data in DIR/.park/pg, or under /var/tmp\n" +
 		"when the postgres user cannot reach it), bootstrap and migrate it, and serve the API against it on\n" +
-		"127.0.0.1:8000 with open registration. Needs no configuration; Ctrl-C stops the server and PostgreSQL.",
+		"127.0.0.1:8000 with open registration. Needs no configuration; Ctrl-C stops the server and PostgreSQL.\n" +
+		"Data persists between runs; --reset deletes it first (refused while another parkd dev runs on it).",
 	ModeMigrate: "Apply every pending migration to PARKD_MIGRATE_DATABASE_URL and print the versions applied.",
 }
 
@@ -560,6 +572,13 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 		problem("log_level", "must be debug, info, warn or error")
 	}
 	c.DevDir = value("dev_dir")
+	if v, ok := flags[resetKey]; ok {
+		if b, err := strconv.ParseBool(v); err != nil {
+			problem(resetKey, "must be true or false")
+		} else {
+			c.DevReset = b
+		}
+	}
 
 	// Keys that another mode uses are accepted, so one environment can
 	// serve every command.

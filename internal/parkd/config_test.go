@@ -408,10 +408,42 @@ func TestHelpIsTrue(t *testing.T) {
 	}
 	out.Reset()
 	parseFlags(ModeDev, "parkd dev", []string{"-h"}, &out)
-	for _, w := range []string{"(default 127.0.0.1:8000)", "(default open)"} {
+	for _, w := range []string{"(default 127.0.0.1:8000)", "(default open)", "--reset", "--reset deletes it first"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("dev help lacks %q:\n%s", w, out.String())
 		}
+	}
+}
+
+// TestDevResetFlag: --reset is a flag of dev only, never a variable or a file
+// key, so no environment can make every start throw the data away.
+func TestDevResetFlag(t *testing.T) {
+	t.Parallel()
+	cfg, _ := mustLoad(t, ModeDev, nil, env{"PARKD_RESET": "true"})
+	if cfg.DevReset {
+		t.Fatal("PARKD_RESET reset the dev cluster")
+	}
+	for _, args := range [][]string{{"--reset"}, {"-reset"}, {"--reset=true"}} {
+		if cfg, _ := mustLoad(t, ModeDev, args, env{}); !cfg.DevReset {
+			t.Errorf("%v: no reset", args)
+		}
+	}
+	if cfg, _ := mustLoad(t, ModeDev, []string{"--reset=false"}, env{}); cfg.DevReset {
+		t.Error("--reset=false reset")
+	}
+	if _, _, err := load(t, ModeDev, []string{"--reset=maybe"}, env{}); err == nil || !strings.Contains(err.Error(), "--reset: must be true or false") {
+		t.Errorf("--reset=maybe: %v", err)
+	}
+	if _, err := parseFlags(ModeServe, "parkd serve", []string{"--reset"}, io.Discard); err == nil {
+		t.Error("serve accepted --reset")
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "parkd.yaml")
+	if err := os.WriteFile(file, []byte("reset: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := load(t, ModeDev, []string{"--config", file}, env{}); err == nil || !strings.Contains(err.Error(), `unknown key "reset"`) {
+		t.Errorf("reset in the config file: %v", err)
 	}
 }
 

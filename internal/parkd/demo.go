@@ -2,6 +2,7 @@ package parkd
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -86,16 +87,20 @@ func ensureDemo(ctx context.Context, serverURL, opsURL string, cost int) (*demoL
 	return &demoLogin{Email: demoEmail, Password: password, Slug: demoSlug, Created: true}, nil
 }
 
-// printDemo shows the demo login and curl lines that work as printed.
+// printDemo shows the demo login and curl lines that work as printed, on
+// every start: the site they create has a name no earlier start used (site
+// names are unique per tenant, so a fixed one would be a 409 the second
+// time).
 func printDemo(w io.Writer, base string, d *demoLogin) {
 	verb := "exists"
 	if d.Created {
 		verb = "created"
 	}
+	site := "Site " + hex.EncodeToString(randomBytes(4))
 	fmt.Fprintf(w, `parkd dev: demo tenant %[3]q %[4]s; its owner %[1]s has the password %[2]s (new on every start)
   TOKEN=$(curl -s -X POST %[5]s/api/v1/auth/login -d '{"email":"%[1]s","password":"%[2]s"}' | jq -r .access_token)
   curl -s %[5]s/api/v1/tenants/current -H "Authorization: Bearer $TOKEN"
-  curl -s -X POST %[5]s/api/v1/sites -H "Authorization: Bearer $TOKEN" -d '{"name":"Main Site","timezone":"Europe/Berlin"}'
+  curl -s -X POST %[5]s/api/v1/sites -H "Authorization: Bearer $TOKEN" -d '{"name":"%[6]s","timezone":"Europe/Berlin"}'
   curl -s %[5]s/api/v1/sites -H "Authorization: Bearer $TOKEN"
-`, d.Email, d.Password, d.Slug, verb, base)
+`, d.Email, d.Password, d.Slug, verb, base, site)
 }

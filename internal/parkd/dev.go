@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,11 +24,19 @@ import (
 // devDatabase is the database `parkd dev` serves from.
 const devDatabase = "park"
 
+// devStartTimeout bounds initdb and PostgreSQL's start in dev.
+const devStartTimeout = 5 * time.Minute
+
+// devLastLine is the last line `parkd dev` prints before it answers
+// requests; tests wait for it before reading the others.
+const devLastLine = "Ctrl-C stops parkd and PostgreSQL."
+
 // runDev is `parkd dev`: a private PostgreSQL from this machine's server
 // binaries, bootstrapped and migrated, and the API served against it as the
 // park_server login, so the start-up checks pass for real. Data persists in
 // the cluster directory between runs; bootstrap and migrations are
-// idempotent. When ctx ends (Ctrl-C, SIGTERM) the server drains and then
+// idempotent; --reset deletes the cluster first, and is refused while a
+// server runs on it. When ctx ends (Ctrl-C, SIGTERM) the server drains and then
 // PostgreSQL stops; if parkd dies without that, the kernel stops PostgreSQL
 // (pgcluster ties it to this process).
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
@@ -41,6 +51,15 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
+	if cfg.DevReset {
+		existed, err := resetDevCluster(dir)
+		if err != nil {
+			return err
+		}
+		if existed {
+			fmt.Fprintf(stdout, "parkd dev: --reset: deleted the cluster in %s\n", dir)
+		}
+	}
 	fmt.Fprintf(stdout, "parkd dev: PostgreSQL data in %s (%s)\n", dir, reason)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("dev directory: %w", err)
@@ -52,7 +71,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	defer logFile.Close()
 
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Durable: true, LogWriter: logFile})
+	// initdb on a slow or busy machine can outlast pgcluster's default
+	// minute; a first start must not be killed halfway for that.
+	startCtx, cancelStart := context.WithTimeout(ctx, devStartTimeout)
+	cluster, err := pgcluster.Start(startCtx, pgcluster.Options{Dir: dir, Durable: true, LogWriter: logFile})
+	cancelStart()
 	if err != nil {
 		return fmt.Errorf("start PostgreSQL (log: %s): %w", logPath, err)
 	}
@@ -93,6 +116,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		case <-sctx.Done():
 		}
 	}()
+	parkctlURL := cluster.URL(devDatabase, bootstrap.RoleAdmin)
 	err = serve(sctx, cfg, logger, func(addr net.Addr) {
 		base := "http://" + dialable(addr)
 		fmt.Fprintf(stdout, `parkd dev: serving %[1]s
@@ -100,8 +124,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
   psql -h '%[2]s' -p %[3]d -U postgres %[4]s
   PostgreSQL log: %[5]s
 `, base, cluster.SocketDir(), cluster.Port(), devDatabase, logPath)
+		printParkctl(stdout, parkctlURL, parkctlCommand(executable(), workingDir()))
 		printDemo(stdout, base, demo)
-		fmt.Fprintln(stdout, "Ctrl-C stops parkd and PostgreSQL.")
+		fmt.Fprintln(stdout, devLastLine)
 	})
 	if cause := context.Cause(sctx); err == nil && ctx.Err() == nil && cause != nil {
 		err = fmt.Errorf("%w; its log ends:\n%s", cause, cluster.LogTail())
@@ -155,6 +180,71 @@ func createDatabase(ctx context.Context, adminURL, db string) error {
 	return nil
 }
 
+// printParkctl shows how to point parkctl at the dev cluster as the
+// park_admin login (the socket trusts local connections, so the URL has no
+// password), ready to paste into another shell.
+func printParkctl(w io.Writer, url, parkctl string) {
+	fmt.Fprintf(w, `%s
+  export PARKCTL_DATABASE_URL='%s'
+  %s tenant list
+`, parkctlHeader, readableURL(url), parkctl)
+}
+
+// parkctlHeader introduces the parkctl lines.
+const parkctlHeader = "parkd dev: parkctl as the park_admin login (from another shell):"
+
+// readableURL shows the socket directory in a URL's query with plain
+// slashes, which RFC 3986 allows there and pgx reads as the escaped form,
+// and a space as %20: url.Values encodes it as "+", which pgx keeps as a
+// plus sign. Every other character keeps its escape, so the URL never holds
+// a quote and stays safe inside single quotes.
+func readableURL(u string) string {
+	before, query, ok := strings.Cut(u, "?")
+	if !ok {
+		return u
+	}
+	return before + "?" + strings.NewReplacer("%2F", "/", "+", "%20").Replace(query)
+}
+
+// parkctlCommand is how the printed lines call parkctl: the parkctl built
+// next to this parkd (make build puts both in bin/), relative to wd when
+// below it; else plain "parkctl", found on PATH.
+func parkctlCommand(exe, wd string) string {
+	if exe == "" {
+		return "parkctl"
+	}
+	sibling := filepath.Join(filepath.Dir(exe), "parkctl")
+	if fi, err := os.Stat(sibling); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return "parkctl"
+	}
+	if wd != "" {
+		if rel, err := filepath.Rel(wd, sibling); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			sibling = "./" + rel
+		}
+	}
+	return shellQuote(sibling)
+}
+
+// shellQuote quotes s for a POSIX shell unless it needs no quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-+:@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// executable is this program's path, or "" when the OS cannot tell.
+func executable() string {
+	exe, _ := os.Executable()
+	return exe
+}
+
+// workingDir is the working directory, or "" when the OS cannot tell.
+func workingDir() string {
+	wd, _ := os.Getwd()
+	return wd
+}
+
 // dialable turns a listener's address into one a client can dial: an
 // unspecified IP becomes loopback.
 func dialable(addr net.Addr) string {
@@ -170,7 +260,11 @@ func dialable(addr net.Addr) string {
 }
 
 func randomToken(n int) string {
+	return base64.RawURLEncoding.EncodeToString(randomBytes(n))
+}
+
+func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // never fails (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return b
 }

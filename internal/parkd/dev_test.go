@@ -2,21 +2,27 @@ package parkd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parkhq/park/internal/parkctl"
 	"github.com/parkhq/park/internal/pgcluster"
 )
 
@@ -25,8 +31,11 @@ import (
 const reexecEnv = "PARKD_TEST_REEXEC"
 
 func init() {
-	if os.Getenv(reexecEnv) == "1" {
+	switch os.Getenv(reexecEnv) {
+	case "1":
 		os.Exit(Main())
+	case "parkctl":
+		os.Exit(parkctl.Main())
 	}
 }
 
@@ -148,11 +157,12 @@ func TestDev(t *testing.T) {
 	clusterDir := filepath.Join(root, ".park", "pg")
 	e := env{"PARKD_DEV_DIR": root, "PARKD_LISTEN_ADDR": "127.0.0.1:0", "PARKD_BCRYPT_COST": "4"}
 
-	p := start(t, []string{"dev"}, e, 2*time.Minute)
+	p := start(t, []string{"dev"}, e, 6*time.Minute)
+	// Read the lines once the last one is out, not because /readyz answers.
+	out := p.stdout.waitFor(t, devLastLine, time.Minute)
 	if code, body := get(t, p.base+"/readyz"); code != 200 {
 		t.Fatalf("readyz: %d %s", code, body)
 	}
-	out := p.stdout.String()
 	for _, want := range []string{
 		"PostgreSQL data in " + clusterDir + " (in the checkout)",
 		"applied 00001 00001_tenancy.sql",
@@ -164,6 +174,7 @@ func TestDev(t *testing.T) {
 		}
 	}
 	firstPassword := checkDemo(t, p.base, out, "created")
+	runPrintedLines(t, out)
 	// Served as park_server: the preflight passed without overrides.
 	if w := p.log.lines("database login"); len(w) != 0 {
 		t.Errorf("login warnings: %v", w)
@@ -180,26 +191,54 @@ func TestDev(t *testing.T) {
 	}
 
 	// A second run reuses the data: bootstrap and migrations are no-ops.
-	p = start(t, []string{"dev"}, e, 2*time.Minute)
+	p = start(t, []string{"dev"}, e, 6*time.Minute)
+	out = p.stdout.waitFor(t, devLastLine, time.Minute)
 	if code, _ := get(t, p.base+"/readyz"); code != 200 {
 		t.Fatal(code)
 	}
-	if out := p.stdout.String(); !strings.Contains(out, "no pending migrations") {
+	if !strings.Contains(out, "no pending migrations") {
 		t.Errorf("second run migrated again:\n%s", out)
 	}
 	// The demo owner gets a new password; the old one no longer works.
-	if second := checkDemo(t, p.base, p.stdout.String(), "exists"); second == firstPassword {
+	if second := checkDemo(t, p.base, out, "exists"); second == firstPassword {
 		t.Error("the demo password did not change")
 	}
 	if code := loginDemo(t, p.base, firstPassword); code != 401 {
 		t.Errorf("old demo password: %d", code)
 	}
+	// The printed lines work on every start, not only the first.
+	runPrintedLines(t, out)
 	pid = postmasterPID(t, clusterDir)
+
+	// --reset refuses while this run serves, and leaves it serving.
+	var resetOut bytes.Buffer
+	err := run(context.Background(), []string{"dev", "--reset"}, e.get, nil, &resetOut, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "runs on "+clusterDir) {
+		t.Fatalf("dev --reset while dev runs: %v\n%s", err, resetOut.String())
+	}
+	if code, body := get(t, p.base+"/readyz"); code != 200 || postmasterPID(t, clusterDir) != pid {
+		t.Fatalf("after the refused reset: %d %s", code, body)
+	}
+
 	if err := p.stop(t); err != nil {
 		t.Fatal(err)
 	}
 	if !gone(pid) {
 		t.Fatalf("postgres (pid %d) survived the second run", pid)
+	}
+
+	// Stopped, --reset starts from nothing: migrations and the demo tenant
+	// are made again, and the old demo password is gone with the data.
+	p = start(t, []string{"dev", "--reset"}, e, 6*time.Minute)
+	out = p.stdout.waitFor(t, devLastLine, time.Minute)
+	for _, want := range []string{"parkd dev: --reset: deleted the cluster in " + clusterDir, "applied 00001 00001_tenancy.sql"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	checkDemo(t, p.base, out, "created")
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -222,6 +261,89 @@ func checkDemo(t *testing.T, base, out, verb string) string {
 		t.Fatalf("demo login: %d", code)
 	}
 	return m[2]
+}
+
+// runPrintedLines runs the parkctl and demo lines parkd dev printed, as a
+// user pasting them into a shell would: parkctl must list the demo tenant,
+// and every curl must succeed (200, or 201 for the new site).
+func runPrintedLines(t *testing.T, out string) {
+	t.Helper()
+	requireTools(t, "sh", "curl", "jq")
+
+	ctl := runShell(t, printedBlock(t, out, parkctlHeader))
+	if ctl.err != nil || !regexp.MustCompile(`(?m)^demo\s+Demo Parking\s+active\s`).MatchString(ctl.stdout) {
+		t.Errorf("the printed parkctl lines: %v\nstdout:\n%s\nstderr:\n%s", ctl.err, ctl.stdout, ctl.stderr)
+	}
+
+	demo := runShell(t, printedBlock(t, out, "parkd dev: demo tenant "))
+	// The wrapper below prints each status on stderr, one per line.
+	if got := strings.Fields(demo.stderr); demo.err != nil || !slices.Equal(got, []string{"200", "200", "201", "200"}) {
+		t.Errorf("the printed curl lines answered %v (want 200 200 201 200): %v\nstdout:\n%s\nstderr:\n%s", got, demo.err, demo.stdout, demo.stderr)
+	}
+}
+
+// printedBlock returns the indented lines that follow the line starting
+// with header.
+func printedBlock(t *testing.T, out, header string) []string {
+	t.Helper()
+	var block []string
+	in := false
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, header):
+			in = true
+		case in && strings.HasPrefix(line, "  "):
+			block = append(block, strings.TrimSpace(line))
+		case in:
+			return block
+		}
+	}
+	if len(block) == 0 {
+		t.Fatalf("no lines after %q in:\n%s", header, out)
+	}
+	return block
+}
+
+type shellResult struct {
+	stdout, stderr string
+	err            error
+}
+
+// runShell runs lines in sh -e. parkctl is this test binary acting as
+// parkctl (see init); curl is wrapped to print each answer's status on
+// stderr.
+func runShell(t *testing.T, lines []string) shellResult {
+	t.Helper()
+	bin := t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(exe, filepath.Join(bin, "parkctl")); err != nil {
+		t.Fatal(err)
+	}
+	script := "set -e\ncurl() { command curl -w '%{stderr}%{http_code}\\n' \"$@\"; }\n" + strings.Join(lines, "\n") + "\n"
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		reexecEnv+"=parkctl", "XDG_CONFIG_HOME="+t.TempDir(), "NO_COLOR=1", "GORACE=atexit_sleep_ms=0")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	return shellResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+}
+
+// requireTools skips without the programs a printed line needs, except in
+// CI, where that is a failure.
+func requireTools(t *testing.T, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := exec.LookPath(name); err != nil {
+			if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+				t.Fatalf("%s is needed: %v", name, err)
+			}
+			t.Skipf("skipping: %s not installed", name)
+		}
+	}
 }
 
 // loginDemo posts the demo owner's credentials the way the printed curl
@@ -281,7 +403,7 @@ func startProcess(t *testing.T, root string) (*exec.Cmd, int) {
 	}()
 	select {
 	case <-serving:
-	case <-time.After(2 * time.Minute):
+	case <-time.After(6 * time.Minute):
 		t.Fatalf("parkd dev did not serve; stderr:\n%s", logs)
 	}
 	return cmd, postmasterPID(t, filepath.Join(root, ".park", "pg"))
@@ -336,5 +458,124 @@ func waitExit(cmd *exec.Cmd, within time.Duration) error {
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+func TestParkctlCommand(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	bin := filepath.Join(root, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	parkd := filepath.Join(bin, "parkd")
+	if got := parkctlCommand(parkd, root); got != "parkctl" {
+		t.Errorf("without a parkctl beside parkd: %q", got)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "parkctl"), []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := parkctlCommand(parkd, root); got != "parkctl" {
+		t.Errorf("beside a parkctl that is not executable: %q", got)
+	}
+	if err := os.Chmod(filepath.Join(bin, "parkctl"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ wd, want string }{
+		{root, "./bin/parkctl"}, // make run in the checkout
+		{bin, "./parkctl"},
+		{filepath.Join(root, "elsewhere"), filepath.Join(bin, "parkctl")},
+		{"", filepath.Join(bin, "parkctl")},
+	} {
+		if got := parkctlCommand(parkd, tt.wd); got != tt.want {
+			t.Errorf("from %q: %q, want %q", tt.wd, got, tt.want)
+		}
+	}
+	if got := parkctlCommand("", root); got != "parkctl" {
+		t.Errorf("without an executable: %q", got)
+	}
+	if got := shellQuote("/a b/it's/parkctl"); got != `'/a b/it'\''s/parkctl'` {
+		t.Errorf("shellQuote: %s", got)
+	}
+}
+
+func TestReadableURL(t *testing.T) {
+	t.Parallel()
+	const escaped = "postgres://park_admin@/park?host=%2Ftmp%2Fa+b%27c%2F.park%2Fpg&port=5433"
+	got := readableURL(escaped)
+	if got != "postgres://park_admin@/park?host=/tmp/a%20b%27c/.park/pg&port=5433" {
+		t.Fatalf("readableURL: %s", got)
+	}
+	cfg, err := pgx.ParseConfig(got)
+	if err != nil || cfg.Host != "/tmp/a b'c/.park/pg" || cfg.Port != 5433 || cfg.User != "park_admin" || cfg.Database != "park" {
+		t.Errorf("%s parses as %+v, %v", got, cfg, err)
+	}
+}
+
+// TestResetRefusesARunningServer checks --reset's guard without PostgreSQL:
+// a process whose working directory is the data directory and whose pid
+// postmaster.pid names is a running server; a pid that is gone, or that
+// another process holds now, is a stale file.
+func TestResetRefusesARunningServer(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(checkout(t), ".park", "pg")
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+".log", []byte("log\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writePID := func(pid int) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(data, "postmaster.pid"), []byte(fmt.Sprintf("%d\n%s\n", pid, data)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, running := runningPostmaster(data); running {
+		t.Fatal("running without a postmaster.pid")
+	}
+
+	// A live process in the data directory, as a postmaster is.
+	server := exec.Command("sleep", "600")
+	server.Dir = data
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Process.Kill(); server.Wait() })
+	writePID(server.Process.Pid)
+	if pid, running := runningPostmaster(data); !running || pid != server.Process.Pid {
+		t.Fatalf("the server in %s: pid %d, running %v", data, pid, running)
+	}
+	if _, err := resetDevCluster(dir); err == nil || !strings.Contains(err.Error(), "stop it") {
+		t.Fatalf("reset while a server runs: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "postmaster.pid")); err != nil {
+		t.Fatalf("the refused reset deleted data: %v", err)
+	}
+
+	// The pid now belongs to a process elsewhere (this test).
+	writePID(os.Getpid())
+	if _, running := runningPostmaster(data); running {
+		t.Fatal("a reused pid counts as the server")
+	}
+	// The server is gone.
+	server.Process.Kill()
+	server.Wait()
+	writePID(server.Process.Pid)
+	if _, running := runningPostmaster(data); running {
+		t.Fatal("an exited server counts as running")
+	}
+	existed, err := resetDevCluster(dir)
+	if err != nil || !existed {
+		t.Fatalf("reset of a stopped cluster: %v, %v", existed, err)
+	}
+	for _, p := range []string{dir, dir + ".log"} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s survived the reset: %v", p, err)
+		}
+	}
+	if existed, err := resetDevCluster(dir); err != nil || existed {
+		t.Fatalf("reset without a cluster: %v, %v", existed, err)
 	}
 }

@@ -139,3 +139,67 @@ func (u *osUser) canSearch(mode fs.FileMode, st *syscall.Stat_t) bool {
 		return perm&0o001 != 0
 	}
 }
+
+// resetDevCluster deletes the cluster in dir and its log file (dir.log), so
+// the next start makes a fresh one. It refuses while a server runs on the
+// cluster: deleting a live data directory would crash that server and the
+// parkd dev serving from it. It reports whether there was anything to
+// delete.
+func resetDevCluster(dir string) (bool, error) {
+	dataDir := filepath.Join(dir, "data")
+	if pid, running := runningPostmaster(dataDir); running {
+		return false, fmt.Errorf("--reset: a PostgreSQL server (pid %d) runs on %s, most likely another parkd dev: stop it (Ctrl-C) first", pid, dir)
+	}
+	_, statErr := os.Stat(dir)
+	if err := os.RemoveAll(dir); err != nil {
+		return false, fmt.Errorf("--reset: %w", err)
+	}
+	if err := os.Remove(dir + ".log"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("--reset: %w", err)
+	}
+	return statErr == nil, nil
+}
+
+// runningPostmaster reads the postmaster.pid PostgreSQL keeps in dataDir
+// while it runs and reports whether that process is alive and serves
+// dataDir. The postmaster's working directory is its data directory, which
+// tells it from an unrelated process that was given the pid of a server
+// killed earlier (common in containers, where pids restart low). When the
+// working directory cannot be read, a live pid counts as running: better to
+// refuse a reset than to delete a running server's data.
+func runningPostmaster(dataDir string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) || zombie(pid) {
+		return pid, false
+	}
+	cwd, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "cwd"))
+	if err != nil {
+		return pid, true
+	}
+	want, err := filepath.EvalSymlinks(dataDir)
+	if err != nil {
+		want = dataDir
+	}
+	return pid, cwd == want
+}
+
+// zombie reports whether pid has exited but not been reaped, as happens
+// under a container's init that reaps nobody.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...; comm may hold spaces and parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
+}

@@ -99,11 +99,27 @@ func setup(mode Mode, name string, args []string, getenv func(string) string, st
 	if err != nil {
 		return nil, nil, fmt.Errorf("invalid configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := newLogger(stderr, cfg.LogLevel)
 	for _, w := range warnings {
 		logger.Warn("configuration", slog.String("warning", w))
 	}
 	return cfg, logger, nil
+}
+
+// newLogger makes parkd's JSON logger. Every logger parkd builds comes from
+// here, so every line writes durations the same way.
+func newLogger(w io.Writer, level slog.Leveler) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: durationsAsText}))
+}
+
+// durationsAsText writes a duration as Go prints it ("5m0s") rather than
+// slog's JSON default, an integer of nanoseconds that nobody reads at a
+// glance ("dedupe_window":300000000000). It applies inside groups too.
+func durationsAsText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -103,6 +104,24 @@ func (s *syncWriter) String() string {
 	return s.b.String()
 }
 
+// waitFor waits until the output holds want and returns it: a test reads a
+// process's lines only once they are there, never on the strength of a
+// readiness probe answered in between.
+func (s *syncWriter) waitFor(t *testing.T, want string, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		out := s.String()
+		if strings.Contains(out, want) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q within %s in:\n%s", want, within, out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // start runs parkd with args and e until it listens, and stops it at
 // cleanup.
 func start(t *testing.T, args []string, e env, timeout time.Duration) *running {
@@ -122,6 +141,7 @@ func start(t *testing.T, args []string, e env, timeout time.Duration) *running {
 	case addr := <-r.log.listening:
 		r.base = "http://" + addr
 	case err := <-r.done:
+		r.done <- err // for cleanup
 		t.Fatalf("parkd exited before listening: %v\nlog:\n%s", err, r.log)
 	case <-time.After(timeout):
 		t.Fatalf("parkd not listening after %s; log:\n%s", timeout, r.log)
@@ -201,6 +221,17 @@ func TestServe(t *testing.T) {
 	if len(p.log.lines("stopped")) != 1 {
 		t.Fatalf("no stop line:\n%s", p.log)
 	}
+	// Durations read as durations, in groups too.
+	starting, shutting := p.log.lines("starting"), p.log.lines("shutting down")
+	if len(starting) != 1 || len(shutting) != 1 {
+		t.Fatalf("starting and shutdown lines:\n%s", p.log)
+	}
+	if cfg, _ := starting[0]["config"].(map[string]any); cfg["dedupe_window"] != "5m0s" || cfg["idempotency_key_ttl"] != "24h0m0s" {
+		t.Errorf("durations in the starting line: %v", starting[0])
+	}
+	if shutting[0]["timeout"] != "10s" {
+		t.Errorf("shutdown timeout: %v", shutting[0])
+	}
 	if _, err := http.Get(p.base + "/healthz"); err == nil {
 		t.Fatal("still accepting after shutdown")
 	}
@@ -209,6 +240,55 @@ func TestServe(t *testing.T) {
 		if strings.Contains(p.log.String(), s) {
 			t.Fatalf("log contains a secret:\n%s", p.log)
 		}
+	}
+}
+
+// TestServeAnswersOnlyAfterListening pins the order serve keeps: the
+// listening callback, where parkd dev prints its lines, runs before any
+// request is answered (the connection waits in the listener's queue), so a
+// client that got an answer finds every line printed.
+func TestServeAnswersOnlyAfterListening(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	cfg, _, err := loadConfig(ModeServe, nil, serveEnv(db.ServerURL).get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	early := make(chan error, 1)
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), func(addr net.Addr) {
+			addrc <- addr.String()
+			client := &http.Client{Timeout: 300 * time.Millisecond}
+			resp, err := client.Get("http://" + addr.String() + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				early <- fmt.Errorf("/healthz answered %d while the listening callback still ran", resp.StatusCode)
+				return
+			}
+			early <- nil
+		})
+	}()
+	select {
+	case err := <-early:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case err := <-done:
+		t.Fatalf("serve returned before listening: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not listen within a minute")
+	}
+	// Once the callback has returned, the queue is served.
+	if code, _ := get(t, "http://"+<-addrc+"/healthz"); code != 200 {
+		t.Fatalf("healthz after listening: %d", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 

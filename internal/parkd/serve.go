@@ -36,7 +36,8 @@ const (
 // serve runs the API with cfg until ctx is cancelled, then shuts down
 // gracefully: it stops accepting, lets in-flight requests finish within
 // cfg.ShutdownTimeout, and closes the pool. listening, when set, is called
-// with the API's bound address once it accepts connections.
+// with the API's bound address after it is bound and before any request is
+// answered (connections queue meanwhile), so what it prints comes first.
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func(net.Addr)) error {
 	pool, err := openPool(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -113,16 +114,19 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		listeners = append(listeners, ln)
 	}
 
-	errc := make(chan error, len(servers))
-	for i, srv := range servers {
-		go func() { errc <- srv.Serve(listeners[i]) }()
-	}
+	// Everything is printed before any request is answered: connections
+	// wait in the listeners' queues until Serve, so a client that got an
+	// answer (a readiness probe, a test) finds every line already out.
 	logger.Info("listening", slog.String("addr", listeners[0].Addr().String()))
 	if len(listeners) > 1 {
 		logger.Info("metrics listening", slog.String("addr", listeners[1].Addr().String()))
 	}
 	if listening != nil {
 		listening(listeners[0].Addr())
+	}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
 	}
 
 	var serveErr error
