@@ -59,6 +59,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		if existed {
 			fmt.Fprintf(stdout, "parkd dev: --reset: deleted the cluster in %s\n", dir)
 		}
+		// Its keys go with it: they sealed secrets and signed tokens of a
+		// database that is gone.
+		if err := os.RemoveAll(devKeysDir(dir)); err != nil {
+			return fmt.Errorf("dev --reset: %w", err)
+		}
 	}
 	fmt.Fprintf(stdout, "parkd dev: PostgreSQL data in %s (%s)\n", dir, reason)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
@@ -95,13 +100,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	if len(cfg.JWTSecret) == 0 {
-		cfg.JWTSecret = Secret(randomToken(32))
-	}
-	if cfg.MasterKey.IsZero() {
-		if cfg.MasterKey, err = GenerateMasterKey(1); err != nil {
-			return err
-		}
+	keysDir := devKeysDir(dir)
+	if err := loadDevKeys(cfg, keysDir); err != nil {
+		return err
 	}
 	logger.Info("starting", slog.Any("config", cfg))
 
@@ -125,6 +126,8 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
   PostgreSQL log: %[5]s
 `, base, cluster.SocketDir(), cluster.Port(), devDatabase, logPath)
 		printParkctl(stdout, parkctlURL, parkctlCommand(executable(), workingDir()))
+		fmt.Fprintf(stdout, "  export PARKCTL_MASTER_KEY=\"$(cat %s)\"   # the dev master key, for parkctl webhook-secret\n",
+			shellQuote(filepath.Join(keysDir, devMasterKeyFile)))
 		printDemo(stdout, base, demo)
 		fmt.Fprintln(stdout, devLastLine)
 	})

@@ -175,6 +175,16 @@ func TestDev(t *testing.T) {
 	}
 	firstPassword := checkDemo(t, p.base, out, "created")
 	runPrintedLines(t, out)
+	// A webhook secret made now is sealed under the dev master key, which
+	// must outlive this run.
+	webhookToken := devWebhookSecret(t, p.base, firstPassword)
+	keysDir := clusterDir + ".keys"
+	checkMode(t, keysDir, 0o700)
+	checkMode(t, filepath.Join(keysDir, "master-key"), 0o600)
+	checkMode(t, filepath.Join(keysDir, "jwt-secret"), 0o600)
+	if !strings.Contains(out, `export PARKCTL_MASTER_KEY="$(cat `+filepath.Join(keysDir, "master-key")+`)"`) {
+		t.Errorf("no master key line for parkctl:\n%s", out)
+	}
 	// Served as park_server: the preflight passed without overrides.
 	if w := p.log.lines("database login"); len(w) != 0 {
 		t.Errorf("login warnings: %v", w)
@@ -208,6 +218,10 @@ func TestDev(t *testing.T) {
 	}
 	// The printed lines work on every start, not only the first.
 	runPrintedLines(t, out)
+	// The keys were kept: the first run's webhook secret still opens.
+	if code, body := devUplink(t, p.base, webhookToken); code != 200 || !strings.Contains(body, `"orphan"`) {
+		t.Errorf("the first run's webhook secret on the second run: %d %s", code, body)
+	}
 	pid = postmasterPID(t, clusterDir)
 
 	// --reset refuses while this run serves, and leaves it serving.
@@ -237,8 +251,69 @@ func TestDev(t *testing.T) {
 		}
 	}
 	checkDemo(t, p.base, out, "created")
+	// The keys went with the cluster: new ones were made.
+	if code, _ := devUplink(t, p.base, webhookToken); code != 401 {
+		t.Errorf("a secret of the reset cluster: %d, want 401", code)
+	}
 	if err := p.stop(t); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// devWebhookSecret logs in as the demo owner and makes a token-mode
+// webhook secret, returning its value.
+func devWebhookSecret(t *testing.T, base, password string) string {
+	t.Helper()
+	resp, err := http.Post(base+"/api/v1/auth/login", "application/json",
+		strings.NewReader(`{"email":"owner@demo.example","password":"`+password+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/webhook-secrets", strings.NewReader(`{"mode":"token"}`))
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sec struct {
+		Secret string `json:"secret"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&sec); err != nil || resp.StatusCode != 201 || sec.Secret == "" {
+		t.Fatalf("make a webhook secret: %d %v", resp.StatusCode, err)
+	}
+	return sec.Secret
+}
+
+// devUplink sends one generic uplink of an unknown device to the demo
+// tenant.
+func devUplink(t *testing.T, base, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/webhooks/uplink/demo",
+		strings.NewReader(`{"dev_eui":"dec0de0000000001","f_cnt":1,"id":"`+randomToken(8)+`"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func checkMode(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != want {
+		t.Errorf("%s: mode %o, want %o", path, fi.Mode().Perm(), want)
 	}
 }
 
