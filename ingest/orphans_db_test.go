@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/tenancy"
@@ -270,4 +271,34 @@ func FuzzDecodeReadingCursor(f *testing.F) {
 			t.Fatalf("%q decodes to %+v, which encodes to %q", s, c, c.Encode())
 		}
 	})
+}
+
+func TestOrphanCountsAcrossTenants(t *testing.T) {
+	t.Parallel()
+	f := newStoreFixture(t, ingest.StoreOptions{})
+	ctx := context.Background()
+	f.storeBatch(t, reading(euiX, "m", 1, yes, t0), reading("f000000000000001", "m", 1, yes, t0))
+	if _, err := f.store.OrphanIgnore(ctx, f.tenant, euiX, "a"); err != nil {
+		t.Fatal(err)
+	}
+	other := newTenant(t, f.db)
+	otherStore := ingest.NewStore(tenancy.NewStore(execPool(t, f.db)), ingest.StoreOptions{})
+	if _, err := otherStore.StoreBatch(ctx, other, []*ingest.Uplink{reading(euiX, "m", 1, yes, t0)}); err != nil {
+		t.Fatal(err)
+	}
+	// park_server, which reads one tenant at a time, gets the numbers of
+	// all through the definer function, and nothing else.
+	counts, err := f.store.OrphanCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(counts) != "map[assigned:0 ignored:1 new:2]" {
+		t.Fatalf("counts %v", counts)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(ingest.NewOrphanCollector(f.store, 5*time.Second, nil))
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 3 {
+		t.Fatalf("gathered %v, %v", mfs, err)
+	}
 }

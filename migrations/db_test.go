@@ -89,7 +89,10 @@ func TestCatalogFindsBreaks(t *testing.T) {
 		{"immutable tenant fn", `ALTER FUNCTION app_tenant_id() IMMUTABLE`, `function public.app_tenant_id(): must be STABLE (is "IMMUTABLE")`},
 		{"definer public exec", `GRANT EXECUTE ON FUNCTION auth.tenant_by_slug(text) TO PUBLIC`, "function auth.tenant_by_slug(text): SECURITY DEFINER executable by PUBLIC"},
 		{"definer search path", `ALTER FUNCTION auth.api_key_lookup(text) RESET search_path`, "function auth.api_key_lookup(text): SECURITY DEFINER without search_path = pg_catalog, pg_temp"},
-		{"definer owner", `ALTER FUNCTION auth.login_lookup(text) OWNER TO park_owner`, "function auth.login_lookup(text): SECURITY DEFINER owned by park_owner, not park_auth"},
+		{"definer owner", `ALTER FUNCTION auth.login_lookup(text) OWNER TO park_owner`, "function auth.login_lookup(text): SECURITY DEFINER owned by park_owner, not park_auth or park_maint"},
+		{"maint definer with a parameter", `CREATE FUNCTION maint.count_for(p uuid) RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'SELECT 1::bigint'; ALTER FUNCTION maint.count_for(uuid) OWNER TO park_maint; REVOKE EXECUTE ON FUNCTION maint.count_for(uuid) FROM PUBLIC; GRANT EXECUTE ON FUNCTION maint.count_for(uuid) TO park_app`, "function maint.count_for(uuid): park_maint's SECURITY DEFINER functions take no parameters"},
+		{"maint count public exec", `GRANT EXECUTE ON FUNCTION maint.orphan_device_counts() TO PUBLIC`, "function maint.orphan_device_counts(): SECURITY DEFINER executable by PUBLIC"},
+		{"app member of maint", `GRANT park_maint TO park_app`, "role park_app: is a member of park_maint"},
 		{"exclude dropped", `ALTER TABLE reservations DROP CONSTRAINT reservations_no_overlap`, "constraint public.reservations.reservations_no_overlap: missing"},
 		{"app owns", `CREATE TABLE public.mine (tenant_id uuid); ALTER TABLE mine OWNER TO park_app`, "role park_app: owns relation mine"},
 		// The password writer's grant, exactly (00007).
@@ -103,7 +106,7 @@ func TestCatalogFindsBreaks(t *testing.T) {
 		{"app reads hash", `GRANT SELECT (password_hash) ON users TO park_app`, "table public.users: park_app holds SELECT (password_hash), beyond what it may hold"},
 		{"public updates users", `GRANT UPDATE (name) ON users TO PUBLIC`, "table public.users: PUBLIC holds UPDATE (name), beyond what it may hold"},
 		{"writer public exec", `GRANT EXECUTE ON FUNCTION auth.swap_password_hash(uuid, text, text) TO PUBLIC`, "function auth.swap_password_hash(uuid,text,text): SECURITY DEFINER executable by PUBLIC"},
-		{"writer owner", `ALTER FUNCTION auth.swap_password_hash(uuid, text, text) OWNER TO park_owner`, "function auth.swap_password_hash(uuid,text,text): SECURITY DEFINER owned by park_owner, not park_auth"},
+		{"writer owner", `ALTER FUNCTION auth.swap_password_hash(uuid, text, text) OWNER TO park_owner`, "function auth.swap_password_hash(uuid,text,text): SECURITY DEFINER owned by park_owner, not park_auth or park_maint"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -788,7 +791,7 @@ func TestBootstrapConcurrentFreshCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "park_admin:true:false park_app:false:false park_auth:false:false park_ops:false:true park_owner:false:false park_server:true:false"
+	want := "park_admin:true:false park_app:false:false park_auth:false:false park_maint:false:false park_ops:false:true park_owner:false:false park_server:true:false"
 	if strings.Join(got, " ") != want {
 		t.Errorf("roles:\n got %s\nwant %s", strings.Join(got, " "), want)
 	}

@@ -188,7 +188,8 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 //   - a view that is not security_invoker;
 //   - one of RequiredConstraints missing (the reservations EXCLUDE
 //     constraint, the composite tenant foreign keys);
-//   - a SECURITY DEFINER function not owned by park_auth, without
+//   - a SECURITY DEFINER function not owned by park_auth or park_maint
+//     (whose functions take no parameters), without
 //     search_path = pg_catalog, pg_temp, executable by PUBLIC or not by
 //     park_app;
 //   - a privilege on public.users held by park_app, park_auth or PUBLIC
@@ -323,8 +324,11 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		return nil, fmt.Errorf("catalog functions: %w", err)
 	}
 	for _, d := range definers {
-		if d.owner != "park_auth" {
-			add("function %s: SECURITY DEFINER owned by %s, not park_auth", d.name, d.owner)
+		switch {
+		case d.owner == "park_maint" && !strings.HasSuffix(d.name, "()"):
+			add("function %s: park_maint's SECURITY DEFINER functions take no parameters", d.name)
+		case d.owner != "park_auth" && d.owner != "park_maint":
+			add("function %s: SECURITY DEFINER owned by %s, not park_auth or park_maint", d.name, d.owner)
 		}
 		if !slices.Contains(d.config, "search_path=pg_catalog, pg_temp") {
 			add("function %s: SECURITY DEFINER without search_path = pg_catalog, pg_temp", d.name)
@@ -378,7 +382,7 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		   where n.nspname in ('public', 'auth') and not p.prosecdef
 		     and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')
 		  union all
-		  select 'schema', n.nspname, n.nspowner from pg_namespace n where n.nspname = 'auth'
+		  select 'schema', n.nspname, n.nspowner from pg_namespace n where n.nspname in ('auth', 'maint')
 		) o where pg_get_userbyid(owner) <> 'park_owner'
 		order by 1`)
 	if err != nil {
@@ -435,7 +439,7 @@ func usersGrants(ctx context.Context, q Querier) (map[string][]string, error) {
 
 // CheckAppRole reports what makes park_app more than the server's
 // privileges: owning any object, superuser or BYPASSRLS, or membership in
-// park_owner, park_ops or park_auth.
+// park_owner, park_ops, park_auth or park_maint.
 func CheckAppRole(ctx context.Context, q Querier) ([]string, error) {
 	var problems []string
 	var exists, super, bypass bool
@@ -454,7 +458,7 @@ func CheckAppRole(ctx context.Context, q Querier) ([]string, error) {
 	}
 	rows, err := q.Query(ctx, `
 		select r.rolname from pg_roles r
-		 where r.rolname in ('park_owner', 'park_ops', 'park_auth')
+		 where r.rolname in ('park_owner', 'park_ops', 'park_auth', 'park_maint')
 		   and pg_has_role('park_app', r.oid, 'MEMBER')
 		 order by 1`)
 	if err != nil {

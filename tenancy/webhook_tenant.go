@@ -23,6 +23,16 @@ type WebhookTenant struct {
 // the SECURITY DEFINER look-ups, nothing else.
 const appPrologue = `select set_config('role', 'park_app', true)`
 
+// AppTx runs fn in a transaction as park_app with no tenant set: row-level
+// security shows it nothing, and all it can do is call the SECURITY
+// DEFINER functions granted to park_app (look-ups before a tenant is known,
+// counts across tenants). A transaction rather than one batch: pgx prepares
+// a batch's statements before running any, and the login role may not even
+// name those functions' schemas until the prologue has made it park_app.
+func (s *Store) AppTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return inTx(ctx, s.pool, appPrologue, nil, fn)
+}
+
 // WebhookTenant looks a tenant up by the slug of a webhook URL through
 // auth.tenant_by_slug, the SECURITY DEFINER look-up that returns only these
 // fields: parkd's login reaches one tenant at a time and cannot read the
@@ -31,10 +41,7 @@ const appPrologue = `select set_config('role', 'park_app', true)`
 // revealed.
 func (s *Store) WebhookTenant(ctx context.Context, slug string) (*WebhookTenant, error) {
 	var t WebhookTenant
-	// A transaction rather than one batch: pgx prepares a batch's
-	// statements before running any of them, and the login role may not
-	// even name schema auth until the prologue has made it park_app.
-	err := inTx(ctx, s.pool, appPrologue, nil, func(tx pgx.Tx) error {
+	err := s.AppTx(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `select id, status, settings from auth.tenant_by_slug($1::text)`, slug).
 			Scan(&t.ID, &t.Status, &t.Settings)
 	})

@@ -21,10 +21,13 @@ import (
 // Role names. They are global to a cluster, so every Park database in one
 // cluster shares them.
 const (
-	RoleOwner  = "park_owner"
-	RoleApp    = "park_app"
-	RoleAuth   = "park_auth"
-	RoleOps    = "park_ops"
+	RoleOwner = "park_owner"
+	RoleApp   = "park_app"
+	RoleAuth  = "park_auth"
+	RoleOps   = "park_ops"
+	// RoleMaint owns the parameterless SECURITY DEFINER count and prune
+	// functions parkd calls for work across tenants.
+	RoleMaint  = "park_maint"
 	RoleServer = "park_server"
 	RoleAdmin  = "park_admin"
 )
@@ -72,14 +75,17 @@ func Run(ctx context.Context, adminURL string, opts Options) (*Result, error) {
 		createRole(RoleApp, "NOLOGIN NOBYPASSRLS NOINHERIT"),
 		createRole(RoleAuth, "NOLOGIN NOBYPASSRLS"),
 		createRole(RoleOps, "NOLOGIN BYPASSRLS"),
+		createRole(RoleMaint, "NOLOGIN NOBYPASSRLS"),
 		// Re-assert attributes in case an earlier hand-made role differs.
 		`ALTER ROLE park_owner NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB`,
 		`ALTER ROLE park_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB`,
 		`ALTER ROLE park_auth NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB`,
 		`ALTER ROLE park_ops NOLOGIN NOSUPERUSER BYPASSRLS NOCREATEROLE NOCREATEDB`,
+		`ALTER ROLE park_maint NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB`,
 		// park_owner transfers function ownership to park_auth and runs the
 		// server's stores (SET ROLE park_app) for parkctl's tenant writes.
 		`GRANT park_auth TO park_owner`,
+		`GRANT park_maint TO park_owner`,
 		`GRANT park_app TO park_owner`,
 		fmt.Sprintf(`ALTER DATABASE %s OWNER TO park_owner`, pgx.Identifier{db}.Sanitize()),
 		`CREATE EXTENSION IF NOT EXISTS btree_gist`,

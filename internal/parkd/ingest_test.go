@@ -102,7 +102,7 @@ func TestServeIngest(t *testing.T) {
 		t.Fatalf("space state %q (%v)", state, err)
 	}
 	if code, body := get(t, p.base+"/metrics"); code != 200 || !strings.Contains(body, `park_uplinks_total{result="stored",source="generic"} 1`) ||
-		!strings.Contains(body, "park_ingest_batch_rows") {
+		!strings.Contains(body, "park_ingest_batch_rows") || !strings.Contains(body, `park_orphan_devices{status="new"} 1`) {
 		t.Fatalf("metrics: %d\n%s", code, body)
 	}
 	if err := p.stop(t); err != nil {

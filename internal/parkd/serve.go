@@ -31,6 +31,8 @@ const (
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
 	preflightTimeout  = 30 * time.Second
+	// gaugeTimeout bounds the database read of a gauge at scrape time.
+	gaugeTimeout = 2 * time.Second
 )
 
 // serve runs the API with cfg until ctx is cancelled, then shuts down
@@ -188,6 +190,9 @@ func newIngest(cfg *Config, store *tenancy.Store, l *limits, logger *slog.Logger
 	})
 	w, err := ingest.NewWriter(st.StoreBatch, ingest.WriterOptions{Registerer: reg})
 	if err != nil {
+		return nil, err
+	}
+	if err := reg.Register(ingest.NewOrphanCollector(st, gaugeTimeout, logger)); err != nil {
 		return nil, err
 	}
 	in := ingest.NewIntake(store.WebhookTenant, st, w, ingest.IntakeOptions{Logger: logger})

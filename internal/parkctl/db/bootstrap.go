@@ -90,8 +90,8 @@ func bootstrapRun(ctx context.Context, opts *BootstrapOptions) error {
 		return err
 	}
 	w := opts.IO.ErrOut
-	fmt.Fprintf(w, "roles %s, %s, %s, %s are in place\n",
-		bootstrap.RoleOwner, bootstrap.RoleApp, bootstrap.RoleAuth, bootstrap.RoleOps)
+	fmt.Fprintf(w, "roles %s, %s, %s, %s, %s are in place\n",
+		bootstrap.RoleOwner, bootstrap.RoleApp, bootstrap.RoleAuth, bootstrap.RoleOps, bootstrap.RoleMaint)
 	fmt.Fprintf(w, "database %q is owned by %s and has the btree_gist extension\n", res.Database, bootstrap.RoleOwner)
 	if !opts.CreateLogins {
 		fmt.Fprintln(w, "next: parkctl migrate up")
