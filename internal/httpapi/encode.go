@@ -45,13 +45,16 @@ func encode[T any](w http.ResponseWriter, status int, v T) error {
 
 // decode reads one JSON value of type T from the request body and validates
 // it when T implements Validate. It accepts a Content-Type of
-// application/json, none, or application/x-www-form-urlencoded (what curl -d
-// sends; Park has no cookie authentication, so a "simple" cross-site form
-// post gains nothing), refuses unknown fields, a body over MaxBodyBytes
-// (413) and anything after the value.
+// application/json (or another +json type); a body without a type or typed
+// application/x-www-form-urlencoded (what curl -d sends) is read as JSON too,
+// but only from a caller that sends no Origin header: a browser sends one
+// with every cross-origin request, and those two types make a "simple"
+// request that skips the CORS preflight, so a stranger's page could post a
+// login or registration from a visitor's browser. It refuses unknown fields,
+// a body over MaxBodyBytes (413) and anything after the value.
 func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	var v T
-	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+	if err := checkContentType(r.Header.Get("Content-Type"), r.Header.Get("Origin") != ""); err != nil {
 		return v, err
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -76,14 +79,23 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	return v, nil
 }
 
-func checkContentType(ct string) error {
+func checkContentType(ct string, fromBrowser bool) error {
 	if ct == "" {
+		if fromBrowser {
+			return &requestError{status: http.StatusUnsupportedMediaType,
+				msg: "a request with an Origin header must send Content-Type: application/json"}
+		}
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)
-	if err == nil && (mt == "application/json" || mt == "application/x-www-form-urlencoded" ||
-		strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+	switch {
+	case err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")):
 		return nil
+	case err == nil && mt == "application/x-www-form-urlencoded" && !fromBrowser:
+		return nil
+	case err == nil && mt == "application/x-www-form-urlencoded":
+		return &requestError{status: http.StatusUnsupportedMediaType,
+			msg: "a request with an Origin header must send Content-Type: application/json, not a form type"}
 	}
 	return &requestError{status: http.StatusUnsupportedMediaType,
 		msg: fmt.Sprintf("content type %q is not supported; send application/json", ct)}

@@ -37,6 +37,7 @@ func TestDecode(t *testing.T) {
 	tests := []struct {
 		name        string
 		contentType string
+		origin      string
 		body        string
 		status      int
 		field       string // expected key of "errors"
@@ -47,6 +48,10 @@ func TestDecode(t *testing.T) {
 		{name: "curl -d form type", contentType: "application/x-www-form-urlencoded", body: `{"name":"A"}`, status: 201},
 		{name: "charset", contentType: "application/json; charset=utf-8", body: `{"name":"A"}`, status: 201},
 		{name: "text/plain", contentType: "text/plain", body: `{"name":"A"}`, status: 415},
+		{name: "json from a browser", contentType: "application/json", origin: "https://app.example", body: `{"name":"A"}`, status: 201},
+		{name: "form type from a browser", contentType: "application/x-www-form-urlencoded", origin: "https://evil.example", body: `{"name":"A"}`, status: 415},
+		{name: "no type from a browser", origin: "https://evil.example", body: `{"name":"A"}`, status: 415},
+		{name: "text/plain from a browser", contentType: "text/plain", origin: "https://evil.example", body: `{"name":"A"}`, status: 415},
 		{name: "unknown field", body: `{"name":"A","colour":"red"}`, status: 400, field: "colour"},
 		{name: "wrong type", body: `{"name":"A","capacity":"many"}`, status: 400, field: "capacity"},
 		{name: "not an object", body: `[1,2]`, status: 400, detail: "the request body must be an object, not array"},
@@ -65,6 +70,9 @@ func TestDecode(t *testing.T) {
 			var hdr []string
 			if tt.contentType != "" {
 				hdr = []string{"Content-Type", tt.contentType}
+			}
+			if tt.origin != "" {
+				hdr = append(hdr, "Origin", tt.origin)
 			}
 			w := f.do(t, "POST", "/sites", strings.NewReader(tt.body), hdr...)
 			if w.Code != tt.status {

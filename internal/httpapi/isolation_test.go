@@ -614,3 +614,39 @@ func TestKeyOnUsersOnlyRoute(t *testing.T) {
 		t.Errorf("real key in X-API-Key: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestLoginFromAStrangersPage: a form-typed or type-less login or
+// registration is a "simple" cross-origin request a stranger's page can
+// make from a visitor's browser; with an Origin header it is refused
+// (415), while curl (no Origin) keeps working as the seed's session does.
+func TestLoginFromAStrangersPage(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	e.makeWorld(t, "alpha")
+	login := `{"email":"owner@alpha.example","password":"password123"}`
+	register := `{"user":{"email":"x@evil.example","name":"X","password":"password123"},"tenant":{"name":"X","slug":"xevil"}}`
+	for _, c := range []struct {
+		path, body, ctype, origin string
+		want                      int
+	}{
+		{"/api/v1/auth/login", login, "application/x-www-form-urlencoded", "https://evil.example", 415},
+		{"/api/v1/auth/login", login, "", "https://evil.example", 415},
+		{"/api/v1/auth/register", register, "application/x-www-form-urlencoded", "https://evil.example", 415},
+		{"/api/v1/auth/login", login, "application/json", "https://app.example", 200},
+		{"/api/v1/auth/login", login, "application/x-www-form-urlencoded", "", 200},
+		{"/api/v1/auth/login", login, "", "", 200},
+	} {
+		r := httptest.NewRequest("POST", c.path, strings.NewReader(c.body))
+		if c.ctype != "" {
+			r.Header.Set("Content-Type", c.ctype)
+		}
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, r)
+		if w.Code != c.want {
+			t.Errorf("%s type %q origin %q: %d, want %d: %s", c.path, c.ctype, c.origin, w.Code, c.want, w.Body)
+		}
+	}
+}
