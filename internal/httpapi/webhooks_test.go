@@ -1,0 +1,222 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hook sends one webhook request with headers (name, value pairs).
+func (e *e2e) hook(t *testing.T, h http.Handler, path, body string, headers ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest("POST", path, strings.NewReader(body))
+	r.RemoteAddr = "198.51.100.9:4000"
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// secretOf makes a webhook secret of mode for w through the API.
+func (e *e2e) secretOf(t *testing.T, w *world, mode string) string {
+	t.Helper()
+	return e.json(t, "POST", "/api/v1/webhook-secrets", w.token, `{"mode":"`+mode+`","grace":"0s"}`, 201)["secret"].(string)
+}
+
+// problemShape is a problem body without its correlation id, for
+// comparing refusals.
+func problemShape(t *testing.T, w *httptest.ResponseRecorder) string {
+	t.Helper()
+	var p map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+		t.Fatalf("%d %s: %v", w.Code, w.Body, err)
+	}
+	delete(p, "correlation_id")
+	b, _ := json.Marshal(p)
+	return strconv.Itoa(w.Code) + " " + string(b)
+}
+
+func (e *e2e) readingCount(t *testing.T, tenant string) int {
+	t.Helper()
+	var n int
+	if err := e.admin.QueryRow(context.Background(), `select count(*) from sensor_readings where tenant_id = $1`, tenant).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestWebhookBadInputWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	before := e.readingCount(t, a.tenant)
+	auth := []string{"Authorization", "Bearer " + a.webhookToken}
+	for name, c := range map[string]struct {
+		path, body string
+		want       int
+	}{
+		"truncated":      {"/api/v1/webhooks/uplink/alpha", `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":`, 400},
+		"wrong type":     {"/api/v1/webhooks/uplink/alpha", `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":"one"}`, 400},
+		"bad eui":        {"/api/v1/webhooks/uplink/alpha", `{"dev_eui":"zz","f_cnt":1}`, 400},
+		"unknown field":  {"/api/v1/webhooks/uplink/alpha", `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":1,"x":1}`, 400},
+		"chirpstack":     {"/api/v1/webhooks/chirpstack/alpha?event=up", `{"deviceInfo":{"devEui":"aaaaaaaaaaaaaaaa"}}`, 400},
+		"tts":            {"/api/v1/webhooks/tts/alpha", `{"end_device_ids":{"dev_eui":"aaaaaaaaaaaaaaaa"}}`, 400},
+		"not json":       {"/api/v1/webhooks/tts/alpha", `<xml/>`, 400},
+		"oversized":      {"/api/v1/webhooks/uplink/alpha", `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":1,"payload":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, 413},
+		"hostile nested": {"/api/v1/webhooks/uplink/alpha", `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":1,"payload":` + strings.Repeat(`{"a":`, 200) + `1` + strings.Repeat(`}`, 200) + `}`, 400},
+	} {
+		w := e.hook(t, e.h, c.path, c.body, auth...)
+		if w.Code != c.want || w.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %s, want %d", name, w.Code, w.Body, c.want)
+		}
+	}
+	if after := e.readingCount(t, a.tenant); after != before {
+		t.Fatalf("bad input stored %d readings", after-before)
+	}
+}
+
+func TestWebhookAuthentication(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	e.makeWorld(t, "bravo") // a tenant with secrets of its own
+	hmacSecret := e.secretOf(t, a, "hmac")
+	stdSecret := e.secretOf(t, a, "standard")
+	body := `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":9,"id":"auth-1"}`
+	path := "/api/v1/webhooks/uplink/alpha"
+
+	mac := hmac.New(sha256.New, []byte(hmacSecret))
+	mac.Write([]byte(body))
+	hmacSig := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	std := func(id string, at time.Time, b string) []string {
+		key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(stdSecret, "whsec_"))
+		ts := strconv.FormatInt(at.Unix(), 10)
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(id + "." + ts + "." + b))
+		return []string{"webhook-id", id, "webhook-timestamp", ts, "webhook-signature", "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))}
+	}
+
+	// The unknown slug's answer is the one every refusal must match.
+	unknown := problemShape(t, e.hook(t, e.h, "/api/v1/webhooks/uplink/nobody", body, "Authorization", "Bearer "+a.webhookToken))
+	refused := map[string][]string{
+		"no credentials":              nil,
+		"hmac secret sent as a token": {"Authorization", "Bearer " + hmacSecret},
+		"token secret sent as hmac":   {"X-Webhook-Signature", "sha256=" + hex.EncodeToString([]byte(a.webhookToken))[:64]},
+		"signature over another body": {"X-Webhook-Signature", "sha256=" + strings.Repeat("0", 64)},
+		"standard signature too old":  std("msg-old", e.clock.Now().Add(-6*time.Minute), body),
+		"standard for another body":   std("msg-x", e.clock.Now(), `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":10}`),
+	}
+	for name, h := range refused {
+		if got := problemShape(t, e.hook(t, e.h, path, body, h...)); got != unknown {
+			t.Errorf("%s: %s, want the unknown slug's %s", name, got, unknown)
+		}
+	}
+
+	// Each mode with its own secret is accepted; a Standard Webhooks id is
+	// accepted once.
+	if w := e.hook(t, e.h, path, body, "X-Webhook-Signature", hmacSig); w.Code != 200 {
+		t.Fatalf("hmac: %d %s", w.Code, w.Body)
+	}
+	stdBody := `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":11,"id":"std-1"}`
+	if w := e.hook(t, e.h, path, stdBody, std("msg-1", e.clock.Now(), stdBody)...); w.Code != 200 {
+		t.Fatalf("standard: %d %s", w.Code, w.Body)
+	}
+	if got := problemShape(t, e.hook(t, e.h, path, stdBody, std("msg-1", e.clock.Now(), stdBody)...)); got != unknown {
+		t.Errorf("replayed webhook-id: %s", got)
+	}
+
+	// A tenant with no secret of the mode used: the same 401.
+	if got := problemShape(t, e.hook(t, e.h, "/api/v1/webhooks/uplink/bravo", body, "X-Webhook-Signature", hmacSig)); got != unknown {
+		t.Errorf("no hmac secret configured: %s", got)
+	}
+
+	// A ChirpStack event other than "up" is answered 2xx only once the
+	// request is authenticated.
+	join := `{"deduplicationId":"j1","deviceInfo":{"devEui":"aaaaaaaaaaaaaaaa"}}`
+	if got := problemShape(t, e.hook(t, e.h, "/api/v1/webhooks/chirpstack/alpha?event=join", join)); got != unknown {
+		t.Errorf("an ignored event without a secret: %s", got)
+	}
+	if w := e.hook(t, e.h, "/api/v1/webhooks/chirpstack/alpha?event=join", join, "Authorization", "Bearer "+a.webhookToken); w.Code != 200 ||
+		!strings.Contains(w.Body.String(), `"ignored"`) {
+		t.Errorf("an ignored event with the secret: %d %s", w.Code, w.Body)
+	}
+
+	// Suspended: a valid secret learns it (403); anyone else gets the
+	// unknown slug's 401.
+	if _, err := e.admin.Exec(context.Background(), `update tenants set status = 'suspended' where slug = 'alpha'`); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.hook(t, e.h, path, body, "Authorization", "Bearer "+a.webhookToken); w.Code != 403 ||
+		!strings.Contains(w.Body.String(), "tenant-suspended") {
+		t.Errorf("suspended with a valid secret: %d %s", w.Code, w.Body)
+	}
+	if got := problemShape(t, e.hook(t, e.h, path, body, "Authorization", "Bearer whtok_"+strings.Repeat("A", 43))); got != unknown {
+		t.Errorf("suspended with a made-up secret: %s", got)
+	}
+	if got := problemShape(t, e.hook(t, e.h, path, body)); got != unknown {
+		t.Errorf("suspended without a secret: %s", got)
+	}
+}
+
+// TestWebhookLimits: the tenant's webhook limit is charged after
+// authentication only, and failed authentications are charged to the
+// client's address.
+func TestWebhookLimits(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	api := newLimitedAPI(t, e, nil, nil, nil)
+	e.setLimit(t, a.tenant, "webhook", 0.001, 3)
+	e.clock.Advance(5*time.Second + time.Millisecond)
+
+	// Strangers spend nothing of the tenant's allowance...
+	for i := range 5 {
+		if w := e.hook(t, api.h, "/api/v1/webhooks/uplink/alpha", `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":1}`,
+			"Authorization", "Bearer whtok_"+strings.Repeat("B", 43)); w.Code != 401 {
+			t.Fatalf("stranger %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	// ...so the tenant still has its burst of 3.
+	codes := []int{}
+	for i := range 4 {
+		w := e.hook(t, api.h, "/api/v1/webhooks/uplink/alpha",
+			`{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":`+strconv.Itoa(20+i)+`,"id":"lim-`+strconv.Itoa(i)+`"}`,
+			"Authorization", "Bearer "+a.webhookToken)
+		codes = append(codes, w.Code)
+		if w.Code == 429 && !strings.HasPrefix(w.Header().Get("RateLimit"), `"webhook";r=0;`) {
+			t.Errorf("429 headers: %q", w.Header().Get("RateLimit"))
+		}
+	}
+	if got := fmtInts(codes); got != "200 200 200 429" {
+		t.Fatalf("the tenant's uplinks answered %s, want 200 200 200 429", got)
+	}
+
+	// Failed authentications are charged to the address: the login-IP
+	// policy's burst (30) of failures, then 429.
+	var last int
+	for range 40 {
+		last = e.hook(t, api.h, "/api/v1/webhooks/uplink/nobody", `{}`, "Authorization", "Bearer whtok_"+strings.Repeat("C", 43)).Code
+	}
+	if last != 429 {
+		t.Fatalf("the 40th failed authentication from one address: %d, want 429", last)
+	}
+}
+
+func fmtInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, " ")
+}
