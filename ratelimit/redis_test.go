@@ -401,7 +401,9 @@ func TestRedisKeyExpires(t *testing.T) {
 	client := limiterClient(t, srv)
 	admin := srv.Client(t)
 	l := NewRedis(client, RedisOptions{})
-	p := Policy{Name: "t", Rate: 20, Burst: 4} // 50 ms per call, 200 ms to refill
+	// 500 ms per call: long enough that a loaded machine reads the TTL
+	// before the key expires (50 ms was not, under a busy CI run).
+	p := Policy{Name: "t", Rate: 2, Burst: 4}
 	key := Key(p.Name, "k")
 	for i := 1; i <= 3; i++ {
 		res, err := l.Allow(ctx, key, p, 1)
@@ -413,7 +415,7 @@ func TestRedisKeyExpires(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The TTL is ResetAfter, rounded up to the millisecond, + 1 ms.
-		if max := time.Duration(i)*50*time.Millisecond + time.Millisecond; ttl <= 0 || ttl > max {
+		if max := time.Duration(i)*500*time.Millisecond + time.Millisecond; ttl <= 0 || ttl > max {
 			t.Errorf("after %d calls: PTTL = %v, want in (0, %v] (ResetAfter %v)", i, ttl, max, res.ResetAfter)
 		}
 	}
