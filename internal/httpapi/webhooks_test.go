@@ -211,6 +211,20 @@ func TestWebhookLimits(t *testing.T) {
 	if last != 429 {
 		t.Fatalf("the 40th failed authentication from one address: %d, want 429", last)
 	}
+
+	// The metrics count refusals by reason and uplinks by result.
+	r := httptest.NewRequest("GET", "/metrics", nil)
+	w := httptest.NewRecorder()
+	api.h.ServeHTTP(w, r)
+	for _, want := range []string{
+		`park_webhook_auth_failures_total{reason="mismatch"} 5`,
+		`park_webhook_auth_failures_total{reason="no_secret"}`,
+		`park_uplinks_total{result="stored",source="generic"} 3`,
+	} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 func fmtInts(xs []int) string {
