@@ -66,7 +66,11 @@ func ResolveTenant(ctx context.Context, l TenantLookup, ref string) (*tenancy.Te
 // AddTenantFlag adds the shared --tenant flag to cmd, storing into ref;
 // required makes cobra refuse the command without it (exit 2).
 func AddTenantFlag(cmd *cobra.Command, ref *string, required bool) {
-	cmd.Flags().StringVar(ref, "tenant", "", "the tenant: its slug or id")
+	usage := "the tenant: its slug or id"
+	if required {
+		usage += " (required)"
+	}
+	cmd.Flags().StringVar(ref, "tenant", "", usage)
 	if required {
 		_ = cmd.MarkFlagRequired("tenant")
 	}
