@@ -88,6 +88,9 @@ func assignRun(ctx context.Context, opts *AssignOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := requireOrphan(ctx, store, t.ID, opts.DevEUI); err != nil {
+		return err
+	}
 	space, err := findSpace(ctx, store, t.ID, opts.Site, opts.Space)
 	if err != nil {
 		return err

@@ -29,7 +29,7 @@ type IgnoreOptions struct {
 // tests of flag parsing.
 func NewCmdIgnore(f *cmdutil.Factory, runF func(*IgnoreOptions) error) *cobra.Command {
 	opts := &IgnoreOptions{IO: f.IOStreams, Printer: f.Printer, Actor: f.Actor, deps: deps{Store: storeFunc(f), Tenants: tenantsFunc(f)}}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "ignore --tenant SLUG|ID DEV_EUI",
 		Short: "Take an orphan device off the triage list",
 		Long: strings.TrimSpace(`
@@ -54,6 +54,8 @@ printed as it now is. An unknown tenant or device exits 3.`),
 			return ignoreRun(cmd.Context(), opts)
 		},
 	}
+	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
+	return cmd
 }
 
 func ignoreRun(ctx context.Context, opts *IgnoreOptions) error {
@@ -63,6 +65,9 @@ func ignoreRun(ctx context.Context, opts *IgnoreOptions) error {
 	}
 	store, t, err := opts.open(ctx, opts.Tenant)
 	if err != nil {
+		return err
+	}
+	if err := requireOrphan(ctx, store, t.ID, opts.DevEUI); err != nil {
 		return err
 	}
 	o, err := store.OrphanIgnore(ctx, t.ID, opts.DevEUI, opts.Actor())

@@ -6,6 +6,7 @@ package orphans
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 // the run functions supply a fake.
 type Store interface {
 	OrphanList(ctx context.Context, p *ingest.OrphanListParams) (*ingest.OrphanPage, error)
+	OrphanGet(ctx context.Context, tenantID uuid.UUID, devEUI string) (*ingest.Orphan, error)
 	OrphanAssign(ctx context.Context, p *ingest.OrphanAssignParams) (*ingest.Orphan, error)
 	OrphanIgnore(ctx context.Context, tenantID uuid.UUID, devEUI, actor string) (*ingest.Orphan, error)
 	OrphanPurge(ctx context.Context, tenantID uuid.UUID, before time.Time, actor string) (int64, error)
@@ -108,6 +110,16 @@ func (d deps) open(ctx context.Context, ref string) (Store, *tenancy.Tenant, err
 		return nil, nil, err
 	}
 	return s, t, nil
+}
+
+// requireOrphan checks that the tenant has the orphan, so that an unknown
+// device is named as such (exit 3) before anything else is looked up.
+func requireOrphan(ctx context.Context, s Store, tenantID uuid.UUID, devEUI string) error {
+	_, err := s.OrphanGet(ctx, tenantID, devEUI)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return &cmdutil.NotFoundError{What: "orphan device", Name: devEUI}
+	}
+	return err
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
