@@ -311,6 +311,36 @@ func TestConfigMasterKeys(t *testing.T) {
 	}
 }
 
+// TestNewVerbsHaveExamples checks the help of the webhook-secret and
+// orphans verbs: each has an example that names its own command, and the
+// root help lists both nouns.
+func TestNewVerbsHaveExamples(t *testing.T) {
+	t.Parallel()
+	ios, _, _, _ := iostreams.Test()
+	root := NewRootCmd(NewFactory(ios, mapEnv(nil)))
+	for _, noun := range []string{"webhook-secret", "orphans"} {
+		c, _, err := root.Find([]string{noun})
+		if err != nil || c.Name() != noun {
+			t.Fatalf("no %s noun: %v", noun, err)
+		}
+		if len(c.Commands()) < 4 {
+			t.Errorf("%s has %d verbs", noun, len(c.Commands()))
+		}
+		for _, verb := range c.Commands() {
+			if !strings.Contains(verb.Example, "parkctl "+noun+" "+verb.Name()) {
+				t.Errorf("%s %s: no example of itself in %q", noun, verb.Name(), verb.Example)
+			}
+			if verb.Long == "" {
+				t.Errorf("%s %s: no long help", noun, verb.Name())
+			}
+		}
+	}
+	code, out, _ := runArgs(t, map[string]string{"HOME": t.TempDir()}, "--help")
+	if code != 0 || !strings.Contains(out, "  webhook-secret ") || !strings.Contains(out, "  orphans ") {
+		t.Errorf("root help (exit %d) does not list the new nouns:\n%s", code, out)
+	}
+}
+
 func TestYesIsAFlagOnly(t *testing.T) {
 	t.Parallel()
 	cfg, code, _ := probe(t, map[string]string{"HOME": t.TempDir(), "PARKCTL_YES": "true"})

@@ -18,9 +18,16 @@ type NotFoundError struct {
 	What string
 	// Name is how the user named it.
 	Name string
+	// In, when set, is where it was looked for (`site "North"`).
+	In string
 }
 
-func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %q not found", e.What, e.Name) }
+func (e *NotFoundError) Error() string {
+	if e.In != "" {
+		return fmt.Sprintf("%s %q in %s not found", e.What, e.Name, e.In)
+	}
+	return fmt.Sprintf("%s %q not found", e.What, e.Name)
+}
 
 // Is makes a *NotFoundError match ErrNotFound.
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }

@@ -141,7 +141,7 @@ func findSpace(ctx context.Context, s Store, tenantID uuid.UUID, siteRef, spaceR
 	switch len(matches) {
 	case 0:
 		if siteRef != "" {
-			return nil, &cmdutil.NotFoundError{What: "space", Name: spaceRef + `" in site "` + siteRef}
+			return nil, &cmdutil.NotFoundError{What: "space", Name: spaceRef, In: fmt.Sprintf("site %q", siteRef)}
 		}
 		return nil, &cmdutil.NotFoundError{What: "space", Name: spaceRef}
 	case 1:
