@@ -1,6 +1,6 @@
 // Package tenant holds `parkctl tenant create|list|get|update|suspend|resume`:
-// the operator's tenant provisioning, through tenancy.Store's operator
-// methods. Creating a tenant and renaming it go through the same tenant
+// the operator's tenant provisioning, through tenancy.Ops (the operator-only
+// methods) and tenancy.Store. Creating a tenant and renaming it go through the same tenant
 // transactions as the server (row-level security checks them); the status
 // and the rate limits, which only operators may change, are written as
 // park_ops, as are the cross-tenant reads.

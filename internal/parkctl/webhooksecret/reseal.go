@@ -2,7 +2,6 @@ package webhooksecret
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -140,14 +139,6 @@ func resealRun(ctx context.Context, opts *ResealOptions) error {
 	return nil
 }
 
-// errorText describes why a secret did not open, without any key material
-// (ingest's errors carry none).
-func errorText(err error) string {
-	switch {
-	case errors.Is(err, ingest.ErrUnknownKeyVersion):
-		return "its master key version is not in PARKCTL_MASTER_KEYS_OLD"
-	case errors.Is(err, ingest.ErrOpen):
-		return "it does not open with the configured key of its version"
-	}
-	return err.Error()
-}
+// errorText describes why a secret did not open, by the CLI error table
+// (ingest's errors carry no key material).
+func errorText(err error) string { return cmdutil.ErrorMessage(err) }
