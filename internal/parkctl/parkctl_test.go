@@ -323,6 +323,9 @@ func TestNewVerbsHaveExamples(t *testing.T) {
 		if err != nil || c.Name() != noun {
 			t.Fatalf("no %s noun: %v", noun, err)
 		}
+		if !strings.Contains(c.Example, "parkctl "+noun+" ") {
+			t.Errorf("%s: no example", noun)
+		}
 		if len(c.Commands()) < 4 {
 			t.Errorf("%s has %d verbs", noun, len(c.Commands()))
 		}

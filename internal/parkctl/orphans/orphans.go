@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,6 +65,10 @@ limit; uplinks beyond either are answered orphan_dropped. A tenant is named by
 its slug or id; --database-url must be a login that can act as park_app and
 park_ops, such as park_admin. Every change is recorded in the tenant's audit
 log with the actor "operator:<login name of the person running parkctl>".`,
+		Example: strings.TrimPrefix(`
+  parkctl orphans list --tenant acme
+  parkctl orphans assign --tenant acme 70b3d57ed0001234 --site North --space A-017
+  parkctl orphans purge --tenant acme --older-than 720h --yes`, "\n"),
 	}
 	cmd.AddCommand(
 		NewCmdList(f, nil),

@@ -8,6 +8,7 @@ package webhooksecret
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,6 +50,10 @@ keys in PARKCTL_MASTER_KEYS_OLD. --database-url must be a login that can act
 as park_app and park_ops, such as park_admin. A tenant is named by its slug or
 id. Every change is recorded in the tenant's audit log with the actor
 "operator:<login name of the person running parkctl>"; no secret value is.`,
+		Example: strings.TrimPrefix(`
+  parkctl webhook-secret rotate --tenant acme --mode token
+  parkctl webhook-secret list --tenant acme
+  PARKCTL_MASTER_KEYS_OLD=v1:… parkctl webhook-secret reseal`, "\n"),
 	}
 	cmd.AddCommand(
 		NewCmdRotate(f, nil),
