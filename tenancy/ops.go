@@ -27,9 +27,13 @@ func NewOps(pool *pgxpool.Pool) *Ops {
 	return &Ops{store: NewStore(pool)}
 }
 
-// OpsTx runs fn in a transaction as park_ops; see Store.OpsTx.
+// OpsTx runs fn in a transaction as park_ops, which bypasses row-level
+// security, for parkctl's cross-tenant reads, audits and operator-only
+// writes, and commits when fn returns nil. No tenant is set. The pool's
+// login must be a member of park_ops (the park_admin login); parkd never
+// calls this (parkd dev's demo set-up aside, which uses the admin login).
 func (o *Ops) OpsTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return o.store.OpsTx(ctx, fn)
+	return o.store.opsTx(ctx, fn)
 }
 
 // TenantByID returns the tenant with id, across tenants (as park_ops), or
