@@ -72,7 +72,7 @@ type AuditReport struct {
 // bypasses row-level security; when the login cannot act as park_ops, or
 // the role it runs as does not see every tenant, it returns
 // ErrPartialView and never a clean report.
-func (s *Store) Audit(ctx context.Context, p *AuditParams) (*AuditReport, error) {
+func (s *Ops) Audit(ctx context.Context, p *AuditParams) (*AuditReport, error) {
 	limit := p.Limit
 	if limit <= 0 {
 		limit = DefaultAuditLimit

@@ -15,7 +15,7 @@ func TestAudit(t *testing.T) {
 	t.Parallel()
 	b := newBundle(t, 4)
 	ctx := testCtx(t)
-	ops := reservation.NewStore(tenancy.NewStore(opsPool(t, b)), reservation.Options{})
+	ops := reservation.NewOps(tenancy.NewOps(opsPool(t, b)), reservation.Options{})
 	a, other, user := b.tenant(t), b.tenant(t), uuid.New()
 	aSpace, gone, otherSpace := b.space(t, a), b.space(t, a), b.space(t, other)
 	start, end := b.slot(2, 2)
@@ -46,7 +46,8 @@ func TestAudit(t *testing.T) {
 	}
 
 	// The server's login sees one tenant at a time: never "clean".
-	if _, err := b.store.Audit(ctx, &reservation.AuditParams{}); !errors.Is(err, reservation.ErrPartialView) {
+	serverOps := reservation.NewOps(tenancy.NewOps(b.db.ServerPool(t, 1)), reservation.Options{})
+	if _, err := serverOps.Audit(ctx, &reservation.AuditParams{}); !errors.Is(err, reservation.ErrPartialView) {
 		t.Fatalf("audit as park_server: %v, want ErrPartialView", err)
 	}
 	if _, err := ops.Audit(ctx, &reservation.AuditParams{TenantSlug: "nobody"}); !errors.Is(err, tenancy.ErrNotFound) {

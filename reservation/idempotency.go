@@ -222,7 +222,7 @@ const DefaultPruneBatch = 1000
 // server sees one tenant at a time. Keys locked by a request in flight are
 // skipped. Pruning is housekeeping only: an expired key is treated as absent
 // whether or not it was pruned.
-func (s *Store) PruneExpiredKeys(ctx context.Context, batch int) (int64, error) {
+func (s *Ops) PruneExpiredKeys(ctx context.Context, batch int) (int64, error) {
 	if batch <= 0 {
 		batch = DefaultPruneBatch
 	}

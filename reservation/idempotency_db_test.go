@@ -228,7 +228,7 @@ func TestKeyExpiry(t *testing.T) {
 	book(other, otherSpace, "fresh", base.Add(10*time.Hour))
 	b.clock.Advance(reservation.DefaultKeyTTL - time.Minute)
 
-	ops := reservation.NewStore(tenancy.NewStore(opsPool(t, b)), reservation.Options{Now: b.clock.Now})
+	ops := reservation.NewOps(tenancy.NewOps(opsPool(t, b)), reservation.Options{Now: b.clock.Now})
 	n, err := ops.PruneExpiredKeys(ctx, 2)
 	if err != nil || n != 6 {
 		t.Fatalf("pruned %d, %v; want 6", n, err)
@@ -240,7 +240,8 @@ func TestKeyExpiry(t *testing.T) {
 		t.Fatalf("second prune: %d, %v", n, err)
 	}
 	// The server's login cannot prune across tenants.
-	if _, err := b.store.PruneExpiredKeys(ctx, 0); err == nil {
+	serverOps := reservation.NewOps(tenancy.NewOps(b.db.ServerPool(t, 1)), reservation.Options{})
+	if _, err := serverOps.PruneExpiredKeys(ctx, 0); err == nil {
 		t.Fatal("park_server pruned keys of every tenant")
 	}
 }

@@ -65,8 +65,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store books, reads and cancels reservations, and audits them. It is safe
-// for concurrent use.
+// Store books, reads and cancels reservations. It is safe for concurrent
+// use. The operator-only methods (Audit, PruneExpiredKeys) are on Ops.
 type Store struct {
 	db          *tenancy.Store
 	maxDuration time.Duration
@@ -80,9 +80,8 @@ type Store struct {
 	backoff func(attempt int) time.Duration
 }
 
-// NewStore returns a Store whose transactions go through db: as park_app
-// with the tenant set for bookings and reads, as park_ops for Audit and
-// PruneExpiredKeys.
+// NewStore returns a Store whose transactions go through db, as park_app
+// with the tenant set, for bookings and reads.
 func NewStore(db *tenancy.Store, opts Options) *Store {
 	s := &Store{db: db, maxDuration: opts.MaxDuration, keyTTL: opts.KeyTTL, now: opts.Now}
 	if s.maxDuration <= 0 {
@@ -117,4 +116,24 @@ func scan(row pgx.Row) (Reservation, error) {
 		r.CancelledAt = &c
 	}
 	return r, err
+}
+
+// Ops holds the operator-only reservation methods, Audit and
+// PruneExpiredKeys, which act across tenants as park_ops. They are not on
+// Store so that server code, which holds a Store, cannot call them; parkctl
+// makes an Ops with NewOps on the park_admin login. It is safe for
+// concurrent use.
+type Ops struct {
+	db  *tenancy.Ops
+	now func() time.Time
+}
+
+// NewOps returns an Ops whose transactions run as park_ops through db.
+// Only opts.Now is used.
+func NewOps(db *tenancy.Ops, opts Options) *Ops {
+	o := &Ops{db: db, now: opts.Now}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	return o
 }

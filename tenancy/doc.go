@@ -5,9 +5,12 @@
 // Row-level security is the last line of tenant isolation, and it only works
 // when each transaction runs as park_app with the tenant set for that
 // transaction alone. Store is the only code that arranges this: InTenantTx
-// for transactions, InTenantBatch for one-round-trip reads and OpsTx for
-// parkctl's cross-tenant reads as park_ops. Store.Preflight checks at start-up
-// that the arrangement holds on the live database (DESIGN §2).
+// for transactions and InTenantBatch for one-round-trip reads. parkctl's
+// cross-tenant work as park_ops (OpsTx) and the operator-only methods
+// (listing and finding tenants across tenants, status and rate limits) are
+// on Ops, made by NewOps, not on Store, so server code cannot call them.
+// Store.Preflight checks at start-up that the arrangement holds on the live
+// database (DESIGN §2).
 //
 // Errors that leave this package (and the stores built on Store) are the
 // sentinels and types of errors.go; pgx and PostgreSQL errors are translated

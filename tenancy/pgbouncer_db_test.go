@@ -117,7 +117,7 @@ func TestPgBouncerAuditedWrites(t *testing.T) {
 	bouncer := pgbouncertest.New(t, db)
 	admin := db.AdminPool(t)
 	ctx := ctxT(t)
-	ops := tenancy.NewStore(pgbouncertest.Pool(t, bouncer.URL(pgbouncertest.Single, bootstrap.RoleAdmin), 2))
+	ops := tenancy.NewOps(pgbouncertest.Pool(t, bouncer.URL(pgbouncertest.Single, bootstrap.RoleAdmin), 2))
 	store := tenancy.NewStore(bouncer.ServerPool(t, pgbouncertest.Single, 2))
 
 	tn, err := ops.TenantCreate(ctx, &tenancy.TenantCreateParams{Name: "Acme", Slug: "acme", Actor: opsActor})

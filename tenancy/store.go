@@ -78,11 +78,9 @@ func (s *Store) InTenantTx(ctx context.Context, tenantID uuid.UUID, fn func(pgx.
 	return inTx(ctx, s.pool, tenantPrologue, []any{tenantID.String()}, fn)
 }
 
-// OpsTx runs fn in a transaction as park_ops, which bypasses row-level
-// security, for parkctl's cross-tenant reads and audits. No tenant is set.
-// The pool's login must be a member of park_ops (the park_admin login);
-// parkd never calls this.
-func (s *Store) OpsTx(ctx context.Context, fn func(pgx.Tx) error) error {
+// opsTx runs fn in a transaction as park_ops; see Ops.OpsTx, the only
+// caller (server code holds a Store and cannot reach it).
+func (s *Store) opsTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return inTx(ctx, s.pool, opsPrologue, nil, fn)
 }
 

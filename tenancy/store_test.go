@@ -330,7 +330,7 @@ func TestOpsTx(t *testing.T) {
 	t.Cleanup(opsPool.Close)
 	var user string
 	var n int
-	err = tenancy.NewStore(opsPool).OpsTx(ctx, func(tx pgx.Tx) error {
+	err = tenancy.NewOps(opsPool).OpsTx(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `select current_user, count(*) from tenants where id in ($1, $2)`, t1, t2).Scan(&user, &n)
 	})
 	if err != nil {
@@ -341,7 +341,7 @@ func TestOpsTx(t *testing.T) {
 	}
 
 	// park_server is no member of park_ops.
-	err = b.store.OpsTx(ctx, func(tx pgx.Tx) error { return nil })
+	err = tenancy.NewOps(b.server).OpsTx(ctx, func(tx pgx.Tx) error { return nil })
 	if err == nil {
 		t.Fatal("park_server ran an ops transaction")
 	}

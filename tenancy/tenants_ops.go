@@ -1,9 +1,10 @@
 package tenancy
 
-// This file holds the operator-only tenant methods: creating tenants,
-// listing and finding them across tenants, suspending and resuming them, and
-// setting their rate limits. parkctl calls them with the park_admin login;
-// parkd never does. Status and limits are written as park_ops, because
+// This file holds the operator-only tenant methods, on Ops: creating
+// tenants, listing and finding them across tenants, suspending and resuming
+// them, and setting their rate limits. parkctl calls them with the
+// park_admin login; parkd never does, and, as they are not methods of Store,
+// a server holding a Store cannot call them by mistake. Status and limits are written as park_ops, because
 // park_app may not write them (column grants); a new tenant is inserted as
 // park_app with the tenant set, like registration, so the row-level security
 // WITH CHECK of tenants holds for it.
@@ -144,7 +145,7 @@ type TenantCreateParams struct {
 // as park_app with the new tenant set, through InTenantTx like registration,
 // so row-level security checks it like any tenant write. A taken slug is a
 // *ConflictError on "slug"; invalid input a *ValidationError.
-func (s *Store) TenantCreate(ctx context.Context, p *TenantCreateParams) (*Tenant, error) {
+func (o *Ops) TenantCreate(ctx context.Context, p *TenantCreateParams) (*Tenant, error) {
 	if err := requireActor(p.Actor); err != nil {
 		return nil, err
 	}
@@ -161,7 +162,7 @@ func (s *Store) TenantCreate(ctx context.Context, p *TenantCreateParams) (*Tenan
 	}
 	id := uuid.New()
 	var t Tenant
-	err = s.InTenantTx(ctx, id, func(tx pgx.Tx) error {
+	err = o.store.InTenantTx(ctx, id, func(tx pgx.Tx) error {
 		var err error
 		t, err = scanTenant(tx.QueryRow(ctx,
 			`insert into tenants (id, name, slug) values ($1, $2, $3) returning `+tenantColumns,
@@ -183,9 +184,9 @@ func (s *Store) TenantCreate(ctx context.Context, p *TenantCreateParams) (*Tenan
 
 // TenantBySlug returns the tenant with slug, across tenants (as park_ops),
 // or an error matching ErrNotFound.
-func (s *Store) TenantBySlug(ctx context.Context, slug string) (*Tenant, error) {
+func (o *Ops) TenantBySlug(ctx context.Context, slug string) (*Tenant, error) {
 	var t Tenant
-	err := s.OpsTx(ctx, func(tx pgx.Tx) error {
+	err := o.OpsTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		t, err = scanTenant(tx.QueryRow(ctx, `select `+tenantColumns+` from tenants where slug = $1`, slug))
 		return missing(ctx, tx, err)
@@ -208,14 +209,14 @@ type TenantListAllParams struct {
 // TenantListAll returns every tenant (as park_ops), oldest first. A role
 // that would see part of them only yields ErrPartialView, never a short
 // list.
-func (s *Store) TenantListAll(ctx context.Context, p TenantListAllParams) ([]Tenant, error) {
+func (o *Ops) TenantListAll(ctx context.Context, p TenantListAllParams) ([]Tenant, error) {
 	if p.Status != "" && p.Status != StatusActive && p.Status != StatusSuspended {
 		var v ValidationError
 		v.Add("status", fmt.Sprintf("must be %s or %s", StatusActive, StatusSuspended))
 		return nil, v.Err()
 	}
 	var list []Tenant
-	err := s.OpsTx(ctx, func(tx pgx.Tx) error {
+	err := o.OpsTx(ctx, func(tx pgx.Tx) error {
 		if err := requireFullView(ctx, tx); err != nil {
 			return err
 		}
@@ -255,7 +256,7 @@ type TenantSetStatusParams struct {
 // The servers refuse a suspended tenant's logins at once, and its tokens,
 // API keys and webhooks once their cached memberships expire (at most
 // MaxCacheTTL).
-func (s *Store) TenantSetStatus(ctx context.Context, p *TenantSetStatusParams) (*Tenant, error) {
+func (o *Ops) TenantSetStatus(ctx context.Context, p *TenantSetStatusParams) (*Tenant, error) {
 	if err := requireActor(p.Actor); err != nil {
 		return nil, err
 	}
@@ -279,7 +280,7 @@ func (s *Store) TenantSetStatus(ctx context.Context, p *TenantSetStatusParams) (
 		where, key, name = "slug = $1", p.Slug, strconv.Quote(p.Slug)
 	}
 	var t Tenant
-	err := s.OpsTx(ctx, func(tx pgx.Tx) error {
+	err := o.OpsTx(ctx, func(tx pgx.Tx) error {
 		cur, err := scanTenant(tx.QueryRow(ctx, `select `+tenantColumns+` from tenants where `+where+` for update`, key))
 		if err != nil {
 			return missing(ctx, tx, err)
@@ -331,7 +332,7 @@ type TenantSetLimitsParams struct {
 // problems are a *ValidationError under "limits.<name>[.rate|.burst]". With
 // no policy named, the tenant is returned unchanged. An unknown tenant is
 // ErrNotFound.
-func (s *Store) TenantSetLimits(ctx context.Context, p *TenantSetLimitsParams) (*Tenant, error) {
+func (o *Ops) TenantSetLimits(ctx context.Context, p *TenantSetLimitsParams) (*Tenant, error) {
 	if err := requireActor(p.Actor); err != nil {
 		return nil, err
 	}
@@ -367,7 +368,7 @@ func (s *Store) TenantSetLimits(ctx context.Context, p *TenantSetLimitsParams) (
 	slices.Sort(names)
 
 	var t Tenant
-	err := s.OpsTx(ctx, func(tx pgx.Tx) error {
+	err := o.OpsTx(ctx, func(tx pgx.Tx) error {
 		if len(names) == 0 {
 			var err error
 			t, err = scanTenant(tx.QueryRow(ctx, `select `+tenantColumns+` from tenants where id = $1`, p.ID))

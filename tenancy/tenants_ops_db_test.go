@@ -16,14 +16,16 @@ import (
 	"github.com/parkhq/park/tenancy"
 )
 
-// opsBundle runs the operator methods the way parkctl does: a Store on the
+// opsBundle runs the operator methods the way parkctl does: an Ops on the
 // park_admin login (member of park_owner and park_ops). server is a Store on
-// park_server, the server's login, and admin a superuser pool that arranges
-// and inspects.
+// park_server, the server's login, serverOps an Ops on that login (which
+// the database must refuse), and admin a superuser pool that arranges and
+// inspects.
 type opsBundle struct {
-	ops    *tenancy.Store
-	server *tenancy.Store
-	admin  *pgxpool.Pool
+	ops       *tenancy.Ops
+	server    *tenancy.Store
+	serverOps *tenancy.Ops
+	admin     *pgxpool.Pool
 }
 
 const opsActor = "operator:test"
@@ -41,7 +43,8 @@ func newOpsBundle(t *testing.T) *opsBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return &opsBundle{ops: tenancy.NewStore(pool), server: tenancy.NewStore(db.ServerPool(t, 4)), admin: db.AdminPool(t)}
+	serverPool := db.ServerPool(t, 4)
+	return &opsBundle{ops: tenancy.NewOps(pool), server: tenancy.NewStore(serverPool), serverOps: tenancy.NewOps(serverPool), admin: db.AdminPool(t)}
 }
 
 func (b *opsBundle) create(t *testing.T, slug string) *tenancy.Tenant {
@@ -167,13 +170,22 @@ func TestTenantListAllAndBySlug(t *testing.T) {
 	if !strings.Contains(err.Error(), `"nosuch"`) {
 		t.Errorf("error %q does not name the slug", err)
 	}
+	byID, err := b.ops.TenantByID(ctx, a.ID)
+	if err != nil || byID.Slug != "alpha" {
+		t.Fatalf("by id: %+v, %v", byID, err)
+	}
+	_, err = b.ops.TenantByID(ctx, uuid.New())
+	wantNotFound(t, "unknown id", err)
 
 	// park_server is no member of park_ops: it can neither list nor look up.
-	if _, err := b.server.TenantListAll(ctx, tenancy.TenantListAllParams{}); err == nil {
+	if _, err := b.serverOps.TenantListAll(ctx, tenancy.TenantListAllParams{}); err == nil {
 		t.Fatal("park_server listed every tenant")
 	}
-	if _, err := b.server.TenantBySlug(ctx, a.Slug); err == nil || errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := b.serverOps.TenantBySlug(ctx, a.Slug); err == nil || errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("park_server looked up a tenant: %v", err)
+	}
+	if _, err := b.serverOps.TenantByID(ctx, a.ID); err == nil || errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("park_server looked up a tenant by id: %v", err)
 	}
 }
 
@@ -323,7 +335,7 @@ func TestTenantSetLimits(t *testing.T) {
 		Limits: map[string]*tenancy.Limit{tenancy.LimitAPI: {Rate: 1}}})
 	wantNotFound(t, "unknown tenant", err)
 	// park_server cannot set limits.
-	if _, err := b.server.TenantSetLimits(ctx, &tenancy.TenantSetLimitsParams{ID: tn.ID, Actor: opsActor,
+	if _, err := b.serverOps.TenantSetLimits(ctx, &tenancy.TenantSetLimitsParams{ID: tn.ID, Actor: opsActor,
 		Limits: map[string]*tenancy.Limit{tenancy.LimitAPI: {Rate: 1}}}); err == nil {
 		t.Fatal("park_server set limits")
 	}

@@ -82,10 +82,10 @@ func (a *limitedAPI) doFrom(addr, method, target, cred, body string) *httptest.R
 }
 
 // setLimit changes a tenant's override the way parkctl tenant update does
-// (tenancy.Store.TenantSetLimits, as park_ops).
+// (tenancy.Ops.TenantSetLimits, as park_ops).
 func (e *e2e) setLimit(t *testing.T, tenant, policy string, rate float64, burst int) {
 	t.Helper()
-	_, err := tenancy.NewStore(e.admin).TenantSetLimits(context.Background(), &tenancy.TenantSetLimitsParams{
+	_, err := tenancy.NewOps(e.admin).TenantSetLimits(context.Background(), &tenancy.TenantSetLimitsParams{
 		ID: uuid.MustParse(tenant), Limits: map[string]*tenancy.Limit{policy: {Rate: rate, Burst: burst}}, Actor: "operator:test"})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
 	"github.com/parkhq/park/internal/parkctl/output"
 )
@@ -36,6 +37,7 @@ func settings() []setting {
 		{key: "database_url", flag: "database-url"},
 		{key: "admin_url"}, // db bootstrap's --admin-url is a local flag; see db.NewCmdBootstrap
 		{key: "master_key", flag: "master-key"},
+		{key: "master_keys_old"}, // secrets: no flag, so they stay off command lines
 		{key: "output", flag: "output"},
 		{key: "verbose", flag: "verbose"},
 	}
@@ -90,7 +92,7 @@ func loadConfig(v *viper.Viper, flags *pflag.FlagSet, lookupEnv func(string) (st
 
 	cfg.DatabaseURL = v.GetString("database_url")
 	cfg.AdminURL = v.GetString("admin_url")
-	cfg.MasterKey = v.GetString("master_key")
+	problems = append(problems, loadKeyring(cfg, v.GetString("master_key"), v.GetString("master_keys_old"))...)
 	if f, err := output.ParseFormat(v.GetString("output")); err != nil {
 		problems = append(problems, fmt.Errorf("output: %w", err))
 	} else {
@@ -109,6 +111,47 @@ func loadConfig(v *viper.Viper, flags *pflag.FlagSet, lookupEnv func(string) (st
 		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("invalid configuration:\n  %w", joinIndented(problems))}
 	}
 	return cfg, nil
+}
+
+// loadKeyring parses the master keys into cfg.Keyring and returns every
+// problem with them. Old keys without a current key are refused: they
+// could open secrets but never seal them, which no verb wants.
+func loadKeyring(cfg *cmdutil.Config, current, old string) []error {
+	var problems []error
+	var cur ingest.MasterKey
+	if current != "" {
+		k, err := ingest.ParseMasterKey(current)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("master_key: %w", err))
+		}
+		cur = k
+	}
+	olds, err := ingest.ParseMasterKeyList(old)
+	if err != nil {
+		for _, e := range unwrapJoined(err) {
+			problems = append(problems, fmt.Errorf("master_keys_old: %w", e))
+		}
+	}
+	switch {
+	case len(problems) > 0:
+	case current == "" && old != "":
+		problems = append(problems, errors.New("master_keys_old: set without master_key (PARKCTL_MASTER_KEY)"))
+	case current != "":
+		ring, err := ingest.NewKeyring(cur, olds...)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("master_keys_old: %w", err))
+		}
+		cfg.Keyring = ring
+	}
+	return problems
+}
+
+// unwrapJoined returns the errors joined in err by errors.Join, or err.
+func unwrapJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // configPath picks the config file: --config, else PARKCTL_CONFIG (both

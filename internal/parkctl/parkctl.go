@@ -44,41 +44,19 @@ func run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	return exitCode(err)
 }
 
-// exitCode is the one place that maps an error to parkctl's exit code.
-func exitCode(err error) int {
-	var (
-		exitErr *cmdutil.ExitError
-		flagErr *cmdutil.FlagError
-	)
-	switch {
-	case err == nil:
-		return cmdutil.ExitOK
-	case errors.As(err, &exitErr):
-		return exitErr.Code
-	case errors.As(err, &flagErr):
-		return cmdutil.ExitUsage
-	case errors.Is(err, cmdutil.ErrNotFound):
-		return cmdutil.ExitNotFound
-	default:
-		return cmdutil.ExitFailure
-	}
-}
+// exitCode maps an error to parkctl's exit code by cmdutil's error table,
+// the one place that does it.
+func exitCode(err error) int { return cmdutil.ExitCode(err) }
 
-// printError reports err on standard error, followed by the command's usage
-// for flag and argument errors. Errors already reported are not repeated.
+// printError reports err on standard error as one line (cmdutil's error
+// table adds a hint where it has one), followed by the command's usage for
+// flag and argument errors. Errors already reported are not repeated.
 func printError(w io.Writer, cmd *cobra.Command, err error) {
-	if err == nil || errors.Is(err, cmdutil.ErrSilent) {
+	msg := cmdutil.ErrorMessage(err)
+	if msg == "" {
 		return
 	}
-	var exitErr *cmdutil.ExitError
-	if errors.As(err, &exitErr) && exitErr.Err == nil {
-		return
-	}
-	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(w, "error: interrupted")
-		return
-	}
-	fmt.Fprintf(w, "error: %v\n", err)
+	fmt.Fprintf(w, "error: %s\n", msg)
 	var flagErr *cmdutil.FlagError
 	if errors.As(err, &flagErr) && cmd != nil {
 		fmt.Fprintf(w, "\n%s", cmd.UsageString())

@@ -1,7 +1,9 @@
 package parkctl
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -147,11 +149,16 @@ func writeFile(t *testing.T, path, content string) string {
 	return path
 }
 
+// masterKey returns a master key of version v in the configured form.
+func masterKey(v int) string {
+	return fmt.Sprintf("v%d:%s", v, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{byte(v)}, 32)))
+}
+
 func TestConfigPrecedence(t *testing.T) {
 	t.Parallel()
 	xdg := t.TempDir()
 	writeFile(t, filepath.Join(xdg, "parkctl", "config.yaml"),
-		"database_url: postgres://file/db\nmaster_key: file-key\noutput: yaml\nadmin_url: postgres://file/admin\n")
+		"database_url: postgres://file/db\nmaster_key: "+masterKey(1)+"\noutput: yaml\nadmin_url: postgres://file/admin\n")
 	base := map[string]string{"XDG_CONFIG_HOME": xdg, "HOME": t.TempDir()}
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{}
@@ -168,17 +175,17 @@ func TestConfigPrecedence(t *testing.T) {
 		env    map[string]string
 		args   []string
 		db     string
-		key    string
+		key    int // the keyring's current version
 		format output.Format
 		admin  string
 	}{
-		{"file only", base, nil, "postgres://file/db", "file-key", output.YAML, "postgres://file/admin"},
+		{"file only", base, nil, "postgres://file/db", 1, output.YAML, "postgres://file/admin"},
 		{"env beats file", with("PARKCTL_DATABASE_URL", "postgres://env/db", "PARKCTL_OUTPUT", "json", "PARKCTL_ADMIN_URL", "postgres://env/admin"),
-			nil, "postgres://env/db", "file-key", output.JSON, "postgres://env/admin"},
-		{"empty env is unset", with("PARKCTL_DATABASE_URL", ""), nil, "postgres://file/db", "file-key", output.YAML, "postgres://file/admin"},
-		{"flag beats env", with("PARKCTL_DATABASE_URL", "postgres://env/db", "PARKCTL_MASTER_KEY", "env-key", "PARKCTL_OUTPUT", "json"),
-			[]string{"--database-url", "postgres://flag/db", "-o", "table"}, "postgres://flag/db", "env-key", output.Table, "postgres://file/admin"},
-		{"flag beats file", base, []string{"--master-key", "flag-key"}, "postgres://file/db", "flag-key", output.YAML, "postgres://file/admin"},
+			nil, "postgres://env/db", 1, output.JSON, "postgres://env/admin"},
+		{"empty env is unset", with("PARKCTL_DATABASE_URL", ""), nil, "postgres://file/db", 1, output.YAML, "postgres://file/admin"},
+		{"flag beats env", with("PARKCTL_DATABASE_URL", "postgres://env/db", "PARKCTL_MASTER_KEY", masterKey(2), "PARKCTL_OUTPUT", "json"),
+			[]string{"--database-url", "postgres://flag/db", "-o", "table"}, "postgres://flag/db", 2, output.Table, "postgres://file/admin"},
+		{"flag beats file", base, []string{"--master-key", masterKey(3)}, "postgres://file/db", 3, output.YAML, "postgres://file/admin"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,9 +194,9 @@ func TestConfigPrecedence(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
-			if cfg.DatabaseURL != tt.db || cfg.MasterKey != tt.key || cfg.Output != tt.format || cfg.AdminURL != tt.admin {
-				t.Errorf("got db=%q key=%q output=%q admin=%q, want %q %q %q %q",
-					cfg.DatabaseURL, cfg.MasterKey, cfg.Output, cfg.AdminURL, tt.db, tt.key, tt.format, tt.admin)
+			if cfg.DatabaseURL != tt.db || cfg.Keyring == nil || cfg.Keyring.Current != tt.key || cfg.Output != tt.format || cfg.AdminURL != tt.admin {
+				t.Errorf("got db=%q keyring=%v output=%q admin=%q, want %q v%d %q %q",
+					cfg.DatabaseURL, cfg.Keyring, cfg.Output, cfg.AdminURL, tt.db, tt.key, tt.format, tt.admin)
 			}
 			if cfg.File != filepath.Join(xdg, "parkctl", "config.yaml") {
 				t.Errorf("File = %q", cfg.File)
@@ -258,14 +265,82 @@ func TestConfigFileLocation(t *testing.T) {
 func TestConfigProblemsReportedTogether(t *testing.T) {
 	t.Parallel()
 	file := writeFile(t, filepath.Join(t.TempDir(), "c.yaml"), "databse_url: typo\noutput: xml\nyes: true\n")
-	_, code, stderr := probe(t, map[string]string{"PARKCTL_VERBOSE": "maybe"}, "--config", file)
+	_, code, stderr := probe(t, map[string]string{"PARKCTL_VERBOSE": "maybe", "PARKCTL_MASTER_KEY": "v0:abc",
+		"PARKCTL_MASTER_KEYS_OLD": "v1:abc," + masterKey(2) + ",x1:abc"}, "--config", file)
 	if code != 2 {
 		t.Fatalf("exit %d, want 2", code)
 	}
-	for _, want := range []string{`unknown setting "databse_url"`, `unknown setting "yes"`, `invalid output format "xml"`, `invalid boolean "maybe"`} {
+	for _, want := range []string{`unknown setting "databse_url"`, `unknown setting "yes"`, `invalid output format "xml"`, `invalid boolean "maybe"`,
+		"master_key: version must be a whole number from 1", "master_keys_old: key 1: key must decode to 32 bytes",
+		`master_keys_old: key 3: must be "v<N>:<base64>"`} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr %q does not mention %q", stderr, want)
 		}
+	}
+}
+
+func TestConfigMasterKeys(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	cfg, code, stderr := probe(t, map[string]string{"HOME": home, "PARKCTL_MASTER_KEY": masterKey(3),
+		"PARKCTL_MASTER_KEYS_OLD": masterKey(1) + ", " + masterKey(2)})
+	if code != 0 || cfg.Keyring == nil || cfg.Keyring.Current != 3 || len(cfg.Keyring.Keys) != 3 {
+		t.Fatalf("code %d keyring %v: %s", code, cfg.Keyring, stderr)
+	}
+	// Bare base64 is v1.
+	cfg, code, stderr = probe(t, map[string]string{"HOME": home, "PARKCTL_MASTER_KEY": strings.TrimPrefix(masterKey(1), "v1:")})
+	if code != 0 || cfg.Keyring == nil || cfg.Keyring.Current != 1 {
+		t.Fatalf("bare base64: code %d keyring %v: %s", code, cfg.Keyring, stderr)
+	}
+	cfg, code, _ = probe(t, map[string]string{"HOME": home})
+	if code != 0 || cfg.Keyring != nil {
+		t.Fatalf("no key: code %d keyring %v", code, cfg.Keyring)
+	}
+	if _, err := cfg.RequireKeyring(); cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "PARKCTL_MASTER_KEY") {
+		t.Fatalf("RequireKeyring without a key: %v", err)
+	}
+	for name, env := range map[string]map[string]string{
+		"old without current": {"PARKCTL_MASTER_KEYS_OLD": masterKey(1)},
+		"repeated version":    {"PARKCTL_MASTER_KEY": masterKey(2), "PARKCTL_MASTER_KEYS_OLD": masterKey(2)},
+	} {
+		env["HOME"] = home
+		_, code, stderr := probe(t, env)
+		if code != 2 || !strings.Contains(stderr, "master_keys_old") || strings.Contains(stderr, strings.TrimPrefix(masterKey(2), "v2:")) {
+			t.Errorf("%s: exit %d, stderr %q", name, code, stderr)
+		}
+	}
+}
+
+// TestNewVerbsHaveExamples checks the help of the webhook-secret and
+// orphans verbs: each has an example that names its own command, and the
+// root help lists both nouns.
+func TestNewVerbsHaveExamples(t *testing.T) {
+	t.Parallel()
+	ios, _, _, _ := iostreams.Test()
+	root := NewRootCmd(NewFactory(ios, mapEnv(nil)))
+	for _, noun := range []string{"webhook-secret", "orphans"} {
+		c, _, err := root.Find([]string{noun})
+		if err != nil || c.Name() != noun {
+			t.Fatalf("no %s noun: %v", noun, err)
+		}
+		if !strings.Contains(c.Example, "parkctl "+noun+" ") {
+			t.Errorf("%s: no example", noun)
+		}
+		if len(c.Commands()) < 4 {
+			t.Errorf("%s has %d verbs", noun, len(c.Commands()))
+		}
+		for _, verb := range c.Commands() {
+			if !strings.Contains(verb.Example, "parkctl "+noun+" "+verb.Name()) {
+				t.Errorf("%s %s: no example of itself in %q", noun, verb.Name(), verb.Example)
+			}
+			if verb.Long == "" {
+				t.Errorf("%s %s: no long help", noun, verb.Name())
+			}
+		}
+	}
+	code, out, _ := runArgs(t, map[string]string{"HOME": t.TempDir()}, "--help")
+	if code != 0 || !strings.Contains(out, "  webhook-secret ") || !strings.Contains(out, "  orphans ") {
+		t.Errorf("root help (exit %d) does not list the new nouns:\n%s", code, out)
 	}
 }
 

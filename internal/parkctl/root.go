@@ -15,9 +15,11 @@ import (
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
 	"github.com/parkhq/park/internal/parkctl/db"
 	"github.com/parkhq/park/internal/parkctl/migrate"
+	"github.com/parkhq/park/internal/parkctl/orphans"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/internal/parkctl/reservations"
 	"github.com/parkhq/park/internal/parkctl/tenant"
+	"github.com/parkhq/park/internal/parkctl/webhooksecret"
 )
 
 // Command groups in `parkctl --help`. A noun sets its GroupID to one of
@@ -33,7 +35,7 @@ const rootLong = `parkctl provisions and repairs a Park deployment straight agai
 Configuration comes from flags, then PARKCTL_* environment variables, then the
 config file ($XDG_CONFIG_HOME/parkctl/config.yaml, else
 ~/.config/parkctl/config.yaml; keys database_url, admin_url, master_key,
-output, verbose). The first one that sets a value wins.
+master_keys_old, output, verbose). The first one that sets a value wins.
 
 Data goes to standard output and messages to standard error. With -o table
 (the default) a terminal gets aligned columns under a header; a pipe or file
@@ -112,9 +114,11 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		inGroup(groupDatabase, db.NewCmdDB(f)),
 		inGroup(groupDatabase, migrate.NewCmdMigrate(f)),
 		inGroup(groupTenancy, tenant.NewCmdTenant(f)),
+		inGroup(groupTenancy, webhooksecret.NewCmdWebhookSecret(f)),
+		inGroup(groupOperations, orphans.NewCmdOrphans(f)),
 		inGroup(groupOperations, reservations.NewCmdReservations(f)),
-		// site, space, user, apikey, webhook-secret: groupTenancy.
-		// orphans, reservations, audit, smoke, dashboard: groupOperations.
+		// site, space, user, apikey: groupTenancy.
+		// audit, smoke, dashboard: groupOperations.
 	)
 	addGroups(cmd)
 	strictArgs(cmd)

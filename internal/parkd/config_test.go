@@ -526,21 +526,3 @@ func TestMasterKeyRoundTrip(t *testing.T) {
 		t.Fatalf("String = %q", s)
 	}
 }
-
-func FuzzParseMasterKey(f *testing.F) {
-	f.Add(testMasterKey)
-	f.Add("v1:")
-	f.Add("v4294967296:AAAA")
-	f.Fuzz(func(t *testing.T, s string) {
-		k, err := ParseMasterKey(s)
-		if err != nil {
-			if strings.Contains(err.Error(), s) && len(s) > 8 {
-				t.Fatalf("error quotes the input: %v", err)
-			}
-			return
-		}
-		if k.Version == 0 || len(k.Key) != MasterKeySize {
-			t.Fatalf("accepted %q as v%d with %d bytes", s, k.Version, len(k.Key))
-		}
-	})
-}

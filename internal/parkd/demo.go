@@ -41,7 +41,7 @@ func ensureDemo(ctx context.Context, serverURL, opsURL string, cost int) (*demoL
 		return nil, fmt.Errorf("demo tenant: %w", err)
 	}
 	defer ops.Close()
-	opsStore := tenancy.NewStore(ops)
+	opsStore := tenancy.NewOps(ops)
 	var userID uuid.UUID
 	err = opsStore.OpsTx(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT id FROM users WHERE lower(email) = lower($1)`, demoEmail).Scan(&userID)

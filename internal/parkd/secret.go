@@ -3,12 +3,11 @@ package parkd
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
-	"strings"
+
+	"github.com/parkhq/park/ingest"
 )
 
 const redacted = "[redacted]"
@@ -56,29 +55,14 @@ func (k MasterKey) String() string { return fmt.Sprintf("v%d:%s", k.Version, red
 func (k MasterKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
 // ParseMasterKey parses "v<N>:<base64 of 32 bytes>"; a bare base64 value is
-// version 1. Standard and URL-safe base64, padded or not, are accepted.
-// Errors never quote the key.
+// version 1. The parsing is ingest.ParseMasterKey's, which parkctl shares
+// (PARKCTL_MASTER_KEY has the same form). Errors never quote the key.
 func ParseMasterKey(s string) (MasterKey, error) {
-	s = strings.TrimSpace(s)
-	version := uint32(1)
-	if v, rest, ok := strings.Cut(s, ":"); ok {
-		if len(v) < 2 || v[0] != 'v' {
-			return MasterKey{}, errors.New(`must be "v<N>:<base64>" or bare base64`)
-		}
-		n, err := strconv.ParseUint(v[1:], 10, 32)
-		if err != nil || n == 0 {
-			return MasterKey{}, fmt.Errorf("version %q must be a whole number from 1", v)
-		}
-		version, s = uint32(n), rest
-	}
-	key, err := decodeBase64(s)
+	k, err := ingest.ParseMasterKey(s)
 	if err != nil {
-		return MasterKey{}, errors.New("key is not valid base64")
+		return MasterKey{}, err
 	}
-	if len(key) != MasterKeySize {
-		return MasterKey{}, fmt.Errorf("key must decode to %d bytes, not %d", MasterKeySize, len(key))
-	}
-	return MasterKey{Version: version, Key: key}, nil
+	return MasterKey{Version: uint32(k.Version), Key: k.Key}, nil
 }
 
 // Encode renders k in the form ParseMasterKey reads.
@@ -93,12 +77,4 @@ func GenerateMasterKey(version uint32) (MasterKey, error) {
 		return MasterKey{}, err
 	}
 	return MasterKey{Version: version, Key: key}, nil
-}
-
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimRight(s, "=")
-	if strings.ContainsAny(s, "-_") {
-		return base64.RawURLEncoding.DecodeString(s)
-	}
-	return base64.RawStdEncoding.DecodeString(s)
 }

@@ -3,6 +3,7 @@ package cmdutil
 import (
 	"errors"
 
+	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/parkctl/output"
 )
 
@@ -18,9 +19,12 @@ type Config struct {
 	// AdminURL is a superuser URL for `db bootstrap` (--admin-url,
 	// PARKCTL_ADMIN_URL, admin_url).
 	AdminURL string
-	// MasterKey seals webhook secrets (--master-key, PARKCTL_MASTER_KEY,
-	// master_key), in the same form as PARKD_MASTER_KEY.
-	MasterKey string
+	// Keyring seals and opens webhook secrets: the current master key
+	// (--master-key, PARKCTL_MASTER_KEY, master_key; "v<N>:<base64>", the
+	// form of PARKD_MASTER_KEY) and the earlier ones that only open
+	// (PARKCTL_MASTER_KEYS_OLD, master_keys_old: a comma list). Nil when no
+	// master key is configured; see RequireKeyring.
+	Keyring *ingest.Keyring
 	// Output is the data format (-o, PARKCTL_OUTPUT, output).
 	Output output.Format
 	// Yes answers every confirmation prompt (--yes; a flag only, so no file
@@ -29,6 +33,15 @@ type Config struct {
 	// Verbose turns on debug logging to standard error (--verbose,
 	// PARKCTL_VERBOSE, verbose).
 	Verbose bool
+}
+
+// RequireKeyring returns the keyring or, when no master key is configured,
+// a usage error (exit 2) that says how to give one.
+func (c *Config) RequireKeyring() (*ingest.Keyring, error) {
+	if c.Keyring == nil {
+		return nil, &ExitError{Code: ExitUsage, Err: errors.New("no master key: set PARKCTL_MASTER_KEY (the value of the servers' PARKD_MASTER_KEY) or use --master-key")}
+	}
+	return c.Keyring, nil
 }
 
 // RequireDatabaseURL returns the database URL or, when none is configured,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os/user"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
+	"github.com/parkhq/park/tenancy"
 )
 
 // Factory hands every verb its dependencies. parkctl.Main builds one per
@@ -69,6 +71,46 @@ func (f *Factory) Pool(ctx context.Context) (*pgxpool.Pool, error) {
 	}
 	f.pool = pool
 	return pool, nil
+}
+
+// Ops returns the operator store (cross-tenant reads and operator-only
+// writes, as park_ops) on the run's pool.
+func (f *Factory) Ops(ctx context.Context) (*tenancy.Ops, error) {
+	pool, err := f.Pool(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return tenancy.NewOps(pool), nil
+}
+
+// Store returns the tenant store (tenant transactions as park_app, like the
+// server's) on the run's pool.
+func (f *Factory) Store(ctx context.Context) (*tenancy.Store, error) {
+	pool, err := f.Pool(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return tenancy.NewStore(pool), nil
+}
+
+// Actor names the person running parkctl for the audit log:
+// "operator:<name>", the name being the invoking user of sudo, else the
+// process's user, else $USER.
+func (f *Factory) Actor() string {
+	lookup := f.LookupEnv
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	if name, ok := lookup("SUDO_USER"); ok && name != "" {
+		return "operator:" + name
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "operator:" + u.Username
+	}
+	if name, ok := lookup("USER"); ok && name != "" {
+		return "operator:" + name
+	}
+	return "operator:unknown"
 }
 
 // Printer returns a printer for the configured output format.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
 	"github.com/parkhq/park/reservation"
-	"github.com/parkhq/park/tenancy"
 )
 
 // NewCmdReservations returns the `reservations` noun.
@@ -28,13 +27,13 @@ park_ops, such as park_admin: both verbs read or delete across tenants.`,
 	return cmd
 }
 
-// storeFunc opens the reservation store on the run's pool.
-func storeFunc(f *cmdutil.Factory) func(ctx context.Context) (*reservation.Store, error) {
-	return func(ctx context.Context) (*reservation.Store, error) {
-		pool, err := f.Pool(ctx)
+// storeFunc opens the reservation operator methods on the run's pool.
+func storeFunc(f *cmdutil.Factory) func(ctx context.Context) (*reservation.Ops, error) {
+	return func(ctx context.Context) (*reservation.Ops, error) {
+		ops, err := f.Ops(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return reservation.NewStore(tenancy.NewStore(pool), reservation.Options{Now: f.Now}), nil
+		return reservation.NewOps(ops, reservation.Options{Now: f.Now}), nil
 	}
 }

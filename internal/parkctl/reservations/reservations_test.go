@@ -35,6 +35,23 @@ func (s *fakeStore) PruneExpiredKeys(_ context.Context, batch int) (int64, error
 	return s.pruned, s.err
 }
 
+// fakeTenants knows the tenant acme.
+type fakeTenants struct{}
+
+func (fakeTenants) TenantBySlug(_ context.Context, slug string) (*tenancy.Tenant, error) {
+	if slug == "acme" {
+		return &tenancy.Tenant{ID: tenant, Slug: "acme"}, nil
+	}
+	return nil, fmt.Errorf("tenant %q: %w", slug, tenancy.ErrNotFound)
+}
+
+func (fakeTenants) TenantByID(_ context.Context, id uuid.UUID) (*tenancy.Tenant, error) {
+	if id == tenant {
+		return &tenancy.Tenant{ID: tenant, Slug: "acme"}, nil
+	}
+	return nil, fmt.Errorf("tenant %s: %w", id, tenancy.ErrNotFound)
+}
+
 func printer(ios *iostreams.IOStreams, f output.Format) func() (*output.Printer, error) {
 	return func() (*output.Printer, error) { return output.New(ios, f), nil }
 }
@@ -51,7 +68,8 @@ var (
 
 func auditOpts(ios *iostreams.IOStreams, f output.Format, s *fakeStore) *AuditOptions {
 	return &AuditOptions{IO: ios, Printer: printer(ios, f), Limit: 10,
-		Store: func(context.Context) (Auditor, error) { return s, nil }}
+		Store:   func(context.Context) (Auditor, error) { return s, nil },
+		Tenants: func(context.Context) (cmdutil.TenantLookup, error) { return fakeTenants{}, nil }}
 }
 
 func TestAuditFindings(t *testing.T) {
@@ -115,15 +133,21 @@ func TestAuditErrors(t *testing.T) {
 	s := &fakeStore{err: fmt.Errorf("audit reservations: %w", reservation.ErrPartialView)}
 	err := auditRun(t.Context(), auditOpts(ios, output.Table, s))
 	var exit *cmdutil.ExitError
-	if err == nil || errors.As(err, &exit) || !strings.Contains(err.Error(), "park_admin") {
-		t.Errorf("partial view: %v, want a plain error (exit 1)", err)
+	if cmdutil.ExitCode(err) != cmdutil.ExitFailure || !strings.Contains(cmdutil.ErrorMessage(err), "park_admin") {
+		t.Errorf("partial view: %v, want exit 1 with a hint to use park_admin", err)
 	}
 
-	s = &fakeStore{err: fmt.Errorf("audit: tenant %q: %w", "nope", tenancy.ErrNotFound)}
+	s = &fakeStore{}
 	opts := auditOpts(ios, output.Table, s)
 	opts.Tenant = "nope"
-	if err := auditRun(t.Context(), opts); !errors.Is(err, cmdutil.ErrNotFound) {
-		t.Errorf("unknown tenant: %v, want cmdutil.ErrNotFound (exit 3)", err)
+	if err := auditRun(t.Context(), opts); cmdutil.ExitCode(err) != cmdutil.ExitNotFound || err.Error() != `tenant "nope" not found` || s.got != nil {
+		t.Errorf("unknown tenant: %v, want exit 3 before the audit", err)
+	}
+	// A tenant named by id is audited by its slug.
+	opts.Tenant = tenant.String()
+	s.rep = &reservation.AuditReport{}
+	if err := auditRun(t.Context(), opts); err != nil || s.got.TenantSlug != "acme" {
+		t.Errorf("by id: %v, params %+v", err, s.got)
 	}
 
 	s = &fakeStore{rep: &reservation.AuditReport{Findings: []reservation.Finding{conflict}, Truncated: true}}

@@ -76,7 +76,7 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 	}
 	t, err := store.TenantCreate(ctx, &tenancy.TenantCreateParams{Name: opts.Name, Slug: opts.Slug, Actor: opts.Actor()})
 	if err != nil {
-		return storeError(err, opts.Slug)
+		return err
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "created tenant %s (%s)\n", t.Slug, t.ID)
 	return printTenant(p, *t)

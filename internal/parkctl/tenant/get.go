@@ -55,9 +55,9 @@ func getRun(ctx context.Context, opts *GetOptions) error {
 	if err != nil {
 		return err
 	}
-	t, err := store.TenantBySlug(ctx, opts.Slug)
+	t, err := cmdutil.ResolveTenant(ctx, store, opts.Slug)
 	if err != nil {
-		return storeError(err, opts.Slug)
+		return err
 	}
 	return printTenant(p, *t)
 }

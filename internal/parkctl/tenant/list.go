@@ -68,7 +68,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	}
 	list, err := store.TenantListAll(ctx, tenancy.TenantListAllParams{Status: opts.Status})
 	if err != nil {
-		return storeError(err, "")
+		return err
 	}
 	return output.List(p, list,
 		output.Column[tenancy.Tenant]{Header: "SLUG", Value: func(t tenancy.Tenant) string { return t.Slug }},

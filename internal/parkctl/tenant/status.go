@@ -84,9 +84,9 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	}
 	// Look the tenant up first: an unknown slug is "not found" before any
 	// question, and there is nothing to confirm when nothing would change.
-	t, err := store.TenantBySlug(ctx, opts.Slug)
+	t, err := cmdutil.ResolveTenant(ctx, store, opts.Slug)
 	if err != nil {
-		return storeError(err, opts.Slug)
+		return err
 	}
 	w := opts.IO.ErrOut
 	if t.Status == opts.Status {
@@ -101,7 +101,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	}
 	t, err = store.TenantSetStatus(ctx, &tenancy.TenantSetStatusParams{ID: t.ID, Status: opts.Status, Actor: opts.Actor()})
 	if err != nil {
-		return storeError(err, opts.Slug)
+		return err
 	}
 	verb := "resumed"
 	if t.Status == tenancy.StatusSuspended {

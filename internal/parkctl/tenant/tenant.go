@@ -1,6 +1,6 @@
 // Package tenant holds `parkctl tenant create|list|get|update|suspend|resume`:
-// the operator's tenant provisioning, through tenancy.Store's operator
-// methods. Creating a tenant and renaming it go through the same tenant
+// the operator's tenant provisioning, through tenancy.Ops (the operator-only
+// methods) and tenancy.Store. Creating a tenant and renaming it go through the same tenant
 // transactions as the server (row-level security checks them); the status
 // and the rate limits, which only operators may change, are written as
 // park_ops, as are the cross-tenant reads.
@@ -8,9 +8,7 @@ package tenant
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os/user"
 	"strconv"
 	"time"
 
@@ -21,11 +19,12 @@ import (
 	"github.com/parkhq/park/tenancy"
 )
 
-// Store is what the verbs need of a *tenancy.Store; tests of the run
-// functions supply a fake.
+// Store is what the verbs need of a *tenancy.Ops (the operator methods)
+// and a *tenancy.Store (TenantUpdate, the change a tenant's own admins can
+// make too); tests of the run functions supply a fake.
 type Store interface {
+	cmdutil.TenantLookup
 	TenantCreate(ctx context.Context, p *tenancy.TenantCreateParams) (*tenancy.Tenant, error)
-	TenantBySlug(ctx context.Context, slug string) (*tenancy.Tenant, error)
 	TenantListAll(ctx context.Context, p tenancy.TenantListAllParams) ([]tenancy.Tenant, error)
 	TenantSetStatus(ctx context.Context, p *tenancy.TenantSetStatusParams) (*tenancy.Tenant, error)
 	TenantSetLimits(ctx context.Context, p *tenancy.TenantSetLimitsParams) (*tenancy.Tenant, error)
@@ -45,7 +44,7 @@ func NewCmdTenant(f *cmdutil.Factory) *cobra.Command {
 --database-url (or PARKCTL_DATABASE_URL) must be a login that can act as
 park_ops and park_app, such as park_admin: lists and look-ups cross tenants,
 and the status and rate limits are operator-only. A tenant is named by its
-slug. Every change is recorded in the tenant's audit log with the actor
+slug or its id. Every change is recorded in the tenant's audit log with the actor
 "operator:<login name of the person running parkctl>".`,
 	}
 	cmd.AddCommand(
@@ -59,61 +58,33 @@ slug. Every change is recorded in the tenant's audit log with the actor
 	return cmd
 }
 
-// storeFunc opens the tenancy store on the run's pool.
+// opsStore is the Store of a real run: the operator methods and the
+// tenant store on one pool.
+type opsStore struct {
+	*tenancy.Ops
+	*tenancy.Store
+}
+
+// storeFunc opens the tenancy stores on the run's pool.
 func storeFunc(f *cmdutil.Factory) StoreFunc {
 	return func(ctx context.Context) (Store, error) {
 		pool, err := f.Pool(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return tenancy.NewStore(pool), nil
+		return opsStore{Ops: tenancy.NewOps(pool), Store: tenancy.NewStore(pool)}, nil
 	}
 }
 
-// actorFunc names the person running parkctl for the audit log:
-// "operator:<name>", the name being the invoking user of sudo, else the
-// process's user, else $USER.
-func actorFunc(f *cmdutil.Factory) func() string {
-	return func() string {
-		lookup := f.LookupEnv
-		if lookup == nil {
-			lookup = func(string) (string, bool) { return "", false }
-		}
-		if name, ok := lookup("SUDO_USER"); ok && name != "" {
-			return "operator:" + name
-		}
-		if u, err := user.Current(); err == nil && u.Username != "" {
-			return "operator:" + u.Username
-		}
-		if name, ok := lookup("USER"); ok && name != "" {
-			return "operator:" + name
-		}
-		return "operator:unknown"
-	}
-}
+// actorFunc names the person running parkctl for the audit log; see
+// cmdutil.Factory.Actor.
+func actorFunc(f *cmdutil.Factory) func() string { return f.Actor }
 
-// storeError gives a store error its exit code: an unknown tenant is "not
-// found" (3), input the store refuses is a usage error (2), the rest (a
-// taken slug, a database failure) is an error (1).
-func storeError(err error, slug string) error {
-	var ve *tenancy.ValidationError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, tenancy.ErrNotFound):
-		return fmt.Errorf("tenant %q: %w", slug, cmdutil.ErrNotFound)
-	case errors.As(err, &ve):
-		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
-	case errors.Is(err, tenancy.ErrPartialView):
-		return fmt.Errorf("%w; connect as park_admin (a member of park_ops)", err)
-	}
-	return err
-}
-
-// slugArg is the Args rule of the verbs that name one tenant.
+// slugArg is the Args rule of the verbs that name one tenant (by slug or
+// id, resolved by cmdutil.ResolveTenant).
 func slugArg(_ *cobra.Command, args []string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("expected one tenant slug, got %d arguments", len(args))
+		return fmt.Errorf("expected one tenant slug or id, got %d arguments", len(args))
 	}
 	return nil
 }

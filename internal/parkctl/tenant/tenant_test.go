@@ -280,6 +280,14 @@ func (s *fakeStore) TenantBySlug(_ context.Context, slug string) (*tenancy.Tenan
 	return nil, fmt.Errorf("tenant %q: %w", slug, tenancy.ErrNotFound)
 }
 
+func (s *fakeStore) TenantByID(_ context.Context, id uuid.UUID) (*tenancy.Tenant, error) {
+	if t := s.byID(id); t != nil {
+		c := *t
+		return &c, nil
+	}
+	return nil, fmt.Errorf("tenant %s: %w", id, tenancy.ErrNotFound)
+}
+
 func (s *fakeStore) TenantListAll(_ context.Context, p tenancy.TenantListAllParams) ([]tenancy.Tenant, error) {
 	var out []tenancy.Tenant
 	for _, slug := range []string{"acme", "beta"} {
@@ -410,10 +418,8 @@ func TestCreateRun(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `slug: the slug "acme" is taken`) || errors.Is(err, cmdutil.ErrNotFound) || out.Len() != 0 {
 		t.Fatalf("duplicate: %v (stdout %q)", err, out)
 	}
-	var ee *cmdutil.ExitError
-	var fe *cmdutil.FlagError
-	if errors.As(err, &ee) || errors.As(err, &fe) {
-		t.Errorf("duplicate slug %v should exit 1", err)
+	if code := cmdutil.ExitCode(err); code != cmdutil.ExitFailure {
+		t.Errorf("duplicate slug %v exits %d, want 1", err, code)
 	}
 }
 
@@ -452,8 +458,13 @@ func TestGetRun(t *testing.T) {
 	}
 
 	err := getRun(t.Context(), &GetOptions{IO: ios, Printer: printer(ios, output.Table), Store: s.open, Slug: "nosuch"})
-	if !errors.Is(err, cmdutil.ErrNotFound) || !strings.Contains(err.Error(), `tenant "nosuch"`) {
+	if cmdutil.ExitCode(err) != cmdutil.ExitNotFound || err.Error() != `tenant "nosuch" not found` {
 		t.Errorf("unknown slug: %v, want cmdutil.ErrNotFound (exit 3)", err)
+	}
+	// By id too.
+	ios, _, out, _ = iostreams.Test()
+	if err := getRun(t.Context(), &GetOptions{IO: ios, Printer: printer(ios, output.Table), Store: s.open, Slug: "00000000-0000-0000-0000-000000000001"}); err != nil || !strings.Contains(out.String(), "slug\tacme\n") {
+		t.Errorf("by id: %v, %q", err, out)
 	}
 }
 
@@ -528,8 +539,7 @@ func TestUpdateRun(t *testing.T) {
 	opts = &UpdateOptions{IO: ios, Printer: printer(ios, output.Table), Store: s.open, Actor: actor, Slug: "acme",
 		Name: ptr("New"), Limits: map[string]*tenancy.Limit{"api": {Rate: 1e-6}}}
 	err := updateRun(t.Context(), opts)
-	var ee *cmdutil.ExitError
-	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !strings.Contains(err.Error(), "limits.api") || out.Len() != 0 {
+	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "limits.api") || out.Len() != 0 {
 		t.Fatalf("refused limits: %v", err)
 	}
 	if strings.Join(s.calls, ",") != "limits" {

@@ -137,9 +137,9 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	if err != nil {
 		return err
 	}
-	t, err := store.TenantBySlug(ctx, opts.Slug)
+	t, err := cmdutil.ResolveTenant(ctx, store, opts.Slug)
 	if err != nil {
-		return storeError(err, opts.Slug)
+		return err
 	}
 	actor := opts.Actor()
 	// Two transactions: the limits as park_ops (they are operator-only),
@@ -151,7 +151,7 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	if opts.Limits != nil {
 		t, err = store.TenantSetLimits(ctx, &tenancy.TenantSetLimitsParams{ID: t.ID, Limits: opts.Limits, Actor: actor})
 		if err != nil {
-			return storeError(err, opts.Slug)
+			return err
 		}
 	}
 	if opts.Name != nil {
@@ -160,7 +160,7 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 			if opts.Limits != nil {
 				fmt.Fprintf(opts.IO.ErrOut, "changed the limits of tenant %s, but not its name\n", opts.Slug)
 			}
-			return storeError(err, opts.Slug)
+			return err
 		}
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "updated tenant %s\n", t.Slug)
