@@ -62,35 +62,53 @@ type OrphanCursor struct {
 	DevEUI     string
 }
 
-const orphanCursorLen = 1 + 8 + 8
-
 // Encode returns the cursor as an opaque URL-safe string. Like
 // tenancy.Cursor it is not signed: it only says where to continue in the
 // caller's own list.
 func (c OrphanCursor) Encode() string {
-	var b [orphanCursorLen]byte
-	b[0] = 1
-	binary.BigEndian.PutUint64(b[1:9], uint64(c.LastSeenAt.UnixMicro()))
+	var tail [8]byte
 	eui, _ := hex.DecodeString(c.DevEUI)
-	copy(b[9:], eui)
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	copy(tail[:], eui)
+	return encodeKeyset(c.LastSeenAt, tail)
 }
 
 // DecodeOrphanCursor reads a cursor made by OrphanCursor.Encode; anything
 // else is tenancy.ErrMalformedCursor.
 func DecodeOrphanCursor(s string) (OrphanCursor, error) {
-	if len(s) != base64.RawURLEncoding.EncodedLen(orphanCursorLen) {
-		return OrphanCursor{}, tenancy.ErrMalformedCursor
+	t, tail, err := decodeKeyset(s)
+	if err != nil {
+		return OrphanCursor{}, err
+	}
+	return OrphanCursor{LastSeenAt: t, DevEUI: hex.EncodeToString(tail[:])}, nil
+}
+
+// A keyset cursor of this package: a version byte, a time in microseconds
+// since the epoch (PostgreSQL's precision) and 8 bytes that break ties.
+const keysetLen = 1 + 8 + 8
+
+func encodeKeyset(t time.Time, tail [8]byte) string {
+	var b [keysetLen]byte
+	b[0] = 1
+	binary.BigEndian.PutUint64(b[1:9], uint64(t.UnixMicro()))
+	copy(b[9:], tail[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func decodeKeyset(s string) (time.Time, [8]byte, error) {
+	var tail [8]byte
+	if len(s) != base64.RawURLEncoding.EncodedLen(keysetLen) {
+		return time.Time{}, tail, tenancy.ErrMalformedCursor
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil || len(b) != orphanCursorLen || b[0] != 1 {
-		return OrphanCursor{}, tenancy.ErrMalformedCursor
+	if err != nil || len(b) != keysetLen || b[0] != 1 {
+		return time.Time{}, tail, tenancy.ErrMalformedCursor
 	}
 	t := time.UnixMicro(int64(binary.BigEndian.Uint64(b[1:9]))).UTC()
 	if t.Year() < 1 || t.Year() > 9999 {
-		return OrphanCursor{}, tenancy.ErrMalformedCursor
+		return time.Time{}, tail, tenancy.ErrMalformedCursor
 	}
-	return OrphanCursor{LastSeenAt: t, DevEUI: hex.EncodeToString(b[9:])}, nil
+	copy(tail[:], b[9:])
+	return t, tail, nil
 }
 
 // OrphanListParams select a page of orphans.

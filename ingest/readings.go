@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -36,31 +35,23 @@ type ReadingCursor struct {
 	ID     int64
 }
 
-const readingCursorLen = 1 + 8 + 8
-
 // Encode returns the cursor as an opaque URL-safe string (unsigned, like
 // tenancy.Cursor: it only positions a list of the caller's own tenant).
 func (c ReadingCursor) Encode() string {
-	var b [readingCursorLen]byte
-	b[0] = 1
-	binary.BigEndian.PutUint64(b[1:9], uint64(c.ReadAt.UnixMicro()))
-	binary.BigEndian.PutUint64(b[9:], uint64(c.ID))
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	var tail [8]byte
+	binary.BigEndian.PutUint64(tail[:], uint64(c.ID))
+	return encodeKeyset(c.ReadAt, tail)
 }
 
 // DecodeReadingCursor reads a cursor made by ReadingCursor.Encode;
 // anything else is tenancy.ErrMalformedCursor.
 func DecodeReadingCursor(s string) (ReadingCursor, error) {
-	if len(s) != base64.RawURLEncoding.EncodedLen(readingCursorLen) {
-		return ReadingCursor{}, tenancy.ErrMalformedCursor
+	t, tail, err := decodeKeyset(s)
+	if err != nil {
+		return ReadingCursor{}, err
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil || len(b) != readingCursorLen || b[0] != 1 {
-		return ReadingCursor{}, tenancy.ErrMalformedCursor
-	}
-	t := time.UnixMicro(int64(binary.BigEndian.Uint64(b[1:9]))).UTC()
-	id := int64(binary.BigEndian.Uint64(b[9:]))
-	if t.Year() < 1 || t.Year() > 9999 || id < 0 {
+	id := int64(binary.BigEndian.Uint64(tail[:]))
+	if id < 0 {
 		return ReadingCursor{}, tenancy.ErrMalformedCursor
 	}
 	return ReadingCursor{ReadAt: t, ID: id}, nil

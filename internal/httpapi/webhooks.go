@@ -129,12 +129,34 @@ func (s *server) chargeWebhook(w http.ResponseWriter, r *http.Request, tenant uu
 	return s.charge(w, r, ratelimit.Check{Policy: ps.Webhook, Key: ratelimit.Key(ratelimit.NameWebhook, tenant.String())})
 }
 
-// ingestStore returns the ingest store, or errIngestOff.
-func (s *server) ingestStore() (*ingest.Store, error) {
-	if s.deps.IngestStore == nil {
-		return nil, errIngestOff
+// withIngest serves a route of the ingest store: who finds the caller
+// (principalOf, or userPrincipal where keys may not call), and a server
+// built without ingest answers errIngestOff.
+func (s *server) withIngest(who func(*http.Request) (*tenancy.Principal, error),
+	h func(w http.ResponseWriter, r *http.Request, p *tenancy.Principal, st *ingest.Store) error) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := who(r)
+		if err != nil {
+			return err
+		}
+		if s.deps.IngestStore == nil {
+			return errIngestOff
+		}
+		return h(w, r, p, s.deps.IngestStore)
+	})
+}
+
+// cursorList is the list answer for stores with cursors of their own.
+func cursorList[T any, C interface{ Encode() string }](items []T, next *C) listResponse[T] {
+	out := listResponse[T]{Items: items}
+	if out.Items == nil {
+		out.Items = []T{}
 	}
-	return s.deps.IngestStore, nil
+	if next != nil {
+		c := (*next).Encode()
+		out.NextCursor = &c
+	}
+	return out
 }
 
 // secretRotateRequest is POST /webhook-secrets.
@@ -154,15 +176,7 @@ type secretCreated struct {
 }
 
 func (s *server) handleSecretList() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := userPrincipal(r)
-		if err != nil {
-			return err
-		}
-		st, err := s.ingestStore()
-		if err != nil {
-			return err
-		}
+	return s.withIngest(userPrincipal, func(w http.ResponseWriter, r *http.Request, p *tenancy.Principal, st *ingest.Store) error {
 		list, err := st.SecretList(r.Context(), p.TenantID)
 		if err != nil {
 			return err
@@ -176,15 +190,7 @@ func (s *server) handleSecretList() http.Handler {
 }
 
 func (s *server) handleSecretRotate() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := userPrincipal(r)
-		if err != nil {
-			return err
-		}
-		st, err := s.ingestStore()
-		if err != nil {
-			return err
-		}
+	return s.withIngest(userPrincipal, func(w http.ResponseWriter, r *http.Request, p *tenancy.Principal, st *ingest.Store) error {
 		req, err := decodeBody[secretRotateRequest](w, r, p)
 		if err != nil {
 			return err
@@ -209,15 +215,7 @@ func (s *server) handleSecretRotate() http.Handler {
 }
 
 func (s *server) handleSecretRevoke() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := userPrincipal(r)
-		if err != nil {
-			return err
-		}
-		st, err := s.ingestStore()
-		if err != nil {
-			return err
-		}
+	return s.withIngest(userPrincipal, func(w http.ResponseWriter, r *http.Request, p *tenancy.Principal, st *ingest.Store) error {
 		id, err := pathID(r)
 		if err != nil {
 			return err
@@ -235,26 +233,8 @@ type orphanAssignRequest struct {
 	SpaceID string `json:"space_id"`
 }
 
-// orphanList is the list answer for orphans, whose cursor is their own.
-func orphanList(p *ingest.OrphanPage) listResponse[ingest.Orphan] {
-	out := listResponse[ingest.Orphan]{Items: p.Items}
-	if p.Next != nil {
-		c := p.Next.Encode()
-		out.NextCursor = &c
-	}
-	return out
-}
-
 func (s *server) handleOrphanList() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := principalOf(r)
-		if err != nil {
-			return err
-		}
-		st, err := s.ingestStore()
-		if err != nil {
-			return err
-		}
+	return s.withIngest(principalOf, func(w http.ResponseWriter, r *http.Request, p *tenancy.Principal, st *ingest.Store) error {
 		q := r.URL.Query()
 		var v tenancy.ValidationError
 		params := &ingest.OrphanListParams{TenantID: p.TenantID, Status: q.Get("status")}
@@ -274,20 +254,12 @@ func (s *server) handleOrphanList() http.Handler {
 		if err != nil {
 			return err
 		}
-		return encode(w, http.StatusOK, orphanList(page))
+		return encode(w, http.StatusOK, cursorList(page.Items, page.Next))
 	})
 }
 
 func (s *server) handleOrphanAssign() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := principalOf(r)
-		if err != nil {
-			return err
-		}
-		st, err := s.ingestStore()
-		if err != nil {
-			return err
-		}
+	return s.withIngest(principalOf, func(w http.ResponseWriter, r *http.Request, p *tenancy.Principal, st *ingest.Store) error {
 		req, err := decodeBody[orphanAssignRequest](w, r, p)
 		if err != nil {
 			return err
@@ -308,15 +280,7 @@ func (s *server) handleOrphanAssign() http.Handler {
 }
 
 func (s *server) handleOrphanIgnore() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := principalOf(r)
-		if err != nil {
-			return err
-		}
-		st, err := s.ingestStore()
-		if err != nil {
-			return err
-		}
+	return s.withIngest(principalOf, func(w http.ResponseWriter, r *http.Request, p *tenancy.Principal, st *ingest.Store) error {
 		o, err := st.OrphanIgnore(r.Context(), p.TenantID, r.PathValue("dev_eui"), p.Actor())
 		if err != nil {
 			return err
@@ -326,15 +290,7 @@ func (s *server) handleOrphanIgnore() http.Handler {
 }
 
 func (s *server) handleReadingList() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := principalOf(r)
-		if err != nil {
-			return err
-		}
-		st, err := s.ingestStore()
-		if err != nil {
-			return err
-		}
+	return s.withIngest(principalOf, func(w http.ResponseWriter, r *http.Request, p *tenancy.Principal, st *ingest.Store) error {
 		space, err := pathID(r)
 		if err != nil {
 			return err
@@ -366,12 +322,7 @@ func (s *server) handleReadingList() http.Handler {
 		if err != nil {
 			return err
 		}
-		out := listResponse[ingest.Reading]{Items: page.Items}
-		if page.Next != nil {
-			c := page.Next.Encode()
-			out.NextCursor = &c
-		}
-		return encode(w, http.StatusOK, out)
+		return encode(w, http.StatusOK, cursorList(page.Items, page.Next))
 	})
 }
 
