@@ -37,6 +37,10 @@ type IntakeOptions struct {
 	Now func() time.Time
 	// Logger receives failures to record a secret's use; nil discards.
 	Logger *slog.Logger
+	// AuthCacheTTL is how long a slug's tenant and a tenant's opened
+	// secrets are reused (see DefaultAuthCacheTTL, which 0 means); a
+	// negative value reads them afresh for every request.
+	AuthCacheTTL time.Duration
 }
 
 // Intake takes webhook requests from network servers: it authenticates them
@@ -50,6 +54,7 @@ type Intake struct {
 	guard  ReplayGuard
 	now    func() time.Time
 	logger *slog.Logger
+	cache  *authCache // nil: no caching
 
 	mu   sync.Mutex
 	used map[uuid.UUID]time.Time // when each secret's use was last written
@@ -72,6 +77,12 @@ func NewIntake(lookup TenantLookup, store *Store, writer *Writer, opts IntakeOpt
 	if in.logger == nil {
 		in.logger = slog.New(slog.DiscardHandler)
 	}
+	switch {
+	case opts.AuthCacheTTL == 0:
+		in.cache = newAuthCache(DefaultAuthCacheTTL)
+	case opts.AuthCacheTTL > 0:
+		in.cache = newAuthCache(opts.AuthCacheTTL)
+	}
 	return in
 }
 
@@ -84,65 +95,118 @@ func NewIntake(lookup TenantLookup, store *Store, writer *Writer, opts IntakeOpt
 // An unknown slug takes the same path as a tenant without secrets: the
 // secrets of a made-up tenant id are read (none) and a dummy key is
 // checked, so the answer and its time do not tell whether the slug exists.
+//
+// The tenant and its opened secrets come from the intake's cache while it
+// is fresh (DefaultAuthCacheTTL). A request that the cached view refuses
+// for want of a matching secret, or as suspended, is checked once more
+// against a fresh read, so a secret rotated a moment ago works at once; a
+// revocation or suspension takes effect when the cached view expires.
 func (in *Intake) Authenticate(ctx context.Context, slug string, h http.Header, body []byte) (*tenancy.WebhookTenant, error) {
 	now := in.now()
 	mode, ok := DetectMode(h)
 	if !ok {
 		return nil, unauthorized(ReasonMissing)
 	}
-	t, err := in.lookup(ctx, slug)
-	known := err == nil
-	if err != nil && !errors.Is(err, tenancy.ErrNotFound) {
-		return nil, err
+	t, cached, err := in.authenticate(ctx, slug, mode, h, body, now, in.cache != nil)
+	if cached && refetchable(err) {
+		t, _, err = in.authenticate(ctx, slug, mode, h, body, now, false)
 	}
-	tenantID := uuid.New()
-	if known {
-		tenantID = t.ID
+	return t, err
+}
+
+// refetchable tells the failures a stale cache can cause: a secret it does
+// not hold yet, a tenant it still sees as suspended.
+func refetchable(err error) bool {
+	if errors.Is(err, ErrSuspended) {
+		return true
 	}
-	keys, err := in.store.VerifyKeys(ctx, tenantID, mode)
-	if err != nil {
-		return nil, err
+	r := ReasonOf(err)
+	return r == ReasonMismatch || r == ReasonNoSecret
+}
+
+// authenticate is one attempt of Authenticate, with the cache (useCache)
+// or with fresh reads, which then refill the cache; cached reports whether
+// anything came from the cache.
+func (in *Intake) authenticate(ctx context.Context, slug string, mode Mode, h http.Header, body []byte,
+	now time.Time, useCache bool) (t *tenancy.WebhookTenant, cached bool, err error) {
+	var ct cachedTenant
+	hit := false
+	if useCache {
+		ct, hit = in.cache.tenant(slug, now)
+	}
+	if hit {
+		cached = true
+	} else {
+		t, err := in.lookup(ctx, slug)
+		if err != nil && !errors.Is(err, tenancy.ErrNotFound) {
+			return nil, cached, err
+		}
+		ct = cachedTenant{tenant: t, id: uuid.New(), at: now}
+		if t != nil {
+			ct.id = t.ID
+		}
+		if in.cache != nil {
+			in.cache.putTenant(slug, ct)
+		}
+	}
+	t = ct.tenant
+	known := t != nil
+
+	var keys []VerifyKey
+	hit = false
+	if useCache {
+		keys, hit = in.cache.verifyKeys(ct.id, mode, now)
+	}
+	if hit {
+		cached = true
+	} else {
+		if keys, err = in.store.VerifyKeys(ctx, ct.id, mode); err != nil {
+			return nil, cached, err
+		}
+		if in.cache != nil {
+			in.cache.putVerifyKeys(ct.id, mode, keys, now)
+		}
 	}
 	if mode == ModeToken && known && t.Settings.WebhookTokenMode != nil && !*t.Settings.WebhookTokenMode {
 		keys = nil // the tenant forbids token mode: no token can match
 	}
 	idx, webhookID, err := verifyAny(mode, keys, h, body, now)
 	if err != nil {
-		return nil, err
+		return nil, cached, err
 	}
 	if !known {
 		// Unreachable (a made-up tenant has no keys), and kept so that it
 		// stays so.
-		return nil, unauthorized(ReasonNoSecret)
+		return nil, cached, unauthorized(ReasonNoSecret)
 	}
 	if mode == ModeStandard {
 		seen, err := in.guard.Seen(ctx, t.ID.String(), webhookID, now)
 		if err != nil {
-			return nil, fmt.Errorf("ingest: replay guard: %w", err)
+			return nil, cached, fmt.Errorf("ingest: replay guard: %w", err)
 		}
 		if seen {
-			return nil, unauthorized(ReasonReplay)
+			return nil, cached, unauthorized(ReasonReplay)
 		}
 	}
 	if t.Status == tenancy.StatusSuspended {
-		return nil, ErrSuspended
+		return nil, cached, ErrSuspended
 	}
 	in.markUsed(ctx, t.ID, keys[idx].ID, now)
-	return t, nil
+	return t, cached, nil
 }
 
 // verifyAny checks the request against each key alone, so the key that
-// matched is known (for last_used_at), and returns its index. With no keys,
+// matched is known (for last_used_at), and returns its index. A key past
+// its ExpiresAt is skipped (a cached key ends on time). With no live keys,
 // a dummy key is checked so the work is the same and the answer is
 // ReasonNoSecret. Of the failures, the most telling reason is returned: a
 // malformed or stale request says so whatever the keys.
 func verifyAny(mode Mode, keys []VerifyKey, h http.Header, body []byte, now time.Time) (int, string, error) {
-	if len(keys) == 0 {
-		_, _ = verifyOne(mode, dummyKey, h, body, now)
-		return -1, "", unauthorized(ReasonNoSecret)
-	}
 	var last error
 	for i, k := range keys {
+		if k.ExpiresAt != nil && !k.ExpiresAt.After(now) {
+			continue
+		}
 		id, err := verifyOne(mode, k.Key, h, body, now)
 		if err == nil {
 			return i, id, nil
@@ -150,6 +214,10 @@ func verifyAny(mode Mode, keys []VerifyKey, h http.Header, body []byte, now time
 		if last == nil || ReasonOf(last) == ReasonMismatch {
 			last = err
 		}
+	}
+	if last == nil {
+		_, _ = verifyOne(mode, dummyKey, h, body, now)
+		return -1, "", unauthorized(ReasonNoSecret)
 	}
 	return -1, "", last
 }
@@ -211,6 +279,16 @@ func (in *Intake) Accept(ctx context.Context, t *tenancy.WebhookTenant, src Sour
 		return "", err
 	}
 	return in.writer.Submit(ctx, t.ID, u)
+}
+
+// ForgetSecrets drops what this Intake cached of the tenant's secrets, so a
+// revocation made through this process holds at once here (other processes
+// stop accepting the secret within the cache TTL), as tenancy.Auth's
+// ForgetKey does for API keys.
+func (in *Intake) ForgetSecrets(tenantID uuid.UUID) {
+	if in.cache != nil {
+		in.cache.forgetKeys(tenantID)
+	}
 }
 
 // Now returns the intake's clock reading, the arrival time of a request.

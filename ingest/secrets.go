@@ -204,6 +204,10 @@ type VerifyKey struct {
 	ID uuid.UUID
 	// Key is what the verifier of its mode takes (see ParseSecret).
 	Key []byte
+	// ExpiresAt is when the secret stops verifying (the end of a
+	// rotation's grace); nil means never. The Intake's cache checks it on
+	// every use, so a cached key ends on time.
+	ExpiresAt *time.Time
 }
 
 // VerifyKeys opens the tenant's live secrets of mode (at the store's now):
@@ -218,17 +222,18 @@ func (s *Store) VerifyKeys(ctx context.Context, tenantID uuid.UUID, mode Mode) (
 		id      uuid.UUID
 		version int
 		sealed  []byte
+		expires *time.Time
 	}
 	var rows []row
 	var b pgx.Batch
-	b.Queue(`select id, key_version, sealed from webhook_secrets
+	b.Queue(`select id, key_version, sealed, expires_at from webhook_secrets
 	          where tenant_id = $1::uuid and mode = $2::text and revoked_at is null
 	            and (expires_at is null or expires_at > $3::timestamptz)
 	          order by created_at desc`, tenantID, string(mode), s.now()).Query(func(rs pgx.Rows) error {
 		var err error
 		rows, err = pgx.CollectRows(rs, func(r pgx.CollectableRow) (row, error) {
 			var x row
-			err := r.Scan(&x.id, &x.version, &x.sealed)
+			err := r.Scan(&x.id, &x.version, &x.sealed, &x.expires)
 			return x, err
 		})
 		return err
@@ -250,7 +255,7 @@ func (s *Store) VerifyKeys(ctx context.Context, tenantID uuid.UUID, mode Mode) (
 			s.logger().Error("webhook secret is malformed; it is not used", "tenant", tenantID, "secret", r.id)
 			continue
 		}
-		keys = append(keys, VerifyKey{ID: r.id, Key: key})
+		keys = append(keys, VerifyKey{ID: r.id, Key: key, ExpiresAt: r.expires})
 	}
 	return keys, nil
 }

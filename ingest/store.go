@@ -68,6 +68,10 @@ func NewStore(db *tenancy.Store, opts StoreOptions) *Store {
 // every new message of a live space's sensor, and moves each space's state
 // to its newest reading that carries an occupancy — unless the space already
 // holds a newer reading, so a late, older uplink never overwrites the state.
+// The Writer runs several batches of a tenant at once: their space rows are
+// locked in id order before the update, so two batches that share spaces
+// wait for each other rather than deadlock, and the update, re-checked
+// against the row the other committed, still moves state only forward.
 // The final SELECT names each new message and whether its device is known;
 // messages it does not name were duplicates.
 //
@@ -111,6 +115,13 @@ newest AS (
       FROM known
      GROUP BY space_id
 ),
+locked AS MATERIALIZED (
+    SELECT s.id
+      FROM spaces s
+     WHERE s.tenant_id = $1::uuid AND s.id IN (SELECT space_id FROM newest)
+     ORDER BY s.id
+       FOR NO KEY UPDATE
+),
 moved AS (
     UPDATE spaces s
        SET state = CASE WHEN n.occ IS NULL OR n.occ_at <= s.last_reading_at THEN s.state
@@ -120,7 +131,7 @@ moved AS (
                WHEN s.state = CASE WHEN n.occ THEN 'occupied' ELSE 'free' END THEN s.state_changed_at
                ELSE n.occ_at END,
            last_reading_at = greatest(s.last_reading_at, n.last_at)
-      FROM newest n
+      FROM newest n JOIN locked l ON l.id = n.space_id
      WHERE s.tenant_id = $1::uuid AND s.id = n.space_id
        AND (s.last_reading_at IS NULL OR s.last_reading_at < n.last_at)
 )

@@ -43,6 +43,14 @@ var ErrWriterClosed = errors.New("ingest: writer is shutting down")
 // DefaultMaxBatch caps the uplinks one commit takes (DESIGN §5: about 500).
 const DefaultMaxBatch = 500
 
+// DefaultCommitsInFlight is how many commits of one tenant may run at once:
+// one, as the design's group commit has it — each batch takes everything
+// queued when the tenant's previous commit returns. More in flight can lift
+// a single busy tenant's throughput on a database with idle cores (see
+// BENCHMARKS.md), at the price of concurrent batches of one tenant, which
+// StoreBatch makes safe by locking space rows in id order.
+const DefaultCommitsInFlight = 1
+
 // DefaultCommitTimeout bounds one batch's transaction. It is the writer's own
 // deadline, not a request's: once an uplink is queued its outcome is decided
 // by the batch, whatever happens to the request that brought it.
@@ -54,17 +62,23 @@ type WriterOptions struct {
 	MaxBatch int
 	// CommitTimeout bounds each commit (DefaultCommitTimeout).
 	CommitTimeout time.Duration
+	// CommitsInFlight caps the commits of one tenant running at once
+	// (DefaultCommitsInFlight); 1 makes each wait for the previous one.
+	CommitsInFlight int
 	// Registerer receives the writer's metrics; nil registers none.
 	Registerer prometheus.Registerer
 }
 
 // Writer is the self-clocked group-commit writer of DESIGN §5. Each tenant
-// has at most one commit in flight: an uplink that arrives while its
-// tenant's previous commit runs waits in a queue, and when that commit
-// returns, the next one takes everything queued (up to MaxBatch). No timer
-// delays a lone uplink, and under load batches grow by themselves to what the
-// database can take, so throughput follows commit latency rather than
-// request count.
+// has at most CommitsInFlight commits running: an uplink that arrives while
+// all of them run waits in a queue, and when one of them returns, it takes
+// everything queued (up to MaxBatch) into its next commit. No timer delays a
+// lone uplink (it starts a commit of its own when a slot is free), and
+// under load batches grow by themselves to what the database can take, so
+// throughput follows commit latency rather than request count. Commits of
+// one tenant that run at once are independent transactions; StoreBatch is
+// written to be correct under that (dedupe by unique key, state moved only
+// forward, space rows locked in id order).
 //
 // When a batch fails before its COMMIT (nothing stored), the writer runs its
 // uplinks again one by one, so one bad row costs only its own request. When
@@ -89,7 +103,8 @@ type Writer struct {
 // exists while its tenant has a drainer goroutine; the goroutine removes it
 // when it finds it empty.
 type tenantQueue struct {
-	items []*pending
+	items    []*pending
+	drainers int // goroutines committing this queue
 }
 
 // pending is one submitted uplink and where its outcome goes.
@@ -111,6 +126,9 @@ func NewWriter(commit CommitFunc, opts WriterOptions) (*Writer, error) {
 	}
 	if opts.CommitTimeout <= 0 {
 		opts.CommitTimeout = DefaultCommitTimeout
+	}
+	if opts.CommitsInFlight <= 0 {
+		opts.CommitsInFlight = DefaultCommitsInFlight
 	}
 	w := &Writer{commit: commit, opts: opts, queues: map[uuid.UUID]*tenantQueue{}}
 	m, err := newWriterMetrics(opts.Registerer, w.depth)
@@ -139,25 +157,34 @@ func (w *Writer) Submit(ctx context.Context, tenantID uuid.UUID, u *Uplink) (Sta
 	if !ok {
 		q = &tenantQueue{}
 		w.queues[tenantID] = q
+	}
+	q.items = append(q.items, p)
+	if q.drainers < w.opts.CommitsInFlight {
+		// Every drainer is committing (one that is not would take
+		// this uplink at once): a free slot starts another commit.
+		q.drainers++
 		w.running.Add(1)
 		go w.drain(tenantID, q)
 	}
-	q.items = append(q.items, p)
 	w.queued++
 	w.mu.Unlock()
 	o := <-p.done
 	return o.status, o.err
 }
 
-// drain commits tenantID's queue batch after batch until it is empty. The
-// first batch usually holds just the uplink that started the goroutine:
-// nothing waits for company.
+// drain commits tenantID's queue batch after batch until it is empty; up to
+// CommitsInFlight drainers of one queue run at once. The first batch usually
+// holds just the uplink that started the goroutine: nothing waits for
+// company.
 func (w *Writer) drain(tenantID uuid.UUID, q *tenantQueue) {
 	defer w.running.Done()
 	for {
 		w.mu.Lock()
 		if len(q.items) == 0 {
-			delete(w.queues, tenantID)
+			q.drainers--
+			if q.drainers == 0 {
+				delete(w.queues, tenantID)
+			}
 			w.mu.Unlock()
 			return
 		}

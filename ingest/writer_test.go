@@ -18,6 +18,8 @@ import (
 
 // These tests drive the writer's batching with commit functions that record
 // what they were given; the SQL commit is tested against Postgres elsewhere.
+// Most run the writer with one commit in flight per tenant, where batching
+// is easiest to pin down; TestWriterCommitsInFlight covers several.
 
 // gate is a commit function that blocks each call until released and
 // records the batch sizes it saw.
@@ -159,7 +161,7 @@ func TestWriterLoneUplinkCommitsAtOnce(t *testing.T) {
 		}
 		calls = append(calls, ks)
 		return stored(len(b)), nil
-	}, ingest.WriterOptions{})
+	}, ingest.WriterOptions{CommitsInFlight: 1})
 	tenant := uuid.New()
 	for i := range 3 {
 		st, err := w.Submit(context.Background(), tenant, up(fmt.Sprint(i)))
@@ -179,7 +181,7 @@ func TestWriterGroupsWhileCommitRuns(t *testing.T) {
 	t.Parallel()
 	g := newGate()
 	reg := prometheus.NewRegistry()
-	w := newWriter(t, g.commit, ingest.WriterOptions{Registerer: reg})
+	w := newWriter(t, g.commit, ingest.WriterOptions{CommitsInFlight: 1, Registerer: reg})
 	tenant := uuid.New()
 
 	first := submitAll(w, tenant, []string{"first"})
@@ -213,7 +215,7 @@ func TestWriterMaxBatch(t *testing.T) {
 	t.Parallel()
 	g := newGate()
 	reg := prometheus.NewRegistry()
-	w := newWriter(t, g.commit, ingest.WriterOptions{MaxBatch: 3, Registerer: reg})
+	w := newWriter(t, g.commit, ingest.WriterOptions{MaxBatch: 3, CommitsInFlight: 1, Registerer: reg})
 	tenant := uuid.New()
 	first := submitAll(w, tenant, []string{"first"})
 	<-g.entered
@@ -240,7 +242,7 @@ func TestWriterTenantsDoNotWaitForEachOther(t *testing.T) {
 			<-block
 		}
 		return stored(len(b)), nil
-	}, ingest.WriterOptions{})
+	}, ingest.WriterOptions{CommitsInFlight: 1})
 	slowDone := submitAll(w, slow, []string{"s"})
 	st, err := w.Submit(context.Background(), fast, up("f"))
 	if err != nil || st != ingest.StatusStored {
@@ -274,7 +276,7 @@ func TestWriterRerunsRowByRow(t *testing.T) {
 			}
 		}
 		return stored(len(b)), nil
-	}, ingest.WriterOptions{})
+	}, ingest.WriterOptions{CommitsInFlight: 1})
 	tenant := uuid.New()
 	first := submitAll(w, tenant, []string{"first"})
 	<-g.entered
@@ -339,7 +341,7 @@ func TestWriterUnknownCommitFailsTheWholeBatch(t *testing.T) {
 			return g.commit(ctx, tenant, b)
 		}
 		return nil, fmt.Errorf("commit: connection reset: %w", ingest.ErrCommitUnknown)
-	}, ingest.WriterOptions{})
+	}, ingest.WriterOptions{CommitsInFlight: 1})
 	tenant := uuid.New()
 	first := submitAll(w, tenant, []string{"first"})
 	<-g.entered
@@ -365,13 +367,13 @@ func TestWriterCommitContract(t *testing.T) {
 	t.Parallel()
 	w := newWriter(t, func(context.Context, uuid.UUID, []*ingest.Uplink) ([]ingest.Status, error) {
 		return nil, nil // no status for the uplink
-	}, ingest.WriterOptions{})
+	}, ingest.WriterOptions{CommitsInFlight: 1})
 	if _, err := w.Submit(context.Background(), uuid.New(), up("x")); err == nil || !strings.Contains(err.Error(), "statuses") {
 		t.Fatalf("got %v, want a contract error", err)
 	}
 	w2 := newWriter(t, func(context.Context, uuid.UUID, []*ingest.Uplink) ([]ingest.Status, error) {
 		panic("boom")
-	}, ingest.WriterOptions{})
+	}, ingest.WriterOptions{CommitsInFlight: 1})
 	if _, err := w2.Submit(context.Background(), uuid.New(), up("x")); err == nil || !strings.Contains(err.Error(), "panicked") {
 		t.Fatalf("got %v, want the panic as an error", err)
 	}
@@ -392,7 +394,7 @@ func TestWriterCommitDeadline(t *testing.T) {
 func TestWriterCloseDrains(t *testing.T) {
 	t.Parallel()
 	g := newGate()
-	w, err := ingest.NewWriter(g.commit, ingest.WriterOptions{})
+	w, err := ingest.NewWriter(g.commit, ingest.WriterOptions{CommitsInFlight: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +457,7 @@ func TestWriterCloseDrains(t *testing.T) {
 func TestWriterCloseTimeout(t *testing.T) {
 	t.Parallel()
 	g := newGate()
-	w, err := ingest.NewWriter(g.commit, ingest.WriterOptions{})
+	w, err := ingest.NewWriter(g.commit, ingest.WriterOptions{CommitsInFlight: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,13 +478,13 @@ func TestWriterMetricsRegistration(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	commit := func(context.Context, uuid.UUID, []*ingest.Uplink) ([]ingest.Status, error) { return nil, nil }
-	if _, err := ingest.NewWriter(commit, ingest.WriterOptions{Registerer: reg}); err != nil {
+	if _, err := ingest.NewWriter(commit, ingest.WriterOptions{CommitsInFlight: 1, Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ingest.NewWriter(commit, ingest.WriterOptions{Registerer: reg}); err == nil {
+	if _, err := ingest.NewWriter(commit, ingest.WriterOptions{CommitsInFlight: 1, Registerer: reg}); err == nil {
 		t.Fatal("a second writer on one registry registered its metrics twice")
 	}
-	if _, err := ingest.NewWriter(commit, ingest.WriterOptions{}); err != nil {
+	if _, err := ingest.NewWriter(commit, ingest.WriterOptions{CommitsInFlight: 1}); err != nil {
 		t.Fatalf("nil registerer: %v", err)
 	}
 }
@@ -508,5 +510,46 @@ func TestOrphanLimitTakesWhatRemains(t *testing.T) {
 	// Another tenant has its own allowance.
 	if got, _ := lim.AllowOrphans(context.Background(), uuid.New(), 10); got != 4 {
 		t.Fatalf("another tenant got %d, want a burst of 4", got)
+	}
+}
+
+// TestWriterCommitsInFlight: with CommitsInFlight n, uplinks that arrive
+// while commits run start new commits of their own until n run at once;
+// later ones queue, and the first commit to return takes them all.
+func TestWriterCommitsInFlight(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	reg := prometheus.NewRegistry()
+	w := newWriter(t, g.commit, ingest.WriterOptions{CommitsInFlight: 3, Registerer: reg})
+	tenant := uuid.New()
+	var running []<-chan error
+	for i := range 3 {
+		running = append(running, submitAll(w, tenant, []string{fmt.Sprint("r", i)}))
+		<-g.entered // each starts a commit at once: nothing waits for a slot
+	}
+	rest := submitAll(w, tenant, keys("k", 20))
+	waitQueued(t, reg, 20)
+	select {
+	case n := <-g.entered:
+		t.Fatalf("a fourth commit (of %d) started with three in flight", n)
+	case <-time.After(20 * time.Millisecond):
+	}
+	g.release <- struct{}{} // one of the three returns and takes the queue
+	if n := <-g.entered; n != 20 {
+		t.Fatalf("next batch %d uplinks, want the 20 queued", n)
+	}
+	close(g.release)
+	for _, c := range running {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		if err := <-rest; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := gatherGauge(t, reg, "park_ingest_queue_depth"); got != 0 {
+		t.Fatalf("queue depth after drain: %v", got)
 	}
 }

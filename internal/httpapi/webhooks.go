@@ -223,6 +223,9 @@ func (s *server) handleSecretRevoke() http.Handler {
 		if _, err := st.SecretRevoke(r.Context(), p.TenantID, id, p.Actor()); err != nil {
 			return err
 		}
+		if s.deps.Ingest != nil {
+			s.deps.Ingest.ForgetSecrets(p.TenantID)
+		}
 		return noContent(w)
 	})
 }

@@ -234,3 +234,24 @@ func fmtInts(xs []int) string {
 	}
 	return strings.Join(s, " ")
 }
+
+// TestWebhookSecretRevokedAtOnce: the intake caches a tenant's opened
+// secrets; a revocation through this server drops them at once (other
+// servers within the cache TTL).
+func TestWebhookSecretRevokedAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha") // its uplinks have filled the cache
+	body := `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":5,"id":"rv-1"}`
+	if w := e.hook(t, e.h, "/api/v1/webhooks/uplink/alpha", body, "Authorization", "Bearer "+a.webhookToken); w.Code != 200 {
+		t.Fatalf("before the revocation: %d %s", w.Code, w.Body)
+	}
+	if w := e.do(t, "DELETE", "/api/v1/webhook-secrets/"+a.secretID, a.token, ""); w.Code != 204 {
+		t.Fatalf("revoke: %d %s", w.Code, w.Body)
+	}
+	// The clock has not moved: only the eviction can refuse it.
+	if w := e.hook(t, e.h, "/api/v1/webhooks/uplink/alpha", `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":6,"id":"rv-2"}`,
+		"Authorization", "Bearer "+a.webhookToken); w.Code != 401 {
+		t.Fatalf("a revoked secret: %d %s", w.Code, w.Body)
+	}
+}
