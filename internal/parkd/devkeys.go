@@ -1,7 +1,6 @@
 package parkd
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -50,7 +49,7 @@ func loadDevKeys(cfg *Config, keysDir string) error {
 			if err != nil {
 				return "", err
 			}
-			return encodeMasterKey(k), nil
+			return k.Encode(), nil
 		})
 		if err != nil {
 			return err
@@ -92,10 +91,4 @@ func devKey(path string, make func() (string, error)) (string, error) {
 		return "", fmt.Errorf("dev keys: %w", werr)
 	}
 	return v, nil
-}
-
-// encodeMasterKey writes k in the form ParseMasterKey reads, key included:
-// for the dev keys file only, never for a log.
-func encodeMasterKey(k MasterKey) string {
-	return fmt.Sprintf("v%d:%s", k.Version, base64.StdEncoding.EncodeToString(k.Key))
 }

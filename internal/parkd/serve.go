@@ -185,8 +185,12 @@ func newIngest(cfg *Config, store *tenancy.Store, l *limits, logger *slog.Logger
 	if l.limiter != nil {
 		ol = orphans
 	}
+	kr, err := keyring(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("master keys: %w", err)
+	}
 	st := ingest.NewStore(store, ingest.StoreOptions{
-		DedupeWindow: cfg.DedupeWindow, Orphans: ol, Keyring: keyring(cfg), Logger: logger,
+		DedupeWindow: cfg.DedupeWindow, Orphans: ol, Keyring: kr, Logger: logger,
 	})
 	w, err := ingest.NewWriter(st.StoreBatch, ingest.WriterOptions{Registerer: reg})
 	if err != nil {
@@ -200,17 +204,13 @@ func newIngest(cfg *Config, store *tenancy.Store, l *limits, logger *slog.Logger
 }
 
 // keyring holds the configured master keys: the current one seals, the old
-// ones only open. Without a master key, webhook secrets can be neither made
-// nor used, and webhooks fail closed.
-func keyring(cfg *Config) *ingest.Keyring {
-	if cfg.MasterKey.IsZero() {
-		return nil
+// ones only open. Config has checked them (versions distinct, 32 bytes).
+func keyring(cfg *Config) (*ingest.Keyring, error) {
+	old := make([]ingest.MasterKey, len(cfg.MasterKeysOld))
+	for i, k := range cfg.MasterKeysOld {
+		old[i] = ingest.MasterKey{Version: int(k.Version), Key: k.Key}
 	}
-	k := &ingest.Keyring{Current: int(cfg.MasterKey.Version), Keys: map[int][]byte{}}
-	for _, mk := range append([]MasterKey{cfg.MasterKey}, cfg.MasterKeysOld...) {
-		k.Keys[int(mk.Version)] = []byte(mk.Key)
-	}
-	return k
+	return ingest.NewKeyring(ingest.MasterKey{Version: int(cfg.MasterKey.Version), Key: cfg.MasterKey.Key}, old...)
 }
 
 // limits is the rate limiting a server runs with.
