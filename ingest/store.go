@@ -68,8 +68,9 @@ func NewStore(db *tenancy.Store, opts StoreOptions) *Store {
 // every new message of a live space's sensor, and moves each space's state
 // to its newest reading that carries an occupancy — unless the space already
 // holds a newer reading, so a late, older uplink never overwrites the state.
-// The Writer runs several batches of a tenant at once: their space rows are
-// locked in id order before the update, so two batches that share spaces
+// Batches of one tenant can run at once (several parkd instances, or
+// WriterOptions.CommitsInFlight above 1): their space rows are locked in id
+// order before the update, so two batches that share spaces
 // wait for each other rather than deadlock, and the update, re-checked
 // against the row the other committed, still moves state only forward.
 // The final SELECT names each new message and whether its device is known;
