@@ -274,7 +274,8 @@ var commandHelp = map[Mode]string{
 	ModeDev: "Run a throwaway PostgreSQL from this machine's server binaries (data in DIR/.park/pg, or under /var/tmp\n" +
 		"when the postgres user cannot reach it), bootstrap and migrate it, and serve the API against it on\n" +
 		"127.0.0.1:8000 with open registration. Needs no configuration; Ctrl-C stops the server and PostgreSQL.\n" +
-		"Data persists between runs; --reset deletes it first (refused while another parkd dev runs on it).",
+		"Data, the JWT secret and the master key persist between runs (the keys in DIR/.park/pg.keys, 0600);\n" +
+		"--reset deletes them first (refused while another parkd dev runs on it).",
 	ModeMigrate: "Apply every pending migration to PARKD_MIGRATE_DATABASE_URL and print the versions applied.",
 }
 
