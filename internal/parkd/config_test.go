@@ -408,7 +408,7 @@ func TestHelpIsTrue(t *testing.T) {
 	}
 	out.Reset()
 	parseFlags(ModeDev, "parkd dev", []string{"-h"}, &out)
-	for _, w := range []string{"(default 127.0.0.1:8000)", "(default open)", "--reset", "--reset deletes it first"} {
+	for _, w := range []string{"(default 127.0.0.1:8000)", "(default open)", "--reset", "--reset deletes them first", "the master key persist"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("dev help lacks %q:\n%s", w, out.String())
 		}
