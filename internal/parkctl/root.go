@@ -18,6 +18,7 @@ import (
 	"github.com/parkhq/park/internal/parkctl/orphans"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/internal/parkctl/reservations"
+	"github.com/parkhq/park/internal/parkctl/site"
 	"github.com/parkhq/park/internal/parkctl/tenant"
 	"github.com/parkhq/park/internal/parkctl/webhooksecret"
 )
@@ -115,6 +116,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		inGroup(groupDatabase, migrate.NewCmdMigrate(f)),
 		inGroup(groupTenancy, tenant.NewCmdTenant(f)),
 		inGroup(groupTenancy, webhooksecret.NewCmdWebhookSecret(f)),
+		inGroup(groupTenancy, site.NewCmdSite(f)),
 		inGroup(groupOperations, orphans.NewCmdOrphans(f)),
 		inGroup(groupOperations, reservations.NewCmdReservations(f)),
 		// site, space, user, apikey: groupTenancy.
