@@ -318,7 +318,7 @@ func TestNewVerbsHaveExamples(t *testing.T) {
 	t.Parallel()
 	ios, _, _, _ := iostreams.Test()
 	root := NewRootCmd(NewFactory(ios, mapEnv(nil)))
-	for _, noun := range []string{"webhook-secret", "orphans"} {
+	for _, noun := range []string{"webhook-secret", "orphans", "site", "space"} {
 		c, _, err := root.Find([]string{noun})
 		if err != nil || c.Name() != noun {
 			t.Fatalf("no %s noun: %v", noun, err)
@@ -339,7 +339,7 @@ func TestNewVerbsHaveExamples(t *testing.T) {
 		}
 	}
 	code, out, _ := runArgs(t, map[string]string{"HOME": t.TempDir()}, "--help")
-	if code != 0 || !strings.Contains(out, "  webhook-secret ") || !strings.Contains(out, "  orphans ") {
+	if code != 0 || !strings.Contains(out, "  webhook-secret ") || !strings.Contains(out, "  orphans ") || !strings.Contains(out, "  site ") || !strings.Contains(out, "  space ") {
 		t.Errorf("root help (exit %d) does not list the new nouns:\n%s", code, out)
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/parkhq/park/internal/parkctl/orphans"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/internal/parkctl/reservations"
+	"github.com/parkhq/park/internal/parkctl/site"
+	"github.com/parkhq/park/internal/parkctl/space"
 	"github.com/parkhq/park/internal/parkctl/tenant"
 	"github.com/parkhq/park/internal/parkctl/webhooksecret"
 )
@@ -115,9 +117,11 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		inGroup(groupDatabase, migrate.NewCmdMigrate(f)),
 		inGroup(groupTenancy, tenant.NewCmdTenant(f)),
 		inGroup(groupTenancy, webhooksecret.NewCmdWebhookSecret(f)),
+		inGroup(groupTenancy, site.NewCmdSite(f)),
+		inGroup(groupTenancy, space.NewCmdSpace(f)),
 		inGroup(groupOperations, orphans.NewCmdOrphans(f)),
 		inGroup(groupOperations, reservations.NewCmdReservations(f)),
-		// site, space, user, apikey: groupTenancy.
+		// user, apikey: groupTenancy.
 		// audit, smoke, dashboard: groupOperations.
 	)
 	addGroups(cmd)
