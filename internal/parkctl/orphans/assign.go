@@ -2,18 +2,16 @@ package orphans
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
-	"github.com/parkhq/park/tenancy"
+	"github.com/parkhq/park/internal/parkctl/space"
 )
 
 // AssignOptions are the dependencies, argument and flags of
@@ -91,124 +89,14 @@ func assignRun(ctx context.Context, opts *AssignOptions) error {
 	if err := requireOrphan(ctx, store, t.ID, opts.DevEUI); err != nil {
 		return err
 	}
-	space, err := findSpace(ctx, store, t.ID, opts.Site, opts.Space)
+	sp, err := space.Find(ctx, store, t.ID, opts.Site, opts.Space)
 	if err != nil {
 		return err
 	}
-	o, err := store.OrphanAssign(ctx, &ingest.OrphanAssignParams{TenantID: t.ID, DevEUI: opts.DevEUI, SpaceID: space.ID, Actor: opts.Actor()})
+	o, err := store.OrphanAssign(ctx, &ingest.OrphanAssignParams{TenantID: t.ID, DevEUI: opts.DevEUI, SpaceID: sp.ID, Actor: opts.Actor()})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "assigned orphan %s of tenant %s to space %s (%s)\n", o.DevEUI, t.Slug, space.Code, space.ID)
+	fmt.Fprintf(opts.IO.ErrOut, "assigned orphan %s of tenant %s to space %s (%s)\n", o.DevEUI, t.Slug, sp.Code, sp.ID)
 	return output.Object(p, *o, orphanFields()...)
-}
-
-// findSpace resolves --site and --space to one live space of the tenant.
-func findSpace(ctx context.Context, s Store, tenantID uuid.UUID, siteRef, spaceRef string) (*tenancy.Space, error) {
-	id, isID := parseID(spaceRef)
-	if siteRef == "" && isID {
-		sp, err := s.SpaceGet(ctx, tenantID, id)
-		if err == nil {
-			return sp, nil
-		}
-		if !errors.Is(err, tenancy.ErrNotFound) {
-			return nil, err
-		}
-		// A code may look like a UUID: look for it as a code below.
-	}
-	sites, err := allSites(ctx, s, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	var siteID uuid.UUID
-	if siteRef != "" {
-		site, err := findSite(sites, siteRef)
-		if err != nil {
-			return nil, err
-		}
-		siteID = site.ID
-	}
-	spaces, err := allSpaces(ctx, s, tenantID, siteID)
-	if err != nil {
-		return nil, err
-	}
-	var matches []tenancy.Space
-	for _, sp := range spaces {
-		if sp.Code == spaceRef || isID && sp.ID == id {
-			matches = append(matches, sp)
-		}
-	}
-	switch len(matches) {
-	case 0:
-		if siteRef != "" {
-			return nil, &cmdutil.NotFoundError{What: "space", Name: spaceRef, In: fmt.Sprintf("site %q", siteRef)}
-		}
-		return nil, &cmdutil.NotFoundError{What: "space", Name: spaceRef}
-	case 1:
-		return &matches[0], nil
-	}
-	names := map[uuid.UUID]string{}
-	for _, st := range sites {
-		names[st.ID] = st.Name
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "space code %q matches %d spaces; name the site with --site or give the space id:", spaceRef, len(matches))
-	for _, sp := range matches {
-		fmt.Fprintf(&b, "\n  site %q (%s): space %s", names[sp.SiteID], sp.SiteID, sp.ID)
-	}
-	return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s", b.String())}
-}
-
-// findSite finds a site by id or name. Names are unique per tenant; a name
-// that looks like an id is tried as both.
-func findSite(sites []tenancy.Site, ref string) (*tenancy.Site, error) {
-	id, isID := parseID(ref)
-	for i := range sites {
-		if isID && sites[i].ID == id {
-			return &sites[i], nil
-		}
-	}
-	for i := range sites {
-		if sites[i].Name == ref {
-			return &sites[i], nil
-		}
-	}
-	return nil, &cmdutil.NotFoundError{What: "site", Name: ref}
-}
-
-func allSites(ctx context.Context, s Store, tenantID uuid.UUID) ([]tenancy.Site, error) {
-	var out []tenancy.Site
-	page := tenancy.PageParams{Limit: tenancy.MaxPageLimit}
-	for {
-		p, err := s.SiteList(ctx, tenantID, page)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Items...)
-		if p.Next == nil {
-			return out, nil
-		}
-		page.After = p.Next
-	}
-}
-
-func allSpaces(ctx context.Context, s Store, tenantID, siteID uuid.UUID) ([]tenancy.Space, error) {
-	var out []tenancy.Space
-	params := &tenancy.SpaceListParams{TenantID: tenantID, SiteID: siteID, Page: tenancy.PageParams{Limit: tenancy.MaxPageLimit}}
-	for {
-		p, err := s.SpaceList(ctx, params)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Items...)
-		if p.Next == nil {
-			return out, nil
-		}
-		params.Page.After = p.Next
-	}
-}
-
-func parseID(s string) (uuid.UUID, bool) {
-	id, err := uuid.Parse(s)
-	return id, err == nil && len(s) == 36
 }

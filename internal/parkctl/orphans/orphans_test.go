@@ -13,6 +13,7 @@ import (
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
+	"github.com/parkhq/park/internal/parkctl/space"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -47,8 +48,8 @@ type fakeStore struct {
 	calls   []string
 }
 
-func space(id byte, site tenancy.Site, code string) tenancy.Space {
-	return tenancy.Space{ID: uuid.MustParse(fmt.Sprintf("00000000-0000-0000-0000-0000000000%02x", id)), TenantID: acme.ID, SiteID: site.ID, Code: code}
+func spaceAt(id byte, site tenancy.Site, code string) tenancy.Space {
+	return tenancy.Space{ID: uuid.MustParse(fmt.Sprintf("00000000-0000-0000-0000-0000000000%02x", id)), TenantID: acme.ID, SiteID: site.ID, SiteName: site.Name, Code: code}
 }
 
 func cursorAt(i int) *tenancy.Cursor {
@@ -146,9 +147,9 @@ func (s *fakeStore) OrphanPurge(_ context.Context, _ uuid.UUID, before time.Time
 func newFake() *fakeStore {
 	return &fakeStore{
 		sites: []tenancy.Site{north, south, odd},
-		spaces: []tenancy.Space{space(0xb1, north, "A1"), space(0xb2, south, "A1"), space(0xb3, north, "B7"),
+		spaces: []tenancy.Space{spaceAt(0xb1, north, "A1"), spaceAt(0xb2, south, "A1"), spaceAt(0xb3, north, "B7"),
 			// A code that looks like an id of no space.
-			space(0xb4, south, "00000000-0000-0000-0000-0000000000ee")},
+			spaceAt(0xb4, south, "00000000-0000-0000-0000-0000000000ee")},
 		orphans: []ingest.Orphan{{DevEUI: "70b3d57ed0000001"}, {DevEUI: "70b3d57ed0000002"}},
 	}
 }
@@ -180,7 +181,7 @@ func TestFindSpace(t *testing.T) {
 		{space: "00000000-0000-0000-0000-0000000000ff", code: cmdutil.ExitNotFound, err: `space "00000000-0000-0000-0000-0000000000ff" not found`},
 	}
 	for _, tt := range tests {
-		sp, err := findSpace(t.Context(), s, acme.ID, tt.site, tt.space)
+		sp, err := space.Find(t.Context(), s, acme.ID, tt.site, tt.space)
 		if tt.err != "" {
 			if cmdutil.ExitCode(err) != tt.code || err == nil || err.Error() != tt.err {
 				t.Errorf("--site %q --space %q: %v (exit %d), want %q (exit %d)", tt.site, tt.space, err, cmdutil.ExitCode(err), tt.err, tt.code)

@@ -33,6 +33,14 @@ type Store interface {
 	SpaceImport(ctx context.Context, p *tenancy.SpaceImportParams) (int, error)
 }
 
+// Finder is what Find reads: other nouns (orphans assign) name spaces the
+// same way.
+type Finder interface {
+	SiteList(ctx context.Context, tenantID uuid.UUID, page tenancy.PageParams) (*tenancy.Page[tenancy.Site], error)
+	SpaceGet(ctx context.Context, tenantID, id uuid.UUID) (*tenancy.Space, error)
+	SpaceList(ctx context.Context, p *tenancy.SpaceListParams) (*tenancy.Page[tenancy.Space], error)
+}
+
 // NewCmdSpace returns the `space` noun.
 func NewCmdSpace(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
@@ -116,7 +124,7 @@ func (d Deps) open(ctx context.Context, ref string) (Store, *tenancy.Tenant, err
 // with no site, a code that a single live space of the tenant has. A code
 // several spaces share is a usage error (exit 2) listing the matches; no
 // match is a *cmdutil.NotFoundError (exit 3).
-func Find(ctx context.Context, s Store, tenantID uuid.UUID, siteRef, spaceRef string) (*tenancy.Space, error) {
+func Find(ctx context.Context, s Finder, tenantID uuid.UUID, siteRef, spaceRef string) (*tenancy.Space, error) {
 	if strings.TrimSpace(spaceRef) == "" {
 		return nil, cmdutil.FlagErrorf("no space given: name it by id, or by code (with --site)")
 	}
@@ -168,7 +176,7 @@ func Find(ctx context.Context, s Store, tenantID uuid.UUID, siteRef, spaceRef st
 
 // all returns every live space of the tenant (of one site unless siteID is
 // uuid.Nil), oldest first, following the pages.
-func all(ctx context.Context, s Store, tenantID, siteID uuid.UUID) ([]tenancy.Space, error) {
+func all(ctx context.Context, s Finder, tenantID, siteID uuid.UUID) ([]tenancy.Space, error) {
 	out := []tenancy.Space{}
 	params := &tenancy.SpaceListParams{TenantID: tenantID, SiteID: siteID, Page: tenancy.PageParams{Limit: tenancy.MaxPageLimit}}
 	for {
