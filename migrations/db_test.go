@@ -97,7 +97,10 @@ func TestCatalogFindsBreaks(t *testing.T) {
 		{"app owns", `CREATE TABLE public.mine (tenant_id uuid); ALTER TABLE mine OWNER TO park_app`, "role park_app: owns relation mine"},
 		// The password writer's grant, exactly (00007).
 		{"auth updates email", `GRANT UPDATE (email) ON users TO park_auth`, "table public.users: park_auth holds UPDATE (email), beyond what it may hold"},
-		{"auth updates token_version", `GRANT UPDATE (token_version) ON users TO park_auth`, "table public.users: park_auth holds UPDATE (token_version), beyond what it may hold"},
+		{"auth updates updated_at", `GRANT UPDATE (updated_at) ON users TO park_auth`, "table public.users: park_auth holds UPDATE (updated_at), beyond what it may hold"},
+		{"auth lacks version grant", `REVOKE UPDATE (token_version) ON users FROM park_auth`, "table public.users: park_auth lacks UPDATE (token_version)"},
+		{"member lookup public exec", `GRANT EXECUTE ON FUNCTION auth.member_lookup(text) TO PUBLIC`, "function auth.member_lookup(text): SECURITY DEFINER executable by PUBLIC"},
+		{"password change owner", `ALTER FUNCTION auth.change_password(uuid, text, text) OWNER TO park_owner`, "function auth.change_password(uuid,text,text): SECURITY DEFINER owned by park_owner, not park_auth or park_maint"},
 		{"auth updates users", `GRANT UPDATE ON users TO park_auth`, "table public.users: park_auth holds UPDATE, beyond what it may hold"},
 		{"auth deletes users", `GRANT DELETE ON users TO park_auth`, "table public.users: park_auth holds DELETE, beyond what it may hold"},
 		{"auth lacks writer grant", `REVOKE UPDATE (password_hash) ON users FROM park_auth`, "table public.users: park_auth lacks UPDATE (password_hash)"},
