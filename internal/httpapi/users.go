@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -41,7 +43,7 @@ func parseMemberRole(s string) (tenancy.Role, error) {
 // memberChanged ends what the change took away, in this process at once:
 // the member's revoked keys and the member's cached role. Other processes
 // notice within the authorization cache TTL.
-func (s *server) memberChanged(p *tenancy.Principal, member [16]byte, res *tenancy.MemberSetResult) {
+func (s *server) memberChanged(p *tenancy.Principal, member uuid.UUID, res *tenancy.MemberSetResult) {
 	if s.deps.Auth == nil {
 		return
 	}
