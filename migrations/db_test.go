@@ -97,7 +97,10 @@ func TestCatalogFindsBreaks(t *testing.T) {
 		{"app owns", `CREATE TABLE public.mine (tenant_id uuid); ALTER TABLE mine OWNER TO park_app`, "role park_app: owns relation mine"},
 		// The password writer's grant, exactly (00007).
 		{"auth updates email", `GRANT UPDATE (email) ON users TO park_auth`, "table public.users: park_auth holds UPDATE (email), beyond what it may hold"},
-		{"auth updates token_version", `GRANT UPDATE (token_version) ON users TO park_auth`, "table public.users: park_auth holds UPDATE (token_version), beyond what it may hold"},
+		{"auth updates updated_at", `GRANT UPDATE (updated_at) ON users TO park_auth`, "table public.users: park_auth holds UPDATE (updated_at), beyond what it may hold"},
+		{"auth lacks version grant", `REVOKE UPDATE (token_version) ON users FROM park_auth`, "table public.users: park_auth lacks UPDATE (token_version)"},
+		{"member lookup public exec", `GRANT EXECUTE ON FUNCTION auth.member_lookup(text) TO PUBLIC`, "function auth.member_lookup(text): SECURITY DEFINER executable by PUBLIC"},
+		{"password change owner", `ALTER FUNCTION auth.change_password(uuid, text, text) OWNER TO park_owner`, "function auth.change_password(uuid,text,text): SECURITY DEFINER owned by park_owner, not park_auth or park_maint"},
 		{"auth updates users", `GRANT UPDATE ON users TO park_auth`, "table public.users: park_auth holds UPDATE, beyond what it may hold"},
 		{"auth deletes users", `GRANT DELETE ON users TO park_auth`, "table public.users: park_auth holds DELETE, beyond what it may hold"},
 		{"auth lacks writer grant", `REVOKE UPDATE (password_hash) ON users FROM park_auth`, "table public.users: park_auth lacks UPDATE (password_hash)"},
@@ -802,5 +805,102 @@ func TestBootstrapConcurrentFreshCluster(t *testing.T) {
 	}
 	if owner != "park_owner" || !ext {
 		t.Errorf("database owner %s, btree_gist %v", owner, ext)
+	}
+}
+
+// TestTeamDefiners: auth.member_lookup returns an account's id and name by
+// email and nothing else; auth.change_password swaps the hash like
+// auth.swap_password_hash and bumps token_version in the same statement,
+// for that user only; park_app still updates no user column itself.
+func TestTeamDefiners(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	admin := db.AdminPool(t)
+	a := seedTenant(t, admin, "alpha")
+	b := seedTenant(t, admin, "bravo")
+	pool := db.ServerPool(t, 2)
+	ctx := context.Background()
+	const h1 = "$2a$04$" + "abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
+
+	var email string
+	if err := admin.QueryRow(ctx, `SELECT email FROM users WHERE id = $1`, b.User).Scan(&email); err != nil {
+		t.Fatal(err)
+	}
+	err := asApp(t, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT * FROM auth.member_lookup($1::text)`, strings.ToUpper(email))
+		if err != nil {
+			return err
+		}
+		if cols := rows.FieldDescriptions(); len(cols) != 2 || cols[0].Name != "user_id" || cols[1].Name != "name" {
+			t.Errorf("member_lookup columns: %v", cols)
+		}
+		ids, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (uuid.UUID, error) {
+			var id uuid.UUID
+			var name string
+			return id, r.Scan(&id, &name)
+		})
+		if err != nil {
+			return err
+		}
+		if len(ids) != 1 || ids[0] != b.User {
+			t.Errorf("member_lookup(%s): %v, want %s", email, ids, b.User)
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM auth.member_lookup('nobody@example.com')`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("member_lookup of nobody: %d %v", n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	change := func(user uuid.UUID, old, fresh string) (int, bool) {
+		t.Helper()
+		var v int
+		err := asApp(t, pool, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT token_version FROM auth.change_password($1::uuid, $2::text, $3::text)`, user, old, fresh).Scan(&v)
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, false
+		}
+		if err != nil {
+			t.Fatalf("change as park_app: %v", err)
+		}
+		return v, true
+	}
+	version := func(user uuid.UUID) (int, string) {
+		t.Helper()
+		var v int
+		var h string
+		if err := admin.QueryRow(ctx, `SELECT token_version, password_hash FROM users WHERE id = $1`, user).Scan(&v, &h); err != nil {
+			t.Fatal(err)
+		}
+		return v, h
+	}
+	va, _ := version(a.User)
+	vb, hb := version(b.User)
+	if _, ok := change(a.User, "stale", h1); ok {
+		t.Error("change with a stale hash went through")
+	}
+	if _, ok := change(a.User, "not-a-hash", "not-a-bcrypt-hash"); ok {
+		t.Error("change to a non-bcrypt hash went through")
+	}
+	if v, h := version(a.User); v != va || h != "not-a-hash" {
+		t.Fatalf("refused changes wrote: version %d hash %q", v, h)
+	}
+	got, ok := change(a.User, "not-a-hash", h1)
+	if v, h := version(a.User); !ok || got != va+1 || v != va+1 || h != h1 {
+		t.Errorf("change: returned %d %v, stored version %d hash %q; want version %d", got, ok, v, h, va+1)
+	}
+	if v, h := version(b.User); v != vb || h != hb {
+		t.Error("change touched another user")
+	}
+	err = asApp(t, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE users SET token_version = token_version + 1 WHERE id = $1`, a.User)
+		return err
+	})
+	if pgCode(err) != "42501" {
+		t.Errorf("park_app updating token_version: want 42501, got %v", err)
 	}
 }

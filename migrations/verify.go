@@ -42,7 +42,8 @@ var RequiredConstraints = []string{
 // key to an account, so the catalog check pins this exactly: park_app
 // reads no hash and updates nothing (00006), and park_auth, the owner of
 // the SECURITY DEFINER functions, reads users for the look-ups and updates
-// password_hash alone, through auth.swap_password_hash (00007).
+// password_hash and token_version alone, through auth.swap_password_hash
+// (00007) and auth.change_password (00011).
 var UsersGrants = map[string][]string{
 	"park_app": {
 		"INSERT (created_at)", "INSERT (email)", "INSERT (id)", "INSERT (name)", "INSERT (password_hash)",
@@ -50,7 +51,7 @@ var UsersGrants = map[string][]string{
 		"SELECT (created_at)", "SELECT (email)", "SELECT (id)", "SELECT (name)", "SELECT (token_version)",
 		"SELECT (updated_at)",
 	},
-	"park_auth": {"SELECT", "UPDATE (password_hash)"},
+	"park_auth": {"SELECT", "UPDATE (password_hash)", "UPDATE (token_version)"},
 	"PUBLIC":    {},
 }
 

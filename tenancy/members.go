@@ -2,7 +2,6 @@ package tenancy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -38,6 +37,42 @@ type MemberSetParams struct {
 	// Role is the new role; "" removes the membership.
 	Role  Role
 	Actor string
+	// By is the acting user, or nil for an operator (parkctl). When set,
+	// By's own role, read and locked in the transaction, must manage both
+	// the member's current role and the new one: admins manage operators
+	// and viewers, owners every role. Otherwise ErrForbidden.
+	By *uuid.UUID
+	// Expect narrows what the call may do (zero: add or change).
+	Expect MemberExpect
+}
+
+// MemberExpect narrows MemberSet to adding or to changing.
+type MemberExpect int
+
+const (
+	// MemberAddOrChange adds a member or changes an existing one.
+	MemberAddOrChange MemberExpect = iota
+	// MemberNew only adds: an existing member is ErrMemberExists.
+	MemberNew
+	// MemberExisting only changes or removes: a user who is not a member
+	// is ErrNotFound, so an API caller cannot add another tenant's user
+	// by id.
+	MemberExisting
+)
+
+// ErrMemberExists refuses to add a user who is a member already.
+var ErrMemberExists = &ConflictError{Field: "email", Problem: "this account is a member already"}
+
+// manages reports whether a member of role actor may give or take role r:
+// owners manage every role, admins operators and viewers.
+func manages(actor, r Role) bool {
+	switch actor {
+	case RoleOwner:
+		return true
+	case RoleAdmin:
+		return r == "" || r == RoleOperator || r == RoleViewer
+	}
+	return false
 }
 
 // MemberSetResult is what MemberSet did.
@@ -91,15 +126,39 @@ func (s *Store) MemberSet(ctx context.Context, p *MemberSetParams) (*MemberSetRe
 		// The member row's lock also orders this change against a key
 		// being made by the member (checkCreatorScopes reads the row FOR
 		// SHARE): either the key commits first and is revoked below, or
-		// its creation sees the new role.
-		var current string
-		err = tx.QueryRow(ctx, `select role from user_memberships where tenant_id = $1 and user_id = $2 for update`,
-			p.TenantID, p.UserID).Scan(&current)
-		isMember := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		// its creation sees the new role. The acting user's row is locked
+		// in the same statement, in id order, so two admins acting on each
+		// other cannot deadlock, and the actor's role cannot change under
+		// the check.
+		by := p.UserID
+		if p.By != nil {
+			by = *p.By
+		}
+		rows, err = tx.Query(ctx, `select user_id, role from user_memberships
+			where tenant_id = $1 and user_id in ($2::uuid, $3::uuid) order by user_id for update`, p.TenantID, p.UserID, by)
+		if err != nil {
 			return err
 		}
+		roles := map[uuid.UUID]string{}
+		var id uuid.UUID
+		var role string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &role}, func() error { roles[id] = role; return nil }); err != nil {
+			return err
+		}
+		current, isMember := roles[p.UserID]
 		res.PreviousRole = Role(current)
+		switch {
+		case p.Expect == MemberNew && isMember:
+			return ErrMemberExists
+		case p.Expect == MemberExisting && !isMember:
+			return fmt.Errorf("member %s: %w", p.UserID, ErrNotFound)
+		}
+		if p.By != nil {
+			actor := Role(roles[*p.By])
+			if !manages(actor, Role(current)) || !manages(actor, p.Role) {
+				return fmt.Errorf("only an owner manages admins and owners: %w", ErrForbidden)
+			}
+		}
 		if current == string(RoleOwner) && p.Role != RoleOwner && len(owners) <= 1 {
 			return ErrLastOwner
 		}

@@ -268,5 +268,7 @@ func (s *server) authRoutes() []Route {
 		{Method: http.MethodPost, Pattern: "/api/v1/auth/login", Access: AccessPublic, Handler: s.handleLogin()},
 		{Method: http.MethodPost, Pattern: "/api/v1/auth/refresh", Access: AccessPublic, Handler: s.handleRefresh()},
 		{Method: http.MethodPost, Pattern: "/api/v1/auth/logout", Access: AccessPublic, Handler: s.handleLogout()},
+		// Any member changes their own password; keys have none.
+		{Method: http.MethodPost, Pattern: "/api/v1/auth/password", MinRole: tenancy.RoleViewer, Handler: s.handlePasswordChange()},
 	}
 }

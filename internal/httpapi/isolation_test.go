@@ -220,12 +220,17 @@ func isolationMatrix(t *testing.T, e *e2e, interleave bool) {
 	a := e.makeWorld(t, "alpha")
 	b := e.makeWorld(t, "bravo")
 	bKey := e.serviceKey(t, b)
+	var aOwner string
+	if err := e.admin.QueryRow(context.Background(), `SELECT id::text FROM users WHERE email = $1`, a.email).Scan(&aOwner); err != nil {
+		t.Fatal(err)
+	}
 
 	// A's object for each parameterised route prefix.
 	fixtures := map[string]string{
 		"/api/v1/sites/{id}":    a.site,
 		"/api/v1/spaces/{id}":   a.space,
 		"/api/v1/api-keys/{id}": a.key,
+		"/api/v1/users/{id}":    aOwner,
 
 		"/api/v1/reservations/{id}":        a.reservation,
 		"/api/v1/reservations/{id}/cancel": a.reservation,
@@ -244,6 +249,10 @@ func isolationMatrix(t *testing.T, e *e2e, interleave bool) {
 		"POST /api/v1/api-keys":         `{"name":"B key","scopes":["spaces:read"]}`,
 		"POST /api/v1/spaces":           `{"site_id":"` + a.site + `","code":"X1"}`,
 		"PATCH /api/v1/spaces/{id}":     `{"name":"Hijacked"}`,
+		// Adding a member names an account by email: one nobody has.
+		"POST /api/v1/users":         `{"email":"nobody@nowhere.example","role":"viewer"}`,
+		"PATCH /api/v1/users/{id}":   `{"role":"viewer"}`,
+		"POST /api/v1/auth/password": `{"current_password":"not-the-password","new_password":"another-password"}`,
 
 		"POST /api/v1/reservations":             reservationBody(a.space),
 		"POST /api/v1/reservations/{id}/cancel": `{}`,
@@ -300,6 +309,11 @@ func isolationMatrix(t *testing.T, e *e2e, interleave bool) {
 				// A's space is no space of B's.
 				if w.Code != http.StatusNotFound {
 					t.Errorf("%s on A's space: %d, want 404: %s", ctx, w.Code, w.Body)
+				}
+			case route == "POST /api/v1/users" || route == "POST /api/v1/auth/password":
+				// No such account; not B's password: field errors.
+				if w.Code != http.StatusBadRequest {
+					t.Errorf("%s: %d, want 400: %s", ctx, w.Code, w.Body)
 				}
 			case route == "POST /api/v1/spaces":
 				if w.Code/100 != 4 {
@@ -385,6 +399,10 @@ func isolationMatrix(t *testing.T, e *e2e, interleave bool) {
 	got = e.json(t, "GET", "/api/v1/tenants/current", a.token, "", 200)
 	if got["name"] != "Tenant alpha" {
 		t.Errorf("A's tenant: %v", got)
+	}
+	members := e.json(t, "GET", "/api/v1/users", a.token, "", 200)["items"].([]any)
+	if len(members) != 1 || members[0].(map[string]any)["role"] != "owner" {
+		t.Errorf("A's members after the matrix: %v", members)
 	}
 	orphans := e.json(t, "GET", "/api/v1/devices/orphans", a.token, "", 200)["items"].([]any)
 	if len(orphans) != 1 || orphans[0].(map[string]any)["uplink_count"] != 1.0 {

@@ -446,9 +446,16 @@ func TestResourceRoutesTable(t *testing.T) {
 	}
 	for _, rt := range routes {
 		apiKeys := strings.HasPrefix(rt.Pattern, "/api/v1/api-keys")
+		// Team management and the audit trail: users of role admin and
+		// up, never keys.
+		team := rt.Pattern == "/api/v1/audit-events" || strings.HasPrefix(rt.Pattern, "/api/v1/users") && rt.Method != http.MethodGet
 		switch {
 		case rt.Access != AccessPrincipal:
 			t.Errorf("%s %s is public", rt.Method, rt.Pattern)
+		case team:
+			if rt.KeyAllowed || rt.MinRole != tenancy.RoleAdmin {
+				t.Errorf("%s %s: users of role admin and up only", rt.Method, rt.Pattern)
+			}
 		case apiKeys && (rt.KeyAllowed || rt.MinRole != tenancy.RoleAdmin):
 			t.Errorf("%s %s: keys must never manage keys, and only admins may", rt.Method, rt.Pattern)
 		case !apiKeys && (!rt.KeyAllowed || rt.Scope == ""):

@@ -23,6 +23,12 @@ func (s *server) resourceRoutes() []Route {
 		{Method: http.MethodDelete, Pattern: v1 + "/sites/{id}", Scope: tenancy.ScopeSitesWrite, KeyAllowed: true, Handler: s.handleSiteDelete()},
 
 		{Method: http.MethodGet, Pattern: v1 + "/users", Scope: tenancy.ScopeUsersRead, KeyAllowed: true, Handler: s.handleUserList()},
+		// Team management: users only. Admins manage operators and
+		// viewers, owners everyone; the store checks the roles involved.
+		{Method: http.MethodPost, Pattern: v1 + "/users", MinRole: tenancy.RoleAdmin, Handler: s.handleMemberAdd()},
+		{Method: http.MethodPatch, Pattern: v1 + "/users/{id}", MinRole: tenancy.RoleAdmin, Handler: s.handleMemberUpdate()},
+		{Method: http.MethodDelete, Pattern: v1 + "/users/{id}", MinRole: tenancy.RoleAdmin, Handler: s.handleMemberRemove()},
+		{Method: http.MethodGet, Pattern: v1 + "/audit-events", MinRole: tenancy.RoleAdmin, Handler: s.handleAuditList()},
 
 		// Keys never manage keys; admins and owners do.
 		{Method: http.MethodGet, Pattern: v1 + "/api-keys", MinRole: tenancy.RoleAdmin, Handler: s.handleAPIKeyList()},
