@@ -82,3 +82,25 @@ func AddTenantFlag(cmd *cobra.Command, ref *string, required bool) {
 		_ = cmd.MarkFlagRequired("tenant")
 	}
 }
+
+// OpenTenant is what every tenant-scoped verb does first: resolve ref (a
+// slug or an id) with the look-up tenants opens, then open the noun's store
+// (S, the small interface the noun declares). An unknown tenant is a
+// *NotFoundError (exit 3), and the store is not opened.
+func OpenTenant[S any](ctx context.Context, tenants func(context.Context) (TenantLookup, error),
+	store func(context.Context) (S, error), ref string) (S, *tenancy.Tenant, error) {
+	var zero S
+	l, err := tenants(ctx)
+	if err != nil {
+		return zero, nil, err
+	}
+	t, err := ResolveTenant(ctx, l, ref)
+	if err != nil {
+		return zero, nil, err
+	}
+	s, err := store(ctx)
+	if err != nil {
+		return zero, nil, err
+	}
+	return s, t, nil
+}

@@ -102,19 +102,7 @@ type deps struct {
 }
 
 func (d deps) open(ctx context.Context, ref string) (Store, *tenancy.Tenant, error) {
-	l, err := d.Tenants(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	t, err := cmdutil.ResolveTenant(ctx, l, ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := d.Store(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, t, nil
+	return cmdutil.OpenTenant(ctx, d.Tenants, d.Store, ref)
 }
 
 // requireOrphan checks that the tenant has the orphan, so that an unknown

@@ -104,19 +104,7 @@ func newDeps(f *cmdutil.Factory) Deps {
 }
 
 func (d Deps) open(ctx context.Context, ref string) (Store, *tenancy.Tenant, error) {
-	l, err := d.Tenants(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	t, err := cmdutil.ResolveTenant(ctx, l, ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := d.Store(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, t, nil
+	return cmdutil.OpenTenant(ctx, d.Tenants, d.Store, ref)
 }
 
 // Find resolves a space reference to one live space of the tenant: the

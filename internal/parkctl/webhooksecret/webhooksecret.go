@@ -88,19 +88,7 @@ func tenantsFunc(f *cmdutil.Factory) func(ctx context.Context) (cmdutil.TenantLo
 // resolve opens both stores and resolves the tenant.
 func resolve(ctx context.Context, tenants func(context.Context) (cmdutil.TenantLookup, error),
 	stores func(context.Context) (Store, error), ref string) (Store, *tenancy.Tenant, error) {
-	l, err := tenants(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	t, err := cmdutil.ResolveTenant(ctx, l, ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := stores(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, t, nil
+	return cmdutil.OpenTenant(ctx, tenants, stores, ref)
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
