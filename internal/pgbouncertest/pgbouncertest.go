@@ -91,10 +91,9 @@ const (
 	dirPrefix    = "pgbouncertest-"
 	configName   = "pgbouncer.ini"
 	authFileName = "users.txt"
-	ownerFile    = "owner"
+	ownerFile    = "owner" // the file pgtest.SweepStale reads
 	startTimeout = 30 * time.Second
 	stopTimeout  = 10 * time.Second
-	staleAge     = time.Hour
 	maxLogBytes  = 32 << 10
 )
 
@@ -170,7 +169,9 @@ func Start(ctx context.Context, db *pgtest.DB) (*Bouncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("test database URL: %w", err)
 	}
-	sweepStale()
+	// Bouncers whose test binary died without Close: the kernel killed
+	// their pgbouncer with it; their directories remain.
+	pgtest.SweepStale(dirPrefix)
 	// /tmp rather than t.TempDir() or os.TempDir(): the postgres user must
 	// reach the directory, and a socket path is limited to 107 bytes.
 	dir, err := os.MkdirTemp("/tmp", dirPrefix)
@@ -396,28 +397,6 @@ func (b *Bouncer) stop() error {
 		}
 	}
 	return fmt.Errorf("pgbouncer (pid %d) survived SIGKILL", b.cmd.Process.Pid)
-}
-
-// sweepStale removes the directories of bouncers whose test binary died
-// without Close; the kernel killed their pgbouncer with it.
-func sweepStale() {
-	dirs, _ := filepath.Glob(filepath.Join("/tmp", dirPrefix+"*"))
-	for _, dir := range dirs {
-		data, err := os.ReadFile(filepath.Join(dir, ownerFile))
-		if err != nil {
-			if fi, serr := os.Stat(dir); serr == nil && fi.IsDir() && time.Since(fi.ModTime()) > staleAge {
-				os.RemoveAll(dir)
-			}
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			os.RemoveAll(dir)
-		}
-	}
 }
 
 // skipOrFail skips the test when pgbouncer is missing outside CI, and fails

@@ -210,8 +210,15 @@ func Main(m *testing.M) int {
 // sweepStale removes the directories of test clusters whose binary has
 // died without Shutdown (a panic, a timeout, a kill). Their servers died
 // with them: see pgcluster.
-func sweepStale() {
-	dirs, _ := filepath.Glob(filepath.Join("/tmp", dirPrefix+"*"))
+func sweepStale() { SweepStale(dirPrefix) }
+
+// SweepStale removes the /tmp directories named prefix* whose owner file
+// names a test process that is gone (or that have no owner file and are
+// older than an hour): the leftovers of test binaries that died before
+// their cleanup. Harnesses that start other servers (pgbouncertest) share
+// the convention: an "owner" file holding the test process's pid.
+func SweepStale(prefix string) {
+	dirs, _ := filepath.Glob(filepath.Join("/tmp", prefix+"*"))
 	for _, dir := range dirs {
 		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
 		if err != nil {
