@@ -8,6 +8,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/parkhq/park/internal/parkctl/iostreams"
+	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -103,4 +105,37 @@ func OpenTenant[S any](ctx context.Context, tenants func(context.Context) (Tenan
 		return zero, nil, err
 	}
 	return s, t, nil
+}
+
+// TenantDeps are what the verbs of a tenant-scoped noun share: the IO
+// streams, the printer, the audit actor, the noun's store (S, the small
+// interface it declares) and the --tenant look-up. Options embed it.
+type TenantDeps[S any] struct {
+	IO      *iostreams.IOStreams
+	Printer func() (*output.Printer, error)
+	Actor   func() string
+	Store   func(ctx context.Context) (S, error)
+	Tenants func(ctx context.Context) (TenantLookup, error)
+}
+
+// NewTenantDeps wires TenantDeps to f: the store is f's tenant store seen
+// as S, the look-up f's operator store.
+func NewTenantDeps[S any](f *Factory, as func(*tenancy.Store) S) TenantDeps[S] {
+	return TenantDeps[S]{
+		IO: f.IOStreams, Printer: f.Printer, Actor: f.Actor,
+		Store: func(ctx context.Context) (S, error) {
+			s, err := f.Store(ctx)
+			if err != nil {
+				var zero S
+				return zero, err
+			}
+			return as(s), nil
+		},
+		Tenants: func(ctx context.Context) (TenantLookup, error) { return f.Ops(ctx) },
+	}
+}
+
+// Open resolves ref and opens the store (see OpenTenant).
+func (d TenantDeps[S]) Open(ctx context.Context, ref string) (S, *tenancy.Tenant, error) {
+	return OpenTenant(ctx, d.Tenants, d.Store, ref)
 }

@@ -48,7 +48,7 @@ func getRun(ctx context.Context, opts *GetOptions) error {
 	if _, err := opts.Printer(); err != nil {
 		return err
 	}
-	store, t, err := opts.open(ctx, opts.Tenant)
+	store, t, err := opts.Open(ctx, opts.Tenant)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	store, t, err := opts.open(ctx, opts.Tenant)
+	store, t, err := opts.Open(ctx, opts.Tenant)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
-	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/tenancy"
 )
@@ -63,30 +62,10 @@ running parkctl>".`,
 }
 
 // Deps are what every verb opens: the store and the tenant look-up.
-type Deps struct {
-	IO      *iostreams.IOStreams
-	Printer func() (*output.Printer, error)
-	Actor   func() string
-	Store   func(ctx context.Context) (Store, error)
-	Tenants func(ctx context.Context) (cmdutil.TenantLookup, error)
-}
+type Deps = cmdutil.TenantDeps[Store]
 
 func newDeps(f *cmdutil.Factory) Deps {
-	return Deps{
-		IO: f.IOStreams, Printer: f.Printer, Actor: f.Actor,
-		Store: func(ctx context.Context) (Store, error) {
-			s, err := f.Store(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return s, nil
-		},
-		Tenants: func(ctx context.Context) (cmdutil.TenantLookup, error) { return f.Ops(ctx) },
-	}
-}
-
-func (d Deps) open(ctx context.Context, ref string) (Store, *tenancy.Tenant, error) {
-	return cmdutil.OpenTenant(ctx, d.Tenants, d.Store, ref)
+	return cmdutil.NewTenantDeps(f, func(s *tenancy.Store) Store { return s })
 }
 
 // Lister is what Find and All need: a *tenancy.Store or a fake.

@@ -74,7 +74,7 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 	if _, err := opts.Printer(); err != nil {
 		return err
 	}
-	store, t, err := opts.open(ctx, opts.Tenant)
+	store, t, err := opts.Open(ctx, opts.Tenant)
 	if err != nil {
 		return err
 	}

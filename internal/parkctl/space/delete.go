@@ -60,7 +60,7 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) error {
 	if err != nil {
 		return err
 	}
-	store, t, err := opts.open(ctx, opts.Tenant)
+	store, t, err := opts.Open(ctx, opts.Tenant)
 	if err != nil {
 		return err
 	}

@@ -112,7 +112,7 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 	if len(rows) == 0 && len(problems) == 0 {
 		return cmdutil.FlagErrorf("%s has no spaces: it needs the header %q and a line per space", opts.File, strings.Join(csvColumns, ","))
 	}
-	store, t, err := opts.open(ctx, opts.Tenant)
+	store, t, err := opts.Deps.Open(ctx, opts.Tenant)
 	if err != nil {
 		return err
 	}

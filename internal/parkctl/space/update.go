@@ -100,7 +100,7 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	if _, err := opts.Printer(); err != nil {
 		return err
 	}
-	store, t, err := opts.open(ctx, opts.Tenant)
+	store, t, err := opts.Open(ctx, opts.Tenant)
 	if err != nil {
 		return err
 	}
