@@ -23,6 +23,7 @@ import (
 // inspects.
 type opsBundle struct {
 	ops       *tenancy.Ops
+	opsPool   *pgxpool.Pool
 	server    *tenancy.Store
 	serverOps *tenancy.Ops
 	admin     *pgxpool.Pool
@@ -44,7 +45,7 @@ func newOpsBundle(t *testing.T) *opsBundle {
 	}
 	t.Cleanup(pool.Close)
 	serverPool := db.ServerPool(t, 4)
-	return &opsBundle{ops: tenancy.NewOps(pool), server: tenancy.NewStore(serverPool), serverOps: tenancy.NewOps(serverPool), admin: db.AdminPool(t)}
+	return &opsBundle{ops: tenancy.NewOps(pool), opsPool: pool, server: tenancy.NewStore(serverPool), serverOps: tenancy.NewOps(serverPool), admin: db.AdminPool(t)}
 }
 
 func (b *opsBundle) create(t *testing.T, slug string) *tenancy.Tenant {
