@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/parkhq/park/internal/parkctl/apikey"
+	"github.com/parkhq/park/internal/parkctl/audit"
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
 	"github.com/parkhq/park/internal/parkctl/db"
 	"github.com/parkhq/park/internal/parkctl/migrate"
@@ -121,8 +123,10 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		inGroup(groupTenancy, space.NewCmdSpace(f)),
 		inGroup(groupOperations, orphans.NewCmdOrphans(f)),
 		inGroup(groupOperations, reservations.NewCmdReservations(f)),
-		// user, apikey: groupTenancy.
-		// audit, smoke, dashboard: groupOperations.
+		inGroup(groupTenancy, apikey.NewCmdAPIKey(f)),
+		inGroup(groupOperations, audit.NewCmdAudit(f, nil)),
+		// user: groupTenancy.
+		// smoke, dashboard: groupOperations.
 	)
 	addGroups(cmd)
 	strictArgs(cmd)
