@@ -54,12 +54,12 @@ func NewCmdAudit(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Read the audit log, newest first",
 		Long: strings.TrimSpace(`
 Print audit events, newest first: who changed what, in every tenant and on
-the platform (events that belong to no tenant),
-or in one tenant with --tenant (its events only). Columns: TIME (RFC 3339,
-UTC), TENANT (its slug, "-" for a platform event), ACTOR ("operator:<login
-name>" for parkctl, "user:<id>" or "api_key:<key id>" for the API), ACTION
-(such as site.create), TARGET (the id of what changed) and DETAILS (compact
-JSON).
+the platform (events that belong to no tenant), or in one tenant with
+--tenant (its events only). Columns: TIME (RFC 3339, UTC), TENANT (its slug,
+"-" for a platform event), ACTOR ("operator:<login name>" for parkctl,
+"user:<id>" or "api_key:<key id>" for the API), ACTION (such as
+site.create), TARGET (the id of what changed, "-" for none) and DETAILS
+(compact JSON).
 
 --action keeps events of exactly one action. --since keeps events from a
 time on: a duration back from now (24h, 90m, 7d) or an RFC 3339 time
