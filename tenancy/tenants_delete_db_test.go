@@ -14,6 +14,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parkhq/park/internal/bootstrap"
+	"github.com/parkhq/park/internal/pgbouncertest"
+	"github.com/parkhq/park/internal/pgtest"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -323,5 +326,36 @@ func TestTenantDeleteRace(t *testing.T) {
 	var left int
 	if err := b.admin.QueryRow(ctx, `select count(*) from spaces where tenant_id = $1`, tn.ID).Scan(&left); err != nil || left != 0 {
 		t.Errorf("%d spaces left (%v)", left, err)
+	}
+}
+
+// TestPgBouncerTenantDelete: the deletion works through PgBouncer in exec
+// mode (parameters without described types, the counts as jsonb text),
+// as parkctl's other verbs do.
+func TestPgBouncerTenantDelete(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	bouncer := pgbouncertest.New(t, db)
+	admin := db.AdminPool(t)
+	ctx := testCtx(t)
+	ops := tenancy.NewOps(pgbouncertest.Pool(t, bouncer.URL(pgbouncertest.Single, bootstrap.RoleAdmin), 2))
+	tn, err := ops.TenantCreate(ctx, &tenancy.TenantCreateParams{Name: "Acme", Slug: "acme", Actor: opsActor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedEverything(t, admin, tn.ID)
+	if _, err := ops.TenantSetStatus(ctx, &tenancy.TenantSetStatusParams{Slug: "acme", Status: tenancy.StatusSuspended, Actor: opsActor}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ops.TenantDelete(ctx, &tenancy.TenantDeleteParams{Slug: "acme", Actor: opsActor})
+	if err != nil {
+		t.Fatalf("delete through PgBouncer: %v", err)
+	}
+	if res.Deleted["spaces"] != 1 || res.Deleted["audit_events"] != 3 || res.Deleted["tenants"] != 1 {
+		t.Errorf("counts %v: want 1 space, 3 audit events (create, fixture, suspend), 1 tenant", res.Deleted)
+	}
+	var spaces string
+	if err := admin.QueryRow(ctx, `select details->'deleted'->>'spaces' from audit_events where tenant_id is null and action = 'tenant.delete'`).Scan(&spaces); err != nil || spaces != "1" {
+		t.Errorf("platform event: spaces %q, %v", spaces, err)
 	}
 }
