@@ -110,6 +110,19 @@ func TestCatalogFindsBreaks(t *testing.T) {
 		{"public updates users", `GRANT UPDATE (name) ON users TO PUBLIC`, "table public.users: PUBLIC holds UPDATE (name), beyond what it may hold"},
 		{"writer public exec", `GRANT EXECUTE ON FUNCTION auth.swap_password_hash(uuid, text, text) TO PUBLIC`, "function auth.swap_password_hash(uuid,text,text): SECURITY DEFINER executable by PUBLIC"},
 		{"writer owner", `ALTER FUNCTION auth.swap_password_hash(uuid, text, text) OWNER TO park_owner`, "function auth.swap_password_hash(uuid,text,text): SECURITY DEFINER owned by park_owner, not park_auth or park_maint"},
+		// park_ops's writes, exactly (OpsWriteGrants; 00012 added DELETE on
+		// tenants and nothing else).
+		{"ops deletes sites", `GRANT DELETE ON sites TO park_ops`, "park_ops holds sites: DELETE, beyond what it may hold"},
+		{"ops deletes audit events", `GRANT DELETE ON audit_events TO park_ops`, "park_ops holds audit_events: DELETE, beyond what it may hold"},
+		{"ops truncates", `GRANT TRUNCATE ON tenants TO park_ops`, "park_ops holds tenants: TRUNCATE, beyond what it may hold"},
+		{"ops updates a column", `GRANT UPDATE (timezone) ON sites TO park_ops`, "park_ops holds sites: UPDATE (timezone), beyond what it may hold"},
+		{"ops writes a view", `GRANT INSERT ON v_spaces TO park_ops`, "park_ops holds v_spaces: INSERT, beyond what it may hold"},
+		{"ops lacks tenant delete", `REVOKE DELETE ON tenants FROM park_ops`, "park_ops lacks tenants: DELETE"},
+		// A tenant's deletion cascades to every tenant table.
+		{"no cascade", `ALTER TABLE webhook_secrets DROP CONSTRAINT webhook_secrets_tenant_id_fkey; ALTER TABLE webhook_secrets ADD FOREIGN KEY (tenant_id) REFERENCES tenants (id)`,
+			"table public.webhook_secrets: no foreign key on tenant_id with ON DELETE CASCADE to tenants or a tenant table, so deleting a tenant would leave its rows"},
+		{"cascade on another column", `ALTER TABLE spaces DROP CONSTRAINT spaces_tenant_id_site_id_fkey; ALTER TABLE spaces ADD FOREIGN KEY (tenant_id, site_id) REFERENCES sites (tenant_id, id) ON DELETE RESTRICT`,
+			"table public.spaces: no foreign key on tenant_id with ON DELETE CASCADE to tenants or a tenant table, so deleting a tenant would leave its rows"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -55,6 +55,30 @@ var UsersGrants = map[string][]string{
 	"PUBLIC":    {},
 }
 
+// OpsWriteGrants is every privilege other than SELECT that park_ops holds
+// directly on a relation of schema public, as "table: PRIV" or
+// "table: PRIV (column)". park_ops bypasses row-level security, so each
+// write it may make reaches every tenant: the catalog check pins the list
+// exactly, and a grant beyond it (or a missing one) is a problem. Operators
+// write tenant data through park_app's stores; park_ops writes only what
+// operators alone may: tenants (status, limits; DELETE for `parkctl tenant
+// delete`, 00012, whose foreign keys cascade to every tenant table), users
+// (`parkctl user`), platform audit events, and the expired idempotency keys
+// that `parkctl reservations prune-keys` deletes (00005, 00006).
+var OpsWriteGrants = []string{
+	"audit_events: INSERT",
+	"idempotency_keys: DELETE",
+	"idempotency_keys: UPDATE (expires_at)",
+	"tenants: DELETE",
+	"tenants: INSERT",
+	"tenants: UPDATE",
+	"users: INSERT",
+	"users: UPDATE (name)",
+	"users: UPDATE (password_hash)",
+	"users: UPDATE (token_version)",
+	"users: UPDATE (updated_at)",
+}
+
 // Report lists the invariants Verify found broken; empty means clean.
 type Report struct {
 	Problems []string `json:"problems"`
@@ -195,6 +219,10 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 //     park_app;
 //   - a privilege on public.users held by park_app, park_auth or PUBLIC
 //     other than exactly UsersGrants;
+//   - a privilege other than SELECT held by park_ops on a relation of
+//     public other than exactly OpsWriteGrants;
+//   - a table with tenant_id without a foreign key on it, ON DELETE
+//     CASCADE, to tenants or another tenant table;
 //   - app_tenant_id() missing or not STABLE;
 //   - an object not owned by park_owner (SECURITY DEFINER functions aside);
 //   - park_app owning anything, bypassing RLS, being a superuser or a member
@@ -360,6 +388,47 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		}
 	}
 
+	opsGrants, err := opsWriteGrants(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range opsGrants {
+		if !slices.Contains(OpsWriteGrants, g) {
+			add("park_ops holds %s, beyond what it may hold", g)
+		}
+	}
+	for _, w := range OpsWriteGrants {
+		if !slices.Contains(opsGrants, w) {
+			add("park_ops lacks %s", w)
+		}
+	}
+
+	// Deleting a tenant deletes its tenants row only (tenancy.Ops.
+	// TenantDelete); the cascades must reach every row of the tenant.
+	rows, err = q.Query(ctx, `
+		select n.nspname || '.' || c.relname
+		  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+		  join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
+		 where c.relkind in ('r', 'p') and not c.relispartition and n.nspname = 'public'
+		   and not exists (
+		       select 1 from pg_constraint k
+		         join pg_class p on p.oid = k.confrelid
+		         join pg_attribute pa on pa.attrelid = k.confrelid
+		              and pa.attnum = k.confkey[array_position(k.conkey, a.attnum)]
+		        where k.conrelid = c.oid and k.contype = 'f' and k.confdeltype = 'c'
+		          and ((p.relname = 'tenants' and pa.attname = 'id') or pa.attname = 'tenant_id'))
+		 order by 1`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog tenant cascades: %w", err)
+	}
+	uncascaded, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("catalog tenant cascades: %w", err)
+	}
+	for _, u := range uncascaded {
+		add("table %s: no foreign key on tenant_id with ON DELETE CASCADE to tenants or a tenant table, so deleting a tenant would leave its rows", u)
+	}
+
 	var volatility string
 	err = q.QueryRow(ctx, `select p.provolatile::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace
 		where n.nspname = 'public' and p.proname = 'app_tenant_id'`).Scan(&volatility)
@@ -436,6 +505,36 @@ func usersGrants(ctx context.Context, q Querier) (map[string][]string, error) {
 		return nil, fmt.Errorf("catalog users grants: %w", err)
 	}
 	return out, nil
+}
+
+// opsWriteGrants reads the privileges other than SELECT that park_ops
+// holds directly on the relations of schema public, table-wide and per
+// column, in the form of OpsWriteGrants, sorted.
+func opsWriteGrants(ctx context.Context, q Querier) ([]string, error) {
+	rows, err := q.Query(ctx, `
+		with rel as (
+		  select c.oid, c.relname, c.relacl from pg_class c join pg_namespace n on n.oid = c.relnamespace
+		   where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'f')
+		), acl as (
+		  select rel.relname, a.grantee, a.privilege_type, null::name col
+		    from rel, aclexplode(rel.relacl) a
+		  union all
+		  select rel.relname, a.grantee, a.privilege_type, att.attname
+		    from rel join pg_attribute att on att.attrelid = rel.oid and not att.attisdropped,
+		         aclexplode(att.attacl) a
+		)
+		select relname || ': ' || privilege_type || coalesce(' (' || col || ')', '')
+		  from acl
+		 where grantee = (select oid from pg_roles where rolname = 'park_ops') and privilege_type <> 'SELECT'
+		 order by 1`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog park_ops grants: %w", err)
+	}
+	grants, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("catalog park_ops grants: %w", err)
+	}
+	return grants, nil
 }
 
 // CheckAppRole reports what makes park_app more than the server's

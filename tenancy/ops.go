@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Ops holds the operator-only methods (tenants_ops.go): the ones that act
+// Ops holds the operator-only methods (tenants_ops.go, tenants_delete.go): the ones that act
 // across tenants as park_ops, or change what only operators may change (a
 // tenant's status and rate limits). They live on their own type rather than
 // on Store so that server code, which holds a Store, cannot call them by

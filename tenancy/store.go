@@ -84,6 +84,14 @@ func (s *Store) opsTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return inTx(ctx, s.pool, opsPrologue, nil, fn)
 }
 
+// opsTxSnapshot is opsTx at REPEATABLE READ: every statement of fn sees the
+// database as of the prologue, and a change committed since to a row fn
+// writes (or that a cascade of fn's deletes reaches) fails the transaction
+// with a serialization failure instead of slipping in unseen.
+func (s *Store) opsTxSnapshot(ctx context.Context, fn func(pgx.Tx) error) error {
+	return inTxOptions(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, opsPrologue, nil, fn)
+}
+
 // InTenantBatch sends the tenant prologue followed by b's queries as one pgx
 // batch: one round trip and, because the batch ends with a single Sync, one
 // implicit transaction. The tenant is set for exactly that transaction and
@@ -206,8 +214,13 @@ func appendQueries(dst, src *pgx.Batch) error {
 // inTx begins a transaction on db with the prologue in the same round trip,
 // runs fn and commits.
 func inTx(ctx context.Context, db batchSender, prologue string, args []any, fn func(pgx.Tx) error) error {
+	return inTxOptions(ctx, db, pgx.TxOptions{}, prologue, args, fn)
+}
+
+// inTxOptions is inTx with the transaction's options (its isolation level).
+func inTxOptions(ctx context.Context, db batchSender, opts pgx.TxOptions, prologue string, args []any, fn func(pgx.Tx) error) error {
 	b := &pgx.Batch{}
-	b.BeginTx(pgx.TxOptions{})
+	b.BeginTx(opts)
 	b.Queue(prologue, args...)
 	br := db.SendBatch(ctx, b)
 	tx := br.Tx()

@@ -66,6 +66,7 @@ var errorRules = []errorRule{
 	{match: is(ingest.ErrOpen), code: ExitFailure,
 		hint: "the master key of that version is not the one that sealed it"},
 
+	{match: is(tenancy.ErrTenantActive), code: ExitFailure, hint: "suspend it first: parkctl tenant suspend"},
 	// A collision with existing state: the message says what collided.
 	{match: is(tenancy.ErrConflict), code: ExitFailure},
 }

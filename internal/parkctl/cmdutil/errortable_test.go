@@ -41,6 +41,8 @@ func TestErrorTable(t *testing.T) {
 		{"invalid mode", ingest.ErrInvalidMode, 2, "ingest: webhook secret mode must be standard, hmac or token"},
 		{"conflict", fmt.Errorf("assign orphan 0011: %w", ingest.ErrSpaceHasSensor), 1, "assign orphan 0011: space_id: the space already has another sensor"},
 		{"conflict sentinel", fmt.Errorf("x: %w", tenancy.ErrConflict), 1, "x: conflict"},
+		{"active tenant", fmt.Errorf("delete tenant x: %w", tenancy.ErrTenantActive), 1,
+			"delete tenant x: tenant is active: conflict; suspend it first: parkctl tenant suspend"},
 		{"forbidden", fmt.Errorf("x: %w", tenancy.ErrForbidden), 1, "x: forbidden; the database login may not do this…"},
 		{"partial view", fmt.Errorf("list tenants: %w", tenancy.ErrPartialView), 1, "list tenants: park_ops does not bypass…; connect as park_admin (a member of park_ops)"},
 		{"audit partial view", reservation.ErrPartialView, 1, "not every tenant is visible; connect as park_admin…"},

@@ -1,4 +1,4 @@
-// Package tenant holds `parkctl tenant create|list|get|update|suspend|resume`:
+// Package tenant holds `parkctl tenant create|list|get|update|suspend|resume|delete`:
 // the operator's tenant provisioning, through tenancy.Ops (the operator-only
 // methods) and tenancy.Store. Creating a tenant and renaming it go through the same tenant
 // transactions as the server (row-level security checks them); the status
@@ -29,6 +29,7 @@ type Store interface {
 	TenantSetStatus(ctx context.Context, p *tenancy.TenantSetStatusParams) (*tenancy.Tenant, error)
 	TenantSetLimits(ctx context.Context, p *tenancy.TenantSetLimitsParams) (*tenancy.Tenant, error)
 	TenantUpdate(ctx context.Context, p *tenancy.TenantUpdateParams) (*tenancy.Tenant, error)
+	TenantDelete(ctx context.Context, p *tenancy.TenantDeleteParams) (*tenancy.TenantDeletion, error)
 }
 
 // StoreFunc opens the Store, connecting on first use.
@@ -38,14 +39,15 @@ type StoreFunc func(ctx context.Context) (Store, error)
 func NewCmdTenant(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tenant <command>",
-		Short: "Create, list, rename, limit, suspend and resume tenants",
-		Long: `Create, list, rename, rate-limit, suspend and resume tenants (parking operators).
+		Short: "Create, list, rename, limit, suspend, resume and delete tenants",
+		Long: `Create, list, rename, rate-limit, suspend, resume and delete tenants (parking operators).
 
 --database-url (or PARKCTL_DATABASE_URL) must be a login that can act as
 park_ops and park_app, such as park_admin: lists and look-ups cross tenants,
 and the status and rate limits are operator-only. A tenant is named by its
 slug or its id. Every change is recorded in the tenant's audit log with the actor
-"operator:<login name of the person running parkctl>".`,
+"operator:<login name of the person running parkctl>"; a deletion, which takes
+that log with it, as a platform event.`,
 	}
 	cmd.AddCommand(
 		NewCmdCreate(f, nil),
@@ -54,6 +56,7 @@ slug or its id. Every change is recorded in the tenant's audit log with the acto
 		NewCmdUpdate(f, nil),
 		NewCmdSuspend(f, nil),
 		NewCmdResume(f, nil),
+		NewCmdDelete(f, nil),
 	)
 	return cmd
 }
