@@ -18,7 +18,8 @@ func TestOperatorMethodsAreNotOnStore(t *testing.T) {
 		methods    []string
 	}{
 		{reflect.TypeFor[*tenancy.Store](), reflect.TypeFor[*tenancy.Ops](),
-			[]string{"OpsTx", "TenantCreate", "TenantBySlug", "TenantByID", "TenantListAll", "TenantSetStatus", "TenantSetLimits"}},
+			[]string{"OpsTx", "TenantCreate", "TenantBySlug", "TenantByID", "TenantListAll", "TenantSetStatus", "TenantSetLimits",
+				"UserCreate", "UserByEmail", "UserSetPassword", "UserEndSessions"}},
 		{reflect.TypeFor[*reservation.Store](), reflect.TypeFor[*reservation.Ops](),
 			[]string{"Audit", "PruneExpiredKeys"}},
 	} {
