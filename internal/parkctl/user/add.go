@@ -83,6 +83,7 @@ func addRun(ctx context.Context, opts *AddOptions) error {
 		return fmt.Errorf("add %s to tenant %s: %w", opts.Email, t.Slug, err)
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "added %s to tenant %s as %s\n", m.Email, t.Slug, m.Role)
+	reportRevoked(opts.Deps, m.Email, res.RevokedKeys)
 	return printMembership(opts.Deps, membership{ID: m.UserID, Email: m.Email, Name: m.Name, Tenant: t.Slug,
 		Role: rolePtr(m.Role), RevokedKeys: res.RevokedKeys})
 }

@@ -89,6 +89,7 @@ func removeRun(ctx context.Context, opts *RemoveOptions) error {
 		return fmt.Errorf("remove %s from tenant %s: %w", u.Email, t.Slug, err)
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "removed %s from tenant %s (was %s)\n", u.Email, t.Slug, res.PreviousRole)
+	reportRevoked(opts.Deps, u.Email, res.RevokedKeys)
 	return printMembership(opts.Deps, membership{ID: u.ID, Email: u.Email, Name: u.Name, Tenant: t.Slug,
 		PreviousRole: rolePtr(res.PreviousRole), RevokedKeys: res.RevokedKeys})
 }

@@ -100,6 +100,7 @@ func setRoleRun(ctx context.Context, opts *SetRoleOptions) error {
 	}
 	out.PreviousRole, out.RevokedKeys = rolePtr(res.PreviousRole), res.RevokedKeys
 	fmt.Fprintf(opts.IO.ErrOut, "changed the role of %s in tenant %s from %s to %s\n", u.Email, t.Slug, res.PreviousRole, opts.Role)
+	reportRevoked(opts.Deps, u.Email, res.RevokedKeys)
 	ended, err := store.UserEndSessions(ctx, &tenancy.UserEndSessionsParams{UserID: u.ID, TenantID: t.ID,
 		Reason: res.Action, Actor: opts.Actor()})
 	if err != nil {

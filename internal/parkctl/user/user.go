@@ -239,15 +239,20 @@ func keysText(keys []tenancy.APIKey) string {
 	return strings.Join(parts, ", ")
 }
 
-// printMembership prints m on stdout and, on stderr, one line per revoked
-// key, so a person at a terminal sees them even in -o json.
+// reportRevoked says on stderr which API keys a change revoked, one line
+// each, so a person at a terminal sees them whatever the output format
+// (stdout lists them too, under revoked_keys).
+func reportRevoked(d Deps, email string, keys []tenancy.APIKey) {
+	for _, k := range keys {
+		fmt.Fprintf(d.IO.ErrOut, "revoked API key %s %q that %s made\n", k.KeyID, k.Name, email)
+	}
+}
+
+// printMembership prints m on stdout.
 func printMembership(d Deps, m membership) error {
 	p, err := d.Printer()
 	if err != nil {
 		return err
-	}
-	for _, k := range m.RevokedKeys {
-		fmt.Fprintf(d.IO.ErrOut, "revoked API key %s %q that %s made\n", k.KeyID, k.Name, m.Email)
 	}
 	if m.RevokedKeys == nil {
 		m.RevokedKeys = []tenancy.APIKey{}
