@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/parkhq/park/internal/bootstrap"
+	"github.com/parkhq/park/internal/pgbouncertest"
 	"github.com/parkhq/park/internal/pgtest"
 	"github.com/parkhq/park/tenancy"
 )
@@ -342,5 +344,41 @@ func TestUserEndSessions(t *testing.T) {
 	}
 	if _, err := b.ops.UserEndSessions(ctx, &tenancy.UserEndSessionsParams{UserID: uuid.New(), Reason: "test", Actor: opsActor}); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("unknown user: %v", err)
+	}
+}
+
+// TestPgBouncerUserOps: the operator's account methods work through
+// PgBouncer in exec mode (parameters without described types), as parkctl
+// may be pointed at it.
+func TestPgBouncerUserOps(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	bouncer := pgbouncertest.New(t, db)
+	ctx := testCtx(t)
+	ops := tenancy.NewOps(pgbouncertest.Pool(t, bouncer.URL(pgbouncertest.Single, bootstrap.RoleAdmin), 2))
+	hasher, err := tenancy.NewHasher(4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := ops.UserCreate(ctx, hasher, &tenancy.UserCreateParams{Email: "fy@example.com", Name: "Fy", Password: "correct horse", Actor: opsActor})
+	if err != nil {
+		t.Fatalf("user create: %v", err)
+	}
+	if got, err := ops.UserByEmail(ctx, "FY@example.com"); err != nil || got.ID != u.ID {
+		t.Fatalf("user by email: %+v, %v", got, err)
+	}
+	if _, err := ops.UserEndSessions(ctx, &tenancy.UserEndSessionsParams{UserID: u.ID, Reason: "test", Actor: opsActor}); err != nil {
+		t.Fatalf("end sessions: %v", err)
+	}
+	ended, err := ops.UserSetPassword(ctx, hasher, &tenancy.UserSetPasswordParams{UserID: u.ID, Password: "another horse", Actor: opsActor})
+	if err != nil || ended.TokenVersion != 3 {
+		t.Fatalf("set password: %+v, %v", ended, err)
+	}
+	var events int
+	if err := db.AdminPool(t).QueryRow(ctx, `select count(*) from audit_events where tenant_id is null and target = $1`, u.ID.String()).Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if events != 3 {
+		t.Fatalf("%d platform events, want 3", events)
 	}
 }
