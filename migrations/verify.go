@@ -63,12 +63,14 @@ var UsersGrants = map[string][]string{
 // write tenant data through park_app's stores; park_ops writes only what
 // operators alone may: tenants (status, limits; DELETE for `parkctl tenant
 // delete`, 00012, whose foreign keys cascade to every tenant table), users
-// (`parkctl user`), platform audit events, and the expired idempotency keys
+// (`parkctl user`), the revocation of an account's refresh tokens on an
+// operator's password reset (00013), platform audit events, and the expired idempotency keys
 // that `parkctl reservations prune-keys` deletes (00005, 00006).
 var OpsWriteGrants = []string{
 	"audit_events: INSERT",
 	"idempotency_keys: DELETE",
 	"idempotency_keys: UPDATE (expires_at)",
+	"refresh_tokens: UPDATE (revoked_at)",
 	"tenants: DELETE",
 	"tenants: INSERT",
 	"tenants: UPDATE",

@@ -19,7 +19,8 @@ func TestOperatorMethodsAreNotOnStore(t *testing.T) {
 	}{
 		{reflect.TypeFor[*tenancy.Store](), reflect.TypeFor[*tenancy.Ops](),
 			[]string{"OpsTx", "TenantCreate", "TenantBySlug", "TenantByID", "TenantListAll", "TenantSetStatus", "TenantSetLimits",
-				"AuditListAll"}},
+				"AuditListAll",
+				"UserCreate", "UserByEmail", "UserSetPassword", "UserEndSessions"}},
 		{reflect.TypeFor[*reservation.Store](), reflect.TypeFor[*reservation.Ops](),
 			[]string{"Audit", "PruneExpiredKeys"}},
 	} {

@@ -36,6 +36,8 @@ type auditStep struct {
 	args []string
 	// env adds to (or overrides) the run's environment.
 	env map[string]string
+	// stdin is the verb's standard input.
+	stdin string
 	// before arranges what the verb needs that no parkctl verb makes.
 	before func(t *testing.T, r *auditRun)
 	// capture stores fields of the step's -o json output under names for
@@ -65,6 +67,7 @@ var unaudited = map[string]string{
 	"orphans list":            "reads",
 	"reservations audit":      "reads",
 	"apikey list":             "reads",
+	"user list":               "reads",
 	"audit":                   "reads",
 	"reservations prune-keys": "deletes only idempotency keys that have expired and are ignored already: housekeeping, like the readings retention",
 }
@@ -114,6 +117,16 @@ func auditSteps() []auditStep {
 			}},
 		{verb: "orphans ignore", args: []string{"--tenant", "acme", "00000000000000c2"}, action: "orphan.ignore"},
 		{verb: "orphans purge", args: []string{"--tenant", "acme", "--yes"}, action: "orphan.purge"},
+		{verb: "user create", args: []string{"--email", "ana@example.com", "--name", "Ana", "--password-stdin"},
+			env: map[string]string{"PARKCTL_BCRYPT_COST": "4"}, stdin: "first password 1\n", action: "user.create", platform: true},
+		{verb: "user create", args: []string{"--email", "bo@example.com", "--name", "Bo"},
+			env: map[string]string{"PARKCTL_BCRYPT_COST": "4"}, action: "user.create", platform: true},
+		{verb: "user add", args: []string{"--tenant", "acme", "--email", "ana@example.com", "--role", "owner"}, action: "member.add"},
+		{verb: "user add", args: []string{"--tenant", "acme", "--email", "bo@example.com", "--role", "admin"}, action: "member.add"},
+		{verb: "user set-role", args: []string{"--tenant", "acme", "--email", "bo@example.com", "--role", "viewer"}, action: "member.set_role"},
+		{verb: "user set-password", args: []string{"--email", "ana@example.com", "--password-stdin"},
+			env: map[string]string{"PARKCTL_BCRYPT_COST": "4"}, stdin: "second password 2\n", action: "user.password_reset", platform: true},
+		{verb: "user remove", args: []string{"--tenant", "acme", "--email", "bo@example.com", "--yes"}, action: "member.remove"},
 		{verb: "apikey create", args: []string{"--tenant", "acme", "--name", "ci", "--scopes", "sites:read", "-o", "json"},
 			capture: map[string]string{"apikey": "id"}, action: "api_key.create"},
 		{verb: "apikey revoke", args: []string{"--tenant", "acme", "{apikey}", "--yes"}, action: "api_key.revoke"},
@@ -224,7 +237,10 @@ func TestEveryChangeIsAudited(t *testing.T) {
 		if err := r.admin.QueryRow(t.Context(), `select coalesce(max(id), 0) from audit_events`).Scan(&last); err != nil {
 			t.Fatal(err)
 		}
-		code, stdout, stderr := runArgs(t, env, args...)
+		ios, in, out, errOut := iostreams.Test()
+		in.WriteString(s.stdin)
+		code := run(t.Context(), NewFactory(ios, mapEnv(env)), args)
+		stdout, stderr := out.String(), errOut.String()
 		if code != cmdutil.ExitOK {
 			t.Fatalf("parkctl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, stdout, stderr)
 		}

@@ -11,10 +11,12 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
 	"github.com/parkhq/park/internal/parkctl/output"
+	"github.com/parkhq/park/tenancy"
 )
 
 // envPrefix prefixes every environment variable parkctl reads.
@@ -40,6 +42,7 @@ func settings() []setting {
 		{key: "master_keys_old"}, // secrets: no flag, so they stay off command lines
 		{key: "output", flag: "output"},
 		{key: "verbose", flag: "verbose"},
+		{key: "bcrypt_cost"}, // only `user create|set-password` hash
 	}
 }
 
@@ -104,6 +107,18 @@ func loadConfig(v *viper.Viper, flags *pflag.FlagSet, lookupEnv func(string) (st
 			problems = append(problems, fmt.Errorf("verbose: invalid boolean %q", s))
 		}
 		cfg.Verbose = b
+	}
+	cfg.BcryptCost = tenancy.DefaultBcryptCost
+	if s := v.GetString("bcrypt_cost"); s != "" {
+		n, err := strconv.Atoi(s)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Errorf("bcrypt_cost: must be a whole number, not %q", s))
+		case n < bcrypt.MinCost || n > bcrypt.MaxCost:
+			problems = append(problems, fmt.Errorf("bcrypt_cost: must be between %d and %d, is %d", bcrypt.MinCost, bcrypt.MaxCost, n))
+		default:
+			cfg.BcryptCost = n
+		}
 	}
 	cfg.Yes, _ = flags.GetBool("yes")
 

@@ -16,6 +16,7 @@ import (
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
+	"github.com/parkhq/park/tenancy"
 )
 
 func TestExitCode(t *testing.T) {
@@ -314,11 +315,35 @@ func TestConfigMasterKeys(t *testing.T) {
 // TestNewVerbsHaveExamples checks the help of the webhook-secret and
 // orphans verbs: each has an example that names its own command, and the
 // root help lists both nouns.
+func TestConfigBcryptCost(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	cfg, code, stderr := probe(t, map[string]string{"HOME": home})
+	if code != 0 || cfg.BcryptCost != tenancy.DefaultBcryptCost {
+		t.Fatalf("default: exit %d, cost %v: %s", code, cfg, stderr)
+	}
+	file := writeFile(t, filepath.Join(t.TempDir(), "c.yaml"), "bcrypt_cost: 5\n")
+	cfg, code, stderr = probe(t, map[string]string{"HOME": home}, "--config", file)
+	if code != 0 || cfg.BcryptCost != 5 {
+		t.Fatalf("file: exit %d, cost %v: %s", code, cfg, stderr)
+	}
+	cfg, code, stderr = probe(t, map[string]string{"HOME": home, "PARKCTL_BCRYPT_COST": "4"}, "--config", file)
+	if code != 0 || cfg.BcryptCost != 4 {
+		t.Fatalf("env: exit %d, cost %v: %s", code, cfg, stderr)
+	}
+	for bad, want := range map[string]string{"3": "between 4 and 31, is 3", "32": "between 4 and 31, is 32", "twelve": `a whole number, not "twelve"`} {
+		_, code, stderr := probe(t, map[string]string{"HOME": home, "PARKCTL_BCRYPT_COST": bad})
+		if code != 2 || !strings.Contains(stderr, "bcrypt_cost: must be "+want) {
+			t.Errorf("PARKCTL_BCRYPT_COST=%s: exit %d, stderr %q", bad, code, stderr)
+		}
+	}
+}
+
 func TestNewVerbsHaveExamples(t *testing.T) {
 	t.Parallel()
 	ios, _, _, _ := iostreams.Test()
 	root := NewRootCmd(NewFactory(ios, mapEnv(nil)))
-	for _, noun := range []string{"webhook-secret", "orphans", "site", "space"} {
+	for _, noun := range []string{"webhook-secret", "orphans", "site", "space", "user"} {
 		c, _, err := root.Find([]string{noun})
 		if err != nil || c.Name() != noun {
 			t.Fatalf("no %s noun: %v", noun, err)
@@ -339,7 +364,7 @@ func TestNewVerbsHaveExamples(t *testing.T) {
 		}
 	}
 	code, out, _ := runArgs(t, map[string]string{"HOME": t.TempDir()}, "--help")
-	if code != 0 || !strings.Contains(out, "  webhook-secret ") || !strings.Contains(out, "  orphans ") || !strings.Contains(out, "  site ") || !strings.Contains(out, "  space ") {
+	if code != 0 || !strings.Contains(out, "  webhook-secret ") || !strings.Contains(out, "  orphans ") || !strings.Contains(out, "  site ") || !strings.Contains(out, "  space ") || !strings.Contains(out, "  user ") {
 		t.Errorf("root help (exit %d) does not list the new nouns:\n%s", code, out)
 	}
 }

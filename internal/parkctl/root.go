@@ -23,6 +23,7 @@ import (
 	"github.com/parkhq/park/internal/parkctl/site"
 	"github.com/parkhq/park/internal/parkctl/space"
 	"github.com/parkhq/park/internal/parkctl/tenant"
+	"github.com/parkhq/park/internal/parkctl/user"
 	"github.com/parkhq/park/internal/parkctl/webhooksecret"
 )
 
@@ -121,6 +122,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		inGroup(groupTenancy, webhooksecret.NewCmdWebhookSecret(f)),
 		inGroup(groupTenancy, site.NewCmdSite(f)),
 		inGroup(groupTenancy, space.NewCmdSpace(f)),
+		inGroup(groupTenancy, user.NewCmdUser(f)),
 		inGroup(groupOperations, orphans.NewCmdOrphans(f)),
 		inGroup(groupOperations, reservations.NewCmdReservations(f)),
 		inGroup(groupTenancy, apikey.NewCmdAPIKey(f)),

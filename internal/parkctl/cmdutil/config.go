@@ -33,6 +33,12 @@ type Config struct {
 	// Verbose turns on debug logging to standard error (--verbose,
 	// PARKCTL_VERBOSE, verbose).
 	Verbose bool
+	// BcryptCost is the cost of the password hashes parkctl makes (`user
+	// create`, `user set-password`): PARKCTL_BCRYPT_COST, bcrypt_cost,
+	// default tenancy.DefaultBcryptCost; 4 to 31, like the servers'
+	// PARKD_BCRYPT_COST, which should be the same (a hash of another cost
+	// is redone at the user's next login).
+	BcryptCost int
 }
 
 // RequireKeyring returns the keyring or, when no master key is configured,
