@@ -19,6 +19,7 @@ import (
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/internal/parkctl/reservations"
 	"github.com/parkhq/park/internal/parkctl/site"
+	"github.com/parkhq/park/internal/parkctl/smoke"
 	"github.com/parkhq/park/internal/parkctl/space"
 	"github.com/parkhq/park/internal/parkctl/tenant"
 	"github.com/parkhq/park/internal/parkctl/webhooksecret"
@@ -121,8 +122,9 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		inGroup(groupTenancy, space.NewCmdSpace(f)),
 		inGroup(groupOperations, orphans.NewCmdOrphans(f)),
 		inGroup(groupOperations, reservations.NewCmdReservations(f)),
+		inGroup(groupOperations, smoke.NewCmdSmoke(f, nil)),
 		// user, apikey: groupTenancy.
-		// audit, smoke, dashboard: groupOperations.
+		// audit, dashboard: groupOperations.
 	)
 	addGroups(cmd)
 	strictArgs(cmd)
