@@ -132,7 +132,15 @@ func (rec *recorder) checkNoSecrets(t *testing.T, outputs ...string) {
 // error and both outputs.
 func runSmoke(t *testing.T, format output.Format, args ...string) (err error, stdout, stderr string) {
 	t.Helper()
-	ios, _, out, errOut := iostreams.Test()
+	ios, _, _, _ := iostreams.Test()
+	return runSmokeOn(t, ios, format, args...)
+}
+
+// runSmokeOn is runSmoke on streams the test set up (a terminal, colour).
+func runSmokeOn(t *testing.T, ios *iostreams.IOStreams, format output.Format, args ...string) (err error, stdout, stderr string) {
+	t.Helper()
+	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
+	ios.Out, ios.ErrOut = out, errOut
 	f := &cmdutil.Factory{
 		IOStreams: ios,
 		Now:       time.Now,
@@ -420,6 +428,31 @@ func TestSmokeCatchesABrokenServer(t *testing.T) {
 				t.Errorf("cleanup after the failure: %+v", steps[i+1:])
 			}
 		})
+	}
+}
+
+// TestSmokeOnATerminal: aligned columns on a terminal, FAIL in red only when
+// colour is on.
+func TestSmokeOnATerminal(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	l.Close()
+	for _, color := range []bool{false, true} {
+		ios, _, _, _ := iostreams.Test()
+		ios.SetStdoutTTY(true)
+		ios.SetColorEnabled(color)
+		_, stdout, _ := runSmokeOn(t, ios, output.Table, "--url", url)
+		want := `^FAIL  register {14}  +\d+ms  POST /api/v1/auth/register: .*\n$`
+		if color {
+			want = `^\x1b\[31mFAIL\x1b\[0m  register {14}  +\d+ms  POST /api/v1/auth/register: .*\n$`
+		}
+		if !regexp.MustCompile(want).MatchString(stdout) {
+			t.Errorf("colour %v: stdout %q, want %s", color, stdout, want)
+		}
 	}
 }
 

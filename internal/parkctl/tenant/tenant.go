@@ -46,6 +46,7 @@ park_ops and park_app, such as park_admin: lists and look-ups cross tenants,
 and the status and rate limits are operator-only. A tenant is named by its
 slug or its id. Every change is recorded in the tenant's audit log with the actor
 "operator:<login name of the person running parkctl>".`,
+		Example: "  parkctl tenant create --name \"Acme Parking\" --slug acme\n  parkctl tenant list\n  parkctl tenant suspend acme --yes",
 	}
 	cmd.AddCommand(
 		NewCmdCreate(f, nil),
