@@ -351,9 +351,12 @@ func (r *run) spaceCreate(ctx context.Context) (int, error) {
 }
 
 func (r *run) keyCreate(ctx context.Context) (int, error) {
-	// The key expires on its own should cleanup not reach the server.
-	ans, err := r.c.send(ctx, http.MethodPost, "/api-keys", r.a.access,
-		map[string]any{"name": "smoke read-only key", "scopes": readScopes, "expires_in": "1h"})
+	// As the seed's example, with the caller's own tenant_id (which the
+	// API accepts and ignores). The key expires on its own should cleanup
+	// not reach the server.
+	ans, err := r.c.send(ctx, http.MethodPost, "/api-keys", r.a.access, map[string]any{
+		"name": "smoke read-only key", "tenant_id": r.a.tenantID, "scopes": readScopes, "expires_in": "1h",
+	})
 	if err != nil {
 		return 0, err
 	}
