@@ -21,6 +21,7 @@ import (
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/internal/parkctl/reservations"
 	"github.com/parkhq/park/internal/parkctl/site"
+	"github.com/parkhq/park/internal/parkctl/smoke"
 	"github.com/parkhq/park/internal/parkctl/space"
 	"github.com/parkhq/park/internal/parkctl/tenant"
 	"github.com/parkhq/park/internal/parkctl/user"
@@ -73,6 +74,11 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	cmd.Example = strings.TrimPrefix(`
+  parkctl tenant create --name "Acme Parking" --slug acme
+  parkctl site list --tenant acme -o json
+  parkctl smoke --url https://staging.park.example
+  source <(parkctl completion bash)`, "\n")
 	cmd.SetIn(f.IOStreams.In)
 	cmd.SetOut(f.IOStreams.Out)
 	cmd.SetErr(f.IOStreams.ErrOut)
@@ -103,6 +109,11 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		return cfg, cfgErr
 	}
 	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if c.Name() == cobra.ShellCompRequestCmd {
+			// Completion loads the configuration itself, when a value
+			// needs the database, and fails quietly.
+			return nil
+		}
 		// Cobra checks required flags and flag groups after this hook and
 		// returns plain errors; check them here so they exit 2.
 		if err := c.ValidateRequiredFlags(); err != nil {
@@ -127,10 +138,13 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		inGroup(groupOperations, reservations.NewCmdReservations(f)),
 		inGroup(groupTenancy, apikey.NewCmdAPIKey(f)),
 		inGroup(groupOperations, audit.NewCmdAudit(f, nil)),
-		// user: groupTenancy.
-		// smoke, dashboard: groupOperations.
+		inGroup(groupOperations, smoke.NewCmdSmoke(f, nil)),
+		// dashboard: groupOperations.
 	)
 	addGroups(cmd)
+	addCompletionCmd(cmd)
+	addHelpCmd(cmd)
+	cmdutil.RegisterCompletions(cmd, f)
 	strictArgs(cmd)
 	return cmd
 }
@@ -201,4 +215,67 @@ func version() string {
 		}
 	}
 	return v
+}
+
+// addCompletionCmd adds cobra's `completion bash|zsh|fish|powershell` to
+// root now rather than at execution, so that it gets examples, takes part
+// in strictArgs and is seen by the command-tree tests.
+func addCompletionCmd(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	c, _, err := root.Find([]string{"completion"})
+	if err != nil || c == root {
+		return
+	}
+	c.Short = "Print a shell completion script (values too, from the database)"
+	c.Long = strings.TrimSpace(`
+Print the script that makes a shell complete parkctl's commands and flags,
+and values from the database: tenant slugs (--tenant, tenant get|update|
+suspend|resume), site names (--site, site get|update|delete) and space
+codes (space get|update|delete, of --site when it is given). Completing from
+the database uses the configured database URL (--database-url,
+PARKCTL_DATABASE_URL or the config file); without one, or when the database
+does not answer within 2 seconds, values are simply not completed.
+
+See each shell's sub-command for how to load the script.`)
+	c.Example = strings.TrimPrefix(`
+  source <(parkctl completion bash)
+  parkctl completion zsh > "${fpath[1]}/_parkctl"
+  parkctl completion fish | source`, "\n")
+	examples := map[string]string{
+		"bash": `  source <(parkctl completion bash)
+  parkctl completion bash > /etc/bash_completion.d/parkctl`,
+		"zsh": `  source <(parkctl completion zsh)
+  parkctl completion zsh > "${fpath[1]}/_parkctl"`,
+		"fish": `  parkctl completion fish | source
+  parkctl completion fish > ~/.config/fish/completions/parkctl.fish`,
+		"powershell": `  parkctl completion powershell | Out-String | Invoke-Expression`,
+	}
+	for _, sub := range c.Commands() {
+		sub.Example = examples[sub.Name()]
+	}
+}
+
+// addHelpCmd adds cobra's `help [command]` to root now, with an example,
+// and makes an unknown topic a usage error (exit 2); cobra prints help for
+// the root and exits 0.
+func addHelpCmd(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	c, _, err := root.Find([]string{"help"})
+	if err != nil || c == root {
+		return
+	}
+	c.Example = strings.TrimPrefix(`
+  parkctl help site
+  parkctl help space import`, "\n")
+	c.Args = cobra.ArbitraryArgs
+	c.Run = nil
+	c.RunE = func(c *cobra.Command, args []string) error {
+		target, rest, err := c.Root().Find(args)
+		if err != nil || len(rest) > 0 {
+			return cmdutil.FlagErrorf("unknown help topic %q", strings.Join(args, " "))
+		}
+		target.InitDefaultHelpFlag()
+		target.InitDefaultVersionFlag()
+		return target.Help()
+	}
 }

@@ -73,13 +73,15 @@ func ResolveTenant(ctx context.Context, l TenantLookup, ref string) (*tenancy.Te
 }
 
 // AddTenantFlag adds the shared --tenant flag to cmd, storing into ref;
-// required makes cobra refuse the command without it (exit 2).
+// required makes cobra refuse the command without it (exit 2). Its values
+// complete with the tenants' slugs (see RegisterCompletions).
 func AddTenantFlag(cmd *cobra.Command, ref *string, required bool) {
 	usage := "the tenant: its slug or id"
 	if required {
 		usage += " (required)"
 	}
 	cmd.Flags().StringVar(ref, "tenant", "", usage)
+	markFlag(cmd, "tenant", completeTenant)
 	if required {
 		_ = cmd.MarkFlagRequired("tenant")
 	}

@@ -14,6 +14,7 @@ func NewCmdDB(f *cmdutil.Factory) *cobra.Command {
 		Use:   "db <command>",
 		Short: "Prepare a database cluster for Park",
 	}
+	cmd.Example = "  parkctl db bootstrap --admin-url postgres://postgres@db.internal/park --create-logins"
 	cmd.AddCommand(NewCmdBootstrap(f, nil))
 	return cmd
 }

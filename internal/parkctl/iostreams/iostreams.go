@@ -39,8 +39,14 @@ func System() *IOStreams {
 		stdoutTTY: isTerminal(os.Stdout),
 		stderrTTY: isTerminal(os.Stderr),
 	}
-	s.color = s.stdoutTTY && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+	s.color = colorWanted(s.stdoutTTY, os.Getenv)
 	return s
+}
+
+// colorWanted decides System's colour: only on a terminal, with NO_COLOR
+// unset or empty and TERM not "dumb".
+func colorWanted(stdoutTTY bool, getenv func(string) string) bool {
+	return stdoutTTY && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 }
 
 // Test returns streams backed by buffers: nothing is a terminal and colour

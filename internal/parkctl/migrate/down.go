@@ -26,7 +26,8 @@ func NewCmdDown(f *cmdutil.Factory, runF func(*DownOptions) error) *cobra.Comman
 		Long: `Roll back the most recently applied migration, one step. Its down section
 drops what it created, data included, so parkctl asks first; when standard
 input is not a terminal, pass --yes.`,
-		Args: cobra.NoArgs,
+		Example: "  parkctl migrate down\n  parkctl migrate down --yes",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(opts)

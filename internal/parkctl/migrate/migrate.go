@@ -37,6 +37,7 @@ func NewCmdMigrate(f *cmdutil.Factory) *cobra.Command {
 --database-url (or PARKCTL_DATABASE_URL) must connect directly, never through
 PgBouncer, as a superuser or a member of park_owner such as park_admin: every
 migration runs as park_owner. Run "parkctl db bootstrap" once first.`,
+		Example: "  parkctl migrate status\n  parkctl migrate up\n  parkctl migrate verify",
 	}
 	cmd.AddCommand(
 		NewCmdUp(f, nil),

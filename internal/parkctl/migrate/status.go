@@ -38,7 +38,8 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(*StatusOptions) error) *cobra.Co
 		Long: `List every known migration: VERSION, NAME, STATE (applied or pending) and
 APPLIED_AT (RFC 3339, UTC; empty when pending). With -o json, an array of
 {"version", "name", "state", "applied_at"} objects.`,
-		Args: cobra.NoArgs,
+		Example: "  parkctl migrate status\n  parkctl migrate status -o json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(opts)

@@ -29,7 +29,8 @@ func NewCmdUp(f *cmdutil.Factory, runF func(*UpOptions) error) *cobra.Command {
 print each one on standard error. When one fails, it is rolled back, the ones
 before it stay applied, and parkctl exits 1 naming it. Concurrent runs wait
 for each other.`,
-		Args: cobra.NoArgs,
+		Example: "  parkctl migrate up\n  parkctl migrate up --database-url postgres://park_admin@db.internal/park",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(opts)

@@ -37,7 +37,8 @@ Each problem is printed on standard output, one per line (-o json: an array of
 strings), and parkctl exits 4. The data checks need a login that sees every
 tenant (park_admin or a superuser); a partial view is itself a problem, never
 "clean".`,
-		Args: cobra.NoArgs,
+		Example: "  parkctl migrate verify\n  parkctl migrate verify || echo \"the schema has problems\"",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(opts)

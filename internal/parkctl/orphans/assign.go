@@ -72,7 +72,8 @@ device, site or space exits 3.`),
 	}
 	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
 	cmd.Flags().StringVar(&opts.Space, "space", "", "the space: its id, or its code (required)")
-	cmd.Flags().StringVar(&opts.Site, "site", "", "the site of the space code: its id or name")
+	cmdutil.CompleteSpaceFlag(cmd, "space")
+	cmdutil.AddSiteFlag(cmd, &opts.Site, "the site of the space code: its id or name")
 	_ = cmd.MarkFlagRequired("space")
 	return cmd
 }

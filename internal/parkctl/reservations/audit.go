@@ -63,7 +63,8 @@ as park_ops, or a park_ops that no longer bypasses row-level security, sees a
 part of the data only: the audit then fails (exit 1) rather than report
 "clean". "parkctl migrate verify" checks that the constraints themselves are
 in place.`,
-		Args: cobra.NoArgs,
+		Example: "  parkctl reservations audit\n  parkctl reservations audit --tenant acme -o json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Limit < 1 {
 				return cmdutil.FlagErrorf("--limit must be at least 1")

@@ -50,7 +50,8 @@ An expired key is ignored whether or not it was deleted, so this is
 housekeeping: run it from cron, hourly or daily. parkd cannot do it, as its
 login sees one tenant at a time. Keys in use by a request in flight are left
 for the next run.`,
-		Args: cobra.NoArgs,
+		Example: "  parkctl reservations prune-keys\n  parkctl reservations prune-keys --batch 5000",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Batch < 1 {
 				return cmdutil.FlagErrorf("--batch must be at least 1")

@@ -22,6 +22,7 @@ func NewCmdReservations(f *cmdutil.Factory) *cobra.Command {
 
 --database-url (or PARKCTL_DATABASE_URL) must be a login that can act as
 park_ops, such as park_admin: both verbs read or delete across tenants.`,
+		Example: "  parkctl reservations audit\n  parkctl reservations prune-keys",
 	}
 	cmd.AddCommand(NewCmdAudit(f, nil), NewCmdPruneKeys(f, nil))
 	return cmd

@@ -53,6 +53,7 @@ parkctl asks for confirmation; when standard input is not a terminal, pass
 		},
 	}
 	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
+	cmdutil.CompleteSiteArg(cmd)
 	return cmd
 }
 

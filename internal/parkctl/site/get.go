@@ -41,6 +41,7 @@ site exits 3.`),
 		},
 	}
 	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
+	cmdutil.CompleteSiteArg(cmd)
 	return cmd
 }
 

@@ -64,6 +64,7 @@ zone, or neither flag, exits 2; an unknown tenant or site exits 3.`),
 		},
 	}
 	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
+	cmdutil.CompleteSiteArg(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "the site's new name")
 	cmd.Flags().StringVar(&tz, "timezone", "", "the site's new IANA time zone")
 	return cmd

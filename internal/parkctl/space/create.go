@@ -61,7 +61,7 @@ An unknown tenant or site exits 3.`),
 		},
 	}
 	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
-	cmd.Flags().StringVar(&opts.Site, "site", "", "the site: its id or name (required)")
+	cmdutil.AddSiteFlag(cmd, &opts.Site, "the site: its id or name (required)")
 	cmd.Flags().StringVar(&opts.Code, "code", "", "the space's code, unique in the site (required)")
 	cmd.Flags().StringVar(&opts.Name, "name", "", "a display name")
 	cmd.Flags().StringVar(&eui, "sensor-eui", "", "the DevEUI of the space's sensor")

@@ -51,7 +51,8 @@ parkctl asks for confirmation; when standard input is not a terminal, pass
 		},
 	}
 	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
-	cmd.Flags().StringVar(&opts.Site, "site", "", "the site of the space code: its id or name")
+	cmdutil.AddSiteFlag(cmd, &opts.Site, "the site of the space code: its id or name")
+	cmdutil.CompleteSpaceArg(cmd)
 	return cmd
 }
 

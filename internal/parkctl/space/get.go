@@ -45,7 +45,8 @@ unknown tenant, site or space exits 3.`),
 		},
 	}
 	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
-	cmd.Flags().StringVar(&opts.Site, "site", "", "the site of the space code: its id or name")
+	cmdutil.AddSiteFlag(cmd, &opts.Site, "the site of the space code: its id or name")
+	cmdutil.CompleteSpaceArg(cmd)
 	return cmd
 }
 

@@ -89,7 +89,7 @@ and imports nothing. The import is one entry in the tenant's audit log.`),
 		},
 	}
 	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
-	cmd.Flags().StringVar(&opts.Site, "site", "", "the site to add the spaces to: its id or name (required)")
+	cmdutil.AddSiteFlag(cmd, &opts.Site, "the site to add the spaces to: its id or name (required)")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "check every row and import nothing")
 	_ = cmd.MarkFlagRequired("site")
 	return cmd

@@ -44,7 +44,7 @@ sensor). With -o json, an array of space objects.`),
 		},
 	}
 	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
-	cmd.Flags().StringVar(&opts.Site, "site", "", "list the spaces of this site only (its id or name)")
+	cmdutil.AddSiteFlag(cmd, &opts.Site, "list the spaces of this site only (its id or name)")
 	return cmd
 }
 

@@ -87,12 +87,14 @@ another live space exits 1. Without a change, exits 2.`),
 		},
 	}
 	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
-	cmd.Flags().StringVar(&opts.Site, "site", "", "the site of the space code: its id or name")
+	cmdutil.AddSiteFlag(cmd, &opts.Site, "the site of the space code: its id or name")
+	cmdutil.CompleteSpaceArg(cmd)
 	cmd.Flags().StringVar(&code, "code", "", "the space's new code")
 	cmd.Flags().StringVar(&name, "name", "", "the space's new display name (\"\" clears it)")
 	cmd.Flags().StringVar(&eui, "sensor-eui", "", "the DevEUI of the space's new sensor")
 	cmd.Flags().BoolVar(&noSensor, "no-sensor", false, "remove the space's sensor")
 	cmd.Flags().StringVar(&opts.MoveTo, "move-to", "", "move the space to this site (its id or name)")
+	cmdutil.CompleteSiteFlag(cmd, "move-to")
 	return cmd
 }
 

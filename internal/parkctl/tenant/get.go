@@ -24,7 +24,7 @@ type GetOptions struct {
 // flag parsing.
 func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command {
 	opts := &GetOptions{IO: f.IOStreams, Printer: f.Printer, Store: storeFunc(f)}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "get SLUG",
 		Short: "Show one tenant",
 		Long: strings.TrimSpace(`
@@ -44,6 +44,8 @@ the overrides only. An unknown slug exits 3.`),
 			return getRun(cmd.Context(), opts)
 		},
 	}
+	cmdutil.CompleteTenantArg(cmd)
+	return cmd
 }
 
 func getRun(ctx context.Context, opts *GetOptions) error {

@@ -63,6 +63,7 @@ seconds). Resuming an active tenant changes nothing. An unknown slug exits 3.`),
 func newCmdStatus(f *cmdutil.Factory, runF func(*StatusOptions) error, status string, cmd *cobra.Command) *cobra.Command {
 	opts := &StatusOptions{IO: f.IOStreams, Config: f.Config, Store: storeFunc(f), Actor: actorFunc(f), Status: status}
 	cmd.Args = slugArg
+	cmdutil.CompleteTenantArg(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		opts.Slug = args[0]
 		if runF != nil {

@@ -48,6 +48,7 @@ and the status and rate limits are operator-only. A tenant is named by its
 slug or its id. Every change is recorded in the tenant's audit log with the actor
 "operator:<login name of the person running parkctl>"; a deletion, which takes
 that log with it, as a platform event.`,
+		Example: "  parkctl tenant create --name \"Acme Parking\" --slug acme\n  parkctl tenant list\n  parkctl tenant suspend acme --yes",
 	}
 	cmd.AddCommand(
 		NewCmdCreate(f, nil),

@@ -125,6 +125,7 @@ never changes. Invalid values exit 2, an unknown slug 3.`),
 		bursts[policy] = fl.Int(policy+"-burst", 0, fmt.Sprintf("%s burst: requests allowed at once", policy))
 	}
 	fl.StringSliceVar(&reset, "reset-limits", nil, "return these policies (api, webhook, orphan) to the platform defaults")
+	cmdutil.CompleteTenantArg(cmd)
 	return cmd
 }
 
