@@ -55,6 +55,28 @@ var UsersGrants = map[string][]string{
 	"PUBLIC":    {},
 }
 
+// MaintFunctions are the SECURITY DEFINER functions park_maint may own: the
+// parameterless counts behind parkd's cross-tenant gauges. Any other
+// function of park_maint's is a catalog problem, so widening its reach
+// takes a change here as well as a migration.
+var MaintFunctions = []string{
+	"maint.orphan_device_counts()",         // park_orphan_devices (00010)
+	"maint.reservation_integrity_counts()", // park_reservation_integrity_findings (00015)
+}
+
+// MaintGrants is every privilege park_maint may hold on the relations of
+// schema public, by relation, as UsersGrants writes them: exactly the
+// columns MaintFunctions read, and nothing that writes.
+var MaintGrants = map[string][]string{
+	"public.orphan_devices":        {"SELECT (status)", "SELECT (tenant_id)"},
+	"public.reservation_conflicts": {"SELECT"},
+	"public.reservations": {
+		"SELECT (created_at)", "SELECT (during)", "SELECT (id)", "SELECT (space_id)", "SELECT (status)",
+		"SELECT (tenant_id)",
+	},
+	"public.spaces": {"SELECT (deleted_at)", "SELECT (id)", "SELECT (tenant_id)"},
+}
+
 // Report lists the invariants Verify found broken; empty means clean.
 type Report struct {
 	Problems []string `json:"problems"`
@@ -190,11 +212,13 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 //   - one of RequiredConstraints missing (the reservations EXCLUDE
 //     constraint, the composite tenant foreign keys);
 //   - a SECURITY DEFINER function not owned by park_auth or park_maint
-//     (whose functions take no parameters), without
+//     (whose functions take no parameters and are MaintFunctions), without
 //     search_path = pg_catalog, pg_temp, executable by PUBLIC or not by
 //     park_app;
 //   - a privilege on public.users held by park_app, park_auth or PUBLIC
 //     other than exactly UsersGrants;
+//   - a privilege of park_maint on a relation of public other than exactly
+//     MaintGrants;
 //   - app_tenant_id() missing or not STABLE;
 //   - an object not owned by park_owner (SECURITY DEFINER functions aside);
 //   - park_app owning anything, bypassing RLS, being a superuser or a member
@@ -328,6 +352,8 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		switch {
 		case d.owner == "park_maint" && !strings.HasSuffix(d.name, "()"):
 			add("function %s: park_maint's SECURITY DEFINER functions take no parameters", d.name)
+		case d.owner == "park_maint" && !slices.Contains(MaintFunctions, d.name):
+			add("function %s: owned by park_maint but not one of its known functions", d.name)
 		case d.owner != "park_auth" && d.owner != "park_maint":
 			add("function %s: SECURITY DEFINER owned by %s, not park_auth or park_maint", d.name, d.owner)
 		}
@@ -356,6 +382,25 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		for _, w := range want {
 			if !slices.Contains(got, w) {
 				add("table public.users: %s lacks %s", role, w)
+			}
+		}
+	}
+
+	maint, err := maintGrants(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, rel := range slices.Sorted(maps.Keys(maint)) {
+		for _, g := range maint[rel] {
+			if !slices.Contains(MaintGrants[rel], g) {
+				add("relation %s: park_maint holds %s, beyond what it may hold", rel, g)
+			}
+		}
+	}
+	for _, rel := range slices.Sorted(maps.Keys(MaintGrants)) {
+		for _, w := range MaintGrants[rel] {
+			if !slices.Contains(maint[rel], w) {
+				add("relation %s: park_maint lacks %s", rel, w)
 			}
 		}
 	}
@@ -434,6 +479,40 @@ func usersGrants(ctx context.Context, q Querier) (map[string][]string, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("catalog users grants: %w", err)
+	}
+	return out, nil
+}
+
+// maintGrants reads the privileges granted directly to park_maint on the
+// relations of schema public, table and column, as "PRIV" or
+// "PRIV (column)" by relation, sorted.
+func maintGrants(ctx context.Context, q Querier) (map[string][]string, error) {
+	rows, err := q.Query(ctx, `
+		with acl as (
+		  select c.oid, a.grantee, a.privilege_type, null::name col
+		    from pg_class c join pg_namespace n on n.oid = c.relnamespace, aclexplode(c.relacl) a
+		   where n.nspname = 'public'
+		  union all
+		  select c.oid, a.grantee, a.privilege_type, att.attname
+		    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+		    join pg_attribute att on att.attrelid = c.oid and not att.attisdropped, aclexplode(att.attacl) a
+		   where n.nspname = 'public'
+		)
+		select 'public.' || c.relname, acl.privilege_type || coalesce(' (' || acl.col || ')', '')
+		  from acl join pg_class c on c.oid = acl.oid
+		 where acl.grantee = (select oid from pg_roles where rolname = 'park_maint')
+		 order by 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog maint grants: %w", err)
+	}
+	out := map[string][]string{}
+	var rel, grant string
+	_, err = pgx.ForEachRow(rows, []any{&rel, &grant}, func() error {
+		out[rel] = append(out[rel], grant)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog maint grants: %w", err)
 	}
 	return out, nil
 }
