@@ -40,8 +40,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"scope"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.authFailures, m.keyRequests)
+	// The reasons are known up front: each series starts at 0, so the first
+	// failure after a start shows in rate() and increase() too.
+	for _, reason := range authFailureReasons {
+		m.authFailures.WithLabelValues(reason)
+	}
 	m.ingest = newIngestMetrics(reg)
 	return m
+}
+
+// authFailureReasons are the reason label values of
+// park_auth_failures_total: "missing" and "malformed" from the
+// middleware, the rest from tenancy.AuthFailure.
+var authFailureReasons = []string{
+	"missing", "malformed", "invalid", "expired", "unknown", "revoked", "version",
+	"no_membership", "suspended", "reused",
 }
 
 func (m *metrics) authFailure(reason string) {
