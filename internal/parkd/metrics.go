@@ -12,7 +12,7 @@ type poolCollector struct {
 	pool *pgxpool.Pool
 
 	acquired, idle, constructing, total, max *prometheus.Desc
-	acquires, acquireSeconds                  *prometheus.Desc
+	acquires, acquireSeconds                 *prometheus.Desc
 	waits, waitSeconds, canceled             *prometheus.Desc
 	created, destroyed                       *prometheus.Desc
 }
