@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parkhq/park/tenancy"
 )
 
 // metrics are the per-request series of DESIGN §9. Labels are bounded: the
@@ -40,10 +42,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"scope"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.authFailures, m.keyRequests)
-	// The reasons are known up front: each series starts at 0, so the first
-	// failure after a start shows in rate() and increase() too.
+	// The reasons and scopes are known up front: each series starts at 0,
+	// so the first failure or use after a start shows in rate() and
+	// increase() too.
 	for _, reason := range authFailureReasons {
 		m.authFailures.WithLabelValues(reason)
+	}
+	for _, scope := range tenancy.AllScopes() {
+		m.keyRequests.WithLabelValues(string(scope))
 	}
 	m.ingest = newIngestMetrics(reg)
 	return m
