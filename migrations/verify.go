@@ -64,17 +64,24 @@ var MaintFunctions = []string{
 	"maint.reservation_integrity_counts()", // park_reservation_integrity_findings (00015)
 }
 
-// MaintGrants is every privilege park_maint may hold on the relations of
-// schema public, by relation, as UsersGrants writes them: exactly the
-// columns MaintFunctions read, and nothing that writes.
-var MaintGrants = map[string][]string{
-	"public.orphan_devices":        {"SELECT (status)", "SELECT (tenant_id)"},
-	"public.reservation_conflicts": {"SELECT"},
-	"public.reservations": {
-		"SELECT (created_at)", "SELECT (during)", "SELECT (id)", "SELECT (space_id)", "SELECT (status)",
-		"SELECT (tenant_id)",
-	},
-	"public.spaces": {"SELECT (deleted_at)", "SELECT (id)", "SELECT (tenant_id)"},
+// MaintGrants is every privilege park_maint holds directly on a relation
+// of schema public, as "table: PRIV" or "table: PRIV (column)" (the form of
+// OpsWriteGrants): SELECT on exactly the columns MaintFunctions read, each
+// table behind a FOR SELECT TO park_maint policy, and no write. The catalog
+// check pins the list exactly.
+var MaintGrants = []string{
+	"orphan_devices: SELECT (status)",
+	"orphan_devices: SELECT (tenant_id)",
+	"reservation_conflicts: SELECT",
+	"reservations: SELECT (created_at)",
+	"reservations: SELECT (during)",
+	"reservations: SELECT (id)",
+	"reservations: SELECT (space_id)",
+	"reservations: SELECT (status)",
+	"reservations: SELECT (tenant_id)",
+	"spaces: SELECT (deleted_at)",
+	"spaces: SELECT (id)",
+	"spaces: SELECT (tenant_id)",
 }
 
 // Report lists the invariants Verify found broken; empty means clean.
@@ -217,8 +224,8 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 //     park_app;
 //   - a privilege on public.users held by park_app, park_auth or PUBLIC
 //     other than exactly UsersGrants;
-//   - a privilege of park_maint on a relation of public other than exactly
-//     MaintGrants;
+//   - a privilege held by park_maint on a relation of public other than
+//     exactly MaintGrants;
 //   - app_tenant_id() missing or not STABLE;
 //   - an object not owned by park_owner (SECURITY DEFINER functions aside);
 //   - park_app owning anything, bypassing RLS, being a superuser or a member
@@ -390,18 +397,14 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, rel := range slices.Sorted(maps.Keys(maint)) {
-		for _, g := range maint[rel] {
-			if !slices.Contains(MaintGrants[rel], g) {
-				add("relation %s: park_maint holds %s, beyond what it may hold", rel, g)
-			}
+	for _, g := range maint {
+		if !slices.Contains(MaintGrants, g) {
+			add("park_maint holds %s, beyond what it may hold", g)
 		}
 	}
-	for _, rel := range slices.Sorted(maps.Keys(MaintGrants)) {
-		for _, w := range MaintGrants[rel] {
-			if !slices.Contains(maint[rel], w) {
-				add("relation %s: park_maint lacks %s", rel, w)
-			}
+	for _, w := range MaintGrants {
+		if !slices.Contains(maint, w) {
+			add("park_maint lacks %s", w)
 		}
 	}
 
@@ -483,38 +486,34 @@ func usersGrants(ctx context.Context, q Querier) (map[string][]string, error) {
 	return out, nil
 }
 
-// maintGrants reads the privileges granted directly to park_maint on the
-// relations of schema public, table and column, as "PRIV" or
-// "PRIV (column)" by relation, sorted.
-func maintGrants(ctx context.Context, q Querier) (map[string][]string, error) {
+// maintGrants reads the privileges park_maint holds directly on the
+// relations of schema public, table-wide and per column, in the form of
+// MaintGrants, sorted.
+func maintGrants(ctx context.Context, q Querier) ([]string, error) {
 	rows, err := q.Query(ctx, `
-		with acl as (
-		  select c.oid, a.grantee, a.privilege_type, null::name col
-		    from pg_class c join pg_namespace n on n.oid = c.relnamespace, aclexplode(c.relacl) a
-		   where n.nspname = 'public'
+		with rel as (
+		  select c.oid, c.relname, c.relacl from pg_class c join pg_namespace n on n.oid = c.relnamespace
+		   where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'f')
+		), acl as (
+		  select rel.relname, a.grantee, a.privilege_type, null::name col
+		    from rel, aclexplode(rel.relacl) a
 		  union all
-		  select c.oid, a.grantee, a.privilege_type, att.attname
-		    from pg_class c join pg_namespace n on n.oid = c.relnamespace
-		    join pg_attribute att on att.attrelid = c.oid and not att.attisdropped, aclexplode(att.attacl) a
-		   where n.nspname = 'public'
+		  select rel.relname, a.grantee, a.privilege_type, att.attname
+		    from rel join pg_attribute att on att.attrelid = rel.oid and not att.attisdropped,
+		         aclexplode(att.attacl) a
 		)
-		select 'public.' || c.relname, acl.privilege_type || coalesce(' (' || acl.col || ')', '')
-		  from acl join pg_class c on c.oid = acl.oid
-		 where acl.grantee = (select oid from pg_roles where rolname = 'park_maint')
-		 order by 1, 2`)
+		select relname || ': ' || privilege_type || coalesce(' (' || col || ')', '')
+		  from acl
+		 where grantee = (select oid from pg_roles where rolname = 'park_maint')
+		 order by 1`)
 	if err != nil {
-		return nil, fmt.Errorf("catalog maint grants: %w", err)
+		return nil, fmt.Errorf("catalog park_maint grants: %w", err)
 	}
-	out := map[string][]string{}
-	var rel, grant string
-	_, err = pgx.ForEachRow(rows, []any{&rel, &grant}, func() error {
-		out[rel] = append(out[rel], grant)
-		return nil
-	})
+	grants, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("catalog maint grants: %w", err)
+		return nil, fmt.Errorf("catalog park_maint grants: %w", err)
 	}
-	return out, nil
+	return grants, nil
 }
 
 // CheckAppRole reports what makes park_app more than the server's
