@@ -36,25 +36,6 @@ var RequiredConstraints = []string{
 	"public.refresh_tokens.refresh_tokens_tenant_id_user_id_fkey",
 }
 
-// UsersGrants is every privilege the server's roles (park_app, park_auth)
-// and PUBLIC may hold directly on public.users: a table-wide privilege as
-// "SELECT", a column privilege as "UPDATE (password_hash)". A hash is the
-// key to an account, so the catalog check pins this exactly: park_app
-// reads no hash and updates nothing (00006), and park_auth, the owner of
-// the SECURITY DEFINER functions, reads users for the look-ups and updates
-// password_hash and token_version alone, through auth.swap_password_hash
-// (00007) and auth.change_password (00011).
-var UsersGrants = map[string][]string{
-	"park_app": {
-		"INSERT (created_at)", "INSERT (email)", "INSERT (id)", "INSERT (name)", "INSERT (password_hash)",
-		"INSERT (token_version)", "INSERT (updated_at)",
-		"SELECT (created_at)", "SELECT (email)", "SELECT (id)", "SELECT (name)", "SELECT (token_version)",
-		"SELECT (updated_at)",
-	},
-	"park_auth": {"SELECT", "UPDATE (password_hash)", "UPDATE (token_version)"},
-	"PUBLIC":    {},
-}
-
 // MaintFunctions are the SECURITY DEFINER functions park_maint may own: the
 // parameterless counts behind parkd's cross-tenant gauges. Any other
 // function of park_maint's is a catalog problem, so widening its reach
@@ -82,6 +63,25 @@ var MaintGrants = []string{
 	"spaces: SELECT (deleted_at)",
 	"spaces: SELECT (id)",
 	"spaces: SELECT (tenant_id)",
+}
+
+// UsersGrants is every privilege the server's roles (park_app, park_auth)
+// and PUBLIC may hold directly on public.users: a table-wide privilege as
+// "SELECT", a column privilege as "UPDATE (password_hash)". A hash is the
+// key to an account, so the catalog check pins this exactly: park_app
+// reads no hash and updates nothing (00006), and park_auth, the owner of
+// the SECURITY DEFINER functions, reads users for the look-ups and updates
+// password_hash and token_version alone, through auth.swap_password_hash
+// (00007) and auth.change_password (00011).
+var UsersGrants = map[string][]string{
+	"park_app": {
+		"INSERT (created_at)", "INSERT (email)", "INSERT (id)", "INSERT (name)", "INSERT (password_hash)",
+		"INSERT (token_version)", "INSERT (updated_at)",
+		"SELECT (created_at)", "SELECT (email)", "SELECT (id)", "SELECT (name)", "SELECT (token_version)",
+		"SELECT (updated_at)",
+	},
+	"park_auth": {"SELECT", "UPDATE (password_hash)", "UPDATE (token_version)"},
+	"PUBLIC":    {},
 }
 
 // Report lists the invariants Verify found broken; empty means clean.
@@ -222,10 +222,10 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 //     (whose functions take no parameters and are MaintFunctions), without
 //     search_path = pg_catalog, pg_temp, executable by PUBLIC or not by
 //     park_app;
-//   - a privilege on public.users held by park_app, park_auth or PUBLIC
-//     other than exactly UsersGrants;
 //   - a privilege held by park_maint on a relation of public other than
 //     exactly MaintGrants;
+//   - a privilege on public.users held by park_app, park_auth or PUBLIC
+//     other than exactly UsersGrants;
 //   - app_tenant_id() missing or not STABLE;
 //   - an object not owned by park_owner (SECURITY DEFINER functions aside);
 //   - park_app owning anything, bypassing RLS, being a superuser or a member
@@ -375,6 +375,21 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		}
 	}
 
+	maint, err := maintGrants(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range maint {
+		if !slices.Contains(MaintGrants, g) {
+			add("park_maint holds %s, beyond what it may hold", g)
+		}
+	}
+	for _, w := range MaintGrants {
+		if !slices.Contains(maint, w) {
+			add("park_maint lacks %s", w)
+		}
+	}
+
 	grants, err := usersGrants(ctx, q)
 	if err != nil {
 		return nil, err
@@ -390,21 +405,6 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 			if !slices.Contains(got, w) {
 				add("table public.users: %s lacks %s", role, w)
 			}
-		}
-	}
-
-	maint, err := maintGrants(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	for _, g := range maint {
-		if !slices.Contains(MaintGrants, g) {
-			add("park_maint holds %s, beyond what it may hold", g)
-		}
-	}
-	for _, w := range MaintGrants {
-		if !slices.Contains(maint, w) {
-			add("park_maint lacks %s", w)
 		}
 	}
 
@@ -452,6 +452,36 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 	return append(problems, appProblems...), nil
 }
 
+// maintGrants reads the privileges park_maint holds directly on the
+// relations of schema public, table-wide and per column, in the form of
+// MaintGrants, sorted.
+func maintGrants(ctx context.Context, q Querier) ([]string, error) {
+	rows, err := q.Query(ctx, `
+		with rel as (
+		  select c.oid, c.relname, c.relacl from pg_class c join pg_namespace n on n.oid = c.relnamespace
+		   where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'f')
+		), acl as (
+		  select rel.relname, a.grantee, a.privilege_type, null::name col
+		    from rel, aclexplode(rel.relacl) a
+		  union all
+		  select rel.relname, a.grantee, a.privilege_type, att.attname
+		    from rel join pg_attribute att on att.attrelid = rel.oid and not att.attisdropped,
+		         aclexplode(att.attacl) a
+		)
+		select relname || ': ' || privilege_type || coalesce(' (' || col || ')', '')
+		  from acl
+		 where grantee = (select oid from pg_roles where rolname = 'park_maint')
+		 order by 1`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog park_maint grants: %w", err)
+	}
+	grants, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("catalog park_maint grants: %w", err)
+	}
+	return grants, nil
+}
+
 // usersGrants reads the privileges granted directly on public.users, table
 // and column, to the roles of UsersGrants, as "PRIV" or "PRIV (column)",
 // sorted.
@@ -484,36 +514,6 @@ func usersGrants(ctx context.Context, q Querier) (map[string][]string, error) {
 		return nil, fmt.Errorf("catalog users grants: %w", err)
 	}
 	return out, nil
-}
-
-// maintGrants reads the privileges park_maint holds directly on the
-// relations of schema public, table-wide and per column, in the form of
-// MaintGrants, sorted.
-func maintGrants(ctx context.Context, q Querier) ([]string, error) {
-	rows, err := q.Query(ctx, `
-		with rel as (
-		  select c.oid, c.relname, c.relacl from pg_class c join pg_namespace n on n.oid = c.relnamespace
-		   where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'f')
-		), acl as (
-		  select rel.relname, a.grantee, a.privilege_type, null::name col
-		    from rel, aclexplode(rel.relacl) a
-		  union all
-		  select rel.relname, a.grantee, a.privilege_type, att.attname
-		    from rel join pg_attribute att on att.attrelid = rel.oid and not att.attisdropped,
-		         aclexplode(att.attacl) a
-		)
-		select relname || ': ' || privilege_type || coalesce(' (' || col || ')', '')
-		  from acl
-		 where grantee = (select oid from pg_roles where rolname = 'park_maint')
-		 order by 1`)
-	if err != nil {
-		return nil, fmt.Errorf("catalog park_maint grants: %w", err)
-	}
-	grants, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("catalog park_maint grants: %w", err)
-	}
-	return grants, nil
 }
 
 // CheckAppRole reports what makes park_app more than the server's
