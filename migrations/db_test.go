@@ -93,6 +93,15 @@ func TestCatalogFindsBreaks(t *testing.T) {
 		{"maint definer with a parameter", `CREATE FUNCTION maint.count_for(p uuid) RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'SELECT 1::bigint'; ALTER FUNCTION maint.count_for(uuid) OWNER TO park_maint; REVOKE EXECUTE ON FUNCTION maint.count_for(uuid) FROM PUBLIC; GRANT EXECUTE ON FUNCTION maint.count_for(uuid) TO park_app`, "function maint.count_for(uuid): park_maint's SECURITY DEFINER functions take no parameters"},
 		{"maint count public exec", `GRANT EXECUTE ON FUNCTION maint.orphan_device_counts() TO PUBLIC`, "function maint.orphan_device_counts(): SECURITY DEFINER executable by PUBLIC"},
 		{"app member of maint", `GRANT park_maint TO park_app`, "role park_app: is a member of park_maint"},
+		// park_maint owns exactly its count functions and reads exactly
+		// their columns (00010, 00015).
+		{"integrity counts public exec", `GRANT EXECUTE ON FUNCTION maint.reservation_integrity_counts() TO PUBLIC`, "function maint.reservation_integrity_counts(): SECURITY DEFINER executable by PUBLIC"},
+		{"integrity counts owner", `ALTER FUNCTION maint.reservation_integrity_counts() OWNER TO park_owner`, "function maint.reservation_integrity_counts(): SECURITY DEFINER owned by park_owner, not park_auth or park_maint"},
+		{"unknown maint function", `GRANT CREATE ON SCHEMA maint TO park_maint; CREATE FUNCTION maint.everything() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'SELECT 1::bigint'; ALTER FUNCTION maint.everything() OWNER TO park_maint; REVOKE EXECUTE ON FUNCTION maint.everything() FROM PUBLIC; GRANT EXECUTE ON FUNCTION maint.everything() TO park_app`, "function maint.everything(): owned by park_maint but not one of its known functions"},
+		{"maint deletes reservations", `GRANT DELETE ON reservations TO park_maint`, "park_maint holds reservations: DELETE, beyond what it may hold"},
+		{"maint reads a reservation column more", `GRANT SELECT (cancelled_at) ON reservations TO park_maint`, "park_maint holds reservations: SELECT (cancelled_at), beyond what it may hold"},
+		{"maint reads users", `GRANT SELECT (email) ON users TO park_maint`, "park_maint holds users: SELECT (email), beyond what it may hold"},
+		{"maint lacks conflicts view", `REVOKE SELECT ON reservation_conflicts FROM park_maint`, "park_maint lacks reservation_conflicts: SELECT"},
 		{"exclude dropped", `ALTER TABLE reservations DROP CONSTRAINT reservations_no_overlap`, "constraint public.reservations.reservations_no_overlap: missing"},
 		{"app owns", `CREATE TABLE public.mine (tenant_id uuid); ALTER TABLE mine OWNER TO park_app`, "role park_app: owns relation mine"},
 		// The password writer's grant, exactly (00007).

@@ -36,6 +36,35 @@ var RequiredConstraints = []string{
 	"public.refresh_tokens.refresh_tokens_tenant_id_user_id_fkey",
 }
 
+// MaintFunctions are the SECURITY DEFINER functions park_maint may own: the
+// parameterless counts behind parkd's cross-tenant gauges. Any other
+// function of park_maint's is a catalog problem, so widening its reach
+// takes a change here as well as a migration.
+var MaintFunctions = []string{
+	"maint.orphan_device_counts()",         // park_orphan_devices (00010)
+	"maint.reservation_integrity_counts()", // park_reservation_integrity_findings (00015)
+}
+
+// MaintGrants is every privilege park_maint holds directly on a relation
+// of schema public, as "table: PRIV" or "table: PRIV (column)" (the form of
+// OpsWriteGrants): SELECT on exactly the columns MaintFunctions read, each
+// table behind a FOR SELECT TO park_maint policy, and no write. The catalog
+// check pins the list exactly.
+var MaintGrants = []string{
+	"orphan_devices: SELECT (status)",
+	"orphan_devices: SELECT (tenant_id)",
+	"reservation_conflicts: SELECT",
+	"reservations: SELECT (created_at)",
+	"reservations: SELECT (during)",
+	"reservations: SELECT (id)",
+	"reservations: SELECT (space_id)",
+	"reservations: SELECT (status)",
+	"reservations: SELECT (tenant_id)",
+	"spaces: SELECT (deleted_at)",
+	"spaces: SELECT (id)",
+	"spaces: SELECT (tenant_id)",
+}
+
 // UsersGrants is every privilege the server's roles (park_app, park_auth)
 // and PUBLIC may hold directly on public.users: a table-wide privilege as
 // "SELECT", a column privilege as "UPDATE (password_hash)". A hash is the
@@ -216,9 +245,11 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 //   - one of RequiredConstraints missing (the reservations EXCLUDE
 //     constraint, the composite tenant foreign keys);
 //   - a SECURITY DEFINER function not owned by park_auth or park_maint
-//     (whose functions take no parameters), without
+//     (whose functions take no parameters and are MaintFunctions), without
 //     search_path = pg_catalog, pg_temp, executable by PUBLIC or not by
 //     park_app;
+//   - a privilege held by park_maint on a relation of public other than
+//     exactly MaintGrants;
 //   - a privilege on public.users held by park_app, park_auth or PUBLIC
 //     other than exactly UsersGrants;
 //   - a privilege other than SELECT held by park_ops on a relation of
@@ -358,6 +389,8 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		switch {
 		case d.owner == "park_maint" && !strings.HasSuffix(d.name, "()"):
 			add("function %s: park_maint's SECURITY DEFINER functions take no parameters", d.name)
+		case d.owner == "park_maint" && !slices.Contains(MaintFunctions, d.name):
+			add("function %s: owned by park_maint but not one of its known functions", d.name)
 		case d.owner != "park_auth" && d.owner != "park_maint":
 			add("function %s: SECURITY DEFINER owned by %s, not park_auth or park_maint", d.name, d.owner)
 		}
@@ -369,6 +402,21 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		}
 		if !d.app {
 			add("function %s: SECURITY DEFINER not executable by park_app", d.name)
+		}
+	}
+
+	maint, err := maintGrants(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range maint {
+		if !slices.Contains(MaintGrants, g) {
+			add("park_maint holds %s, beyond what it may hold", g)
+		}
+	}
+	for _, w := range MaintGrants {
+		if !slices.Contains(maint, w) {
+			add("park_maint lacks %s", w)
 		}
 	}
 
@@ -473,6 +521,36 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		return nil, err
 	}
 	return append(problems, appProblems...), nil
+}
+
+// maintGrants reads the privileges park_maint holds directly on the
+// relations of schema public, table-wide and per column, in the form of
+// MaintGrants, sorted.
+func maintGrants(ctx context.Context, q Querier) ([]string, error) {
+	rows, err := q.Query(ctx, `
+		with rel as (
+		  select c.oid, c.relname, c.relacl from pg_class c join pg_namespace n on n.oid = c.relnamespace
+		   where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'f')
+		), acl as (
+		  select rel.relname, a.grantee, a.privilege_type, null::name col
+		    from rel, aclexplode(rel.relacl) a
+		  union all
+		  select rel.relname, a.grantee, a.privilege_type, att.attname
+		    from rel join pg_attribute att on att.attrelid = rel.oid and not att.attisdropped,
+		         aclexplode(att.attacl) a
+		)
+		select relname || ': ' || privilege_type || coalesce(' (' || col || ')', '')
+		  from acl
+		 where grantee = (select oid from pg_roles where rolname = 'park_maint')
+		 order by 1`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog park_maint grants: %w", err)
+	}
+	grants, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("catalog park_maint grants: %w", err)
+	}
+	return grants, nil
 }
 
 // usersGrants reads the privileges granted directly on public.users, table

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // handleHealthz answers liveness: the process serves HTTP. It touches no
@@ -33,22 +35,11 @@ type readyAnswer struct {
 func (s *server) handleReadyz() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
-		errs := make([]error, len(s.deps.Checks))
-		var wg sync.WaitGroup
-		for i, c := range s.deps.Checks {
-			wg.Go(func() {
-				ctx, cancel := context.WithTimeout(r.Context(), s.deps.ReadyTimeout)
-				defer cancel()
-				errs[i] = c.Probe(ctx)
-			})
-		}
-		wg.Wait()
-
+		errs := s.probe(r.Context())
 		checks := map[string]string{}
 		var down []string
 		status := "ok"
 		for i, c := range s.deps.Checks {
-			s.ready.record(r.Context(), s.logger, c, errs[i])
 			switch {
 			case errs[i] == nil:
 				checks[c.Name] = "ok"
@@ -77,6 +68,64 @@ func (s *server) handleReadyz() http.Handler {
 		writeProblem(w, p)
 		return nil
 	})
+}
+
+// probe runs every Check concurrently, each within Deps.ReadyTimeout, and
+// returns their errors in the order of Deps.Checks. Each outcome is
+// recorded, so an outage is logged when it starts and ends, whether
+// /readyz or a scrape of /metrics saw it.
+func (s *server) probe(ctx context.Context) []error {
+	errs := make([]error, len(s.deps.Checks))
+	var wg sync.WaitGroup
+	for i, c := range s.deps.Checks {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, s.deps.ReadyTimeout)
+			defer cancel()
+			errs[i] = c.Probe(ctx)
+		})
+	}
+	wg.Wait()
+	for i, c := range s.deps.Checks {
+		s.ready.record(ctx, s.logger, c, errs[i])
+	}
+	return errs
+}
+
+// readinessCollector reports, when scraped, park_ready (1 when /readyz
+// would answer 200) and park_dependency_up{dependency} (1 while the
+// dependency's check passes), from the same checks as /readyz, so
+// readiness can be alerted on without a prober.
+type readinessCollector struct {
+	s         *server
+	ready, up *prometheus.Desc
+}
+
+func newReadinessCollector(s *server) *readinessCollector {
+	return &readinessCollector{s: s,
+		ready: prometheus.NewDesc("park_ready",
+			"1 when the server is ready (what /readyz answers with 200: every dependency up, or only degraded), else 0.", nil, nil),
+		up: prometheus.NewDesc("park_dependency_up",
+			"1 while the dependency's readiness check passes, else 0 (a Redis the server can serve without is then degraded, not down).",
+			[]string{"dependency"}, nil),
+	}
+}
+
+func (c *readinessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.ready; ch <- c.up }
+
+func (c *readinessCollector) Collect(ch chan<- prometheus.Metric) {
+	errs := c.s.probe(context.Background())
+	ready := 1.0
+	for i, chk := range c.s.deps.Checks {
+		up := 1.0
+		if errs[i] != nil {
+			up = 0
+			if !chk.Degrades {
+				ready = 0
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, chk.Name)
+	}
+	ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, ready)
 }
 
 // readiness remembers each check's last state so that an outage is logged

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parkhq/park/tenancy"
 )
 
 // metrics are the per-request series of DESIGN §9. Labels are bounded: the
@@ -40,8 +42,25 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"scope"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.authFailures, m.keyRequests)
+	// The reasons and scopes are known up front: each series starts at 0,
+	// so the first failure or use after a start shows in rate() and
+	// increase() too.
+	for _, reason := range authFailureReasons {
+		m.authFailures.WithLabelValues(reason)
+	}
+	for _, scope := range tenancy.AllScopes() {
+		m.keyRequests.WithLabelValues(string(scope))
+	}
 	m.ingest = newIngestMetrics(reg)
 	return m
+}
+
+// authFailureReasons are the reason label values of
+// park_auth_failures_total: "missing" and "malformed" from the
+// middleware, the rest from tenancy.AuthFailure.
+var authFailureReasons = []string{
+	"missing", "malformed", "invalid", "expired", "unknown", "revoked", "version",
+	"no_membership", "suspended", "reused",
 }
 
 func (m *metrics) authFailure(reason string) {

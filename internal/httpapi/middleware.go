@@ -149,17 +149,33 @@ func (s *server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// requestID keeps a caller's X-Request-Id when it is short and plain (so it
-// cannot forge log structure) and makes a new one otherwise.
+// requestID keeps a caller's X-Request-Id when it is well-formed (1 to
+// MaxRequestIDLen characters of A-Z a-z 0-9 . _ -, so it cannot forge log
+// structure or smuggle anything into a header) and makes a new one
+// otherwise; a malformed id is dropped, never logged.
 func requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && strings.IndexFunc(id, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')
-	}) < 0 {
+	if id := r.Header.Get("X-Request-Id"); validRequestID(id) {
 		return id
 	}
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// MaxRequestIDLen is the longest X-Request-Id a caller's id is kept at.
+const MaxRequestIDLen = 128
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > MaxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // clientIP is the address of the client: the TCP peer, or, when the peer is

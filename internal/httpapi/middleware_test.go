@@ -113,13 +113,44 @@ func TestRequestLogAndMetricsUseThePattern(t *testing.T) {
 	}
 }
 
-func TestBadRequestIDIsReplaced(t *testing.T) {
+// TestRequestIDs: a well-formed X-Request-Id (1–128 of A-Za-z0-9._-) is
+// kept, echoed and logged; anything else is replaced by a fresh id, which
+// is what the response, the log line and a problem's correlation_id carry:
+// the malformed id itself is never logged.
+func TestRequestIDs(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Deps{}, nil)
-	for _, id := range []string{"has space", `{"json":1}`, strings.Repeat("a", 65)} {
+	for _, id := range []string{"req-42", "a.b_C-9", strings.Repeat("a", 128), "0"} {
 		w := f.do(t, "GET", "/healthz", nil, "X-Request-Id", id)
-		if got := w.Header().Get("X-Request-Id"); got == id || got == "" {
+		if got := w.Header().Get("X-Request-Id"); got != id {
+			t.Errorf("well-formed request id %q answered as %q", id, got)
+		}
+	}
+	bad := []string{"has space", `{"json":1}`, strings.Repeat("b", 129), "evil\nline", "ctl\x01x", "tab\tx",
+		"caf\u00e9", "quote\"x", "semi;x", "slash/x", "\u202eRTL"}
+	for _, id := range bad {
+		w := f.do(t, "GET", "/nowhere", nil, "X-Request-Id", id)
+		got := w.Header().Get("X-Request-Id")
+		if got == id || !validRequestID(got) {
 			t.Errorf("request id %q kept as %q", id, got)
+		}
+		if p := problemOf(t, w); p["correlation_id"] != got {
+			t.Errorf("correlation_id %v, X-Request-Id %q", p["correlation_id"], got)
+		}
+	}
+	lines := f.log.lines(t, "request")
+	if len(lines) != 4+len(bad) {
+		t.Fatalf("%d request lines", len(lines))
+	}
+	for i, l := range lines[4:] {
+		if id, _ := l["request_id"].(string); !validRequestID(id) || id == bad[i] {
+			t.Errorf("logged request id %q for %q", id, bad[i])
+		}
+	}
+	log := f.log.b.String()
+	for _, frag := range []string{"has space", strings.Repeat("b", 129), "evil", "ctl", "caf", "RTL", "semi"} {
+		if strings.Contains(log, frag) {
+			t.Errorf("a malformed request id reached the log: %q", frag)
 		}
 	}
 }

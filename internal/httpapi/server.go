@@ -168,8 +168,15 @@ func newServer(deps Deps) *server {
 // no prefix length: programming errors (parkd validates its settings).
 func NewServer(deps Deps) http.Handler {
 	s := newServer(deps)
-	s.metrics = newMetrics(s.deps.Registry)
+	s.registerMetrics()
 	return s.handler(s.routes())
+}
+
+// registerMetrics makes the server's series in its registry: the
+// per-request ones and the readiness gauges.
+func (s *server) registerMetrics() {
+	s.metrics = newMetrics(s.deps.Registry)
+	s.deps.Registry.MustRegister(newReadinessCollector(s))
 }
 
 // handler serves routes behind the common middleware.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -70,7 +71,7 @@ func newFixture(t *testing.T, deps Deps, routes func(s *server) []Route) *fixtur
 		deps.Registry = prometheus.NewRegistry()
 	}
 	s := newServer(deps)
-	s.metrics = newMetrics(deps.Registry)
+	s.registerMetrics()
 	if routes == nil {
 		routes = (*server).routes
 	}
@@ -196,6 +197,66 @@ func TestReadyzDegraded(t *testing.T) {
 	w := closed.do(t, "GET", "/readyz", nil)
 	if p := problemOf(t, w); w.Code != 503 || p["checks"].(map[string]any)["redis"] != "down" {
 		t.Fatalf("not degrading: %d %s", w.Code, w.Body)
+	}
+}
+
+// gauges returns every sample of the gauges named, as "name{labels} value"
+// sorted, from a scrape of reg.
+func gauges(t *testing.T, reg *prometheus.Registry, names ...string) string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, mf := range mfs {
+		if !slices.Contains(names, mf.GetName()) {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			out = append(out, fmt.Sprintf("%s{%s} %g", mf.GetName(), labels(m), m.GetGauge().GetValue()))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
+}
+
+// TestReadinessGauges: a scrape runs the readiness checks, so readiness can
+// be alerted on with no prober: park_ready is what /readyz would answer,
+// park_dependency_up each check; an outage a scrape sees is logged once.
+func TestReadinessGauges(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	pgErr, redisErr := error(nil), error(nil)
+	probe := func(e *error) func(context.Context) error {
+		return func(context.Context) error { mu.Lock(); defer mu.Unlock(); return *e }
+	}
+	set := func(e *error, v error) { mu.Lock(); defer mu.Unlock(); *e = v }
+	f := newFixture(t, Deps{Checks: []Check{
+		{Name: "postgres", Probe: probe(&pgErr)},
+		{Name: "redis", Probe: probe(&redisErr), Degrades: true},
+	}}, nil)
+	scrape := func() string { return gauges(t, f.reg, "park_ready", "park_dependency_up") }
+
+	if got := scrape(); got != "park_dependency_up{dependency=postgres} 1\npark_dependency_up{dependency=redis} 1\npark_ready{} 1" {
+		t.Fatalf("all up:\n%s", got)
+	}
+	set(&redisErr, errors.New("redis down"))
+	if got := scrape(); got != "park_dependency_up{dependency=postgres} 1\npark_dependency_up{dependency=redis} 0\npark_ready{} 1" {
+		t.Fatalf("redis degraded:\n%s", got)
+	}
+	set(&pgErr, errors.New("postgres down"))
+	for range 2 {
+		if got := scrape(); got != "park_dependency_up{dependency=postgres} 0\npark_dependency_up{dependency=redis} 0\npark_ready{} 0" {
+			t.Fatalf("postgres down:\n%s", got)
+		}
+	}
+	if down := f.log.lines(t, "dependency down"); len(down) != 1 || down[0]["check"] != "postgres" {
+		t.Fatalf("down lines: %v", down)
+	}
+	set(&pgErr, nil)
+	if got := scrape(); !strings.HasSuffix(got, "park_ready{} 1") {
+		t.Fatalf("recovered:\n%s", got)
 	}
 }
 

@@ -106,7 +106,9 @@ func (s *server) handleWebhook(src ingest.Source) http.Handler {
 		if err != nil {
 			var de *ingest.DecodeError
 			if errors.As(err, &de) {
-				s.metrics.uplink(src, "rejected")
+				s.metrics.uplink(src, uplinkRejected)
+			} else {
+				s.metrics.uplink(src, uplinkError)
 			}
 			return err
 		}
@@ -354,7 +356,7 @@ func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
 	m := &ingestMetrics{
 		uplinks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "park_uplinks_total",
-			Help: "Webhook uplinks answered, by source and result (stored, duplicate, orphan, orphan_dropped, ignored, rejected).",
+			Help: "Webhook uplinks answered, by source and result (stored, duplicate, orphan, orphan_dropped, ignored, rejected, error).",
 		}, []string{"source", "result"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "park_webhook_auth_failures_total",
@@ -362,8 +364,29 @@ func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
 		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.uplinks, m.authFailures)
+	// Every series starts at 0, so the first error after a start shows in
+	// rate() and increase() too.
+	for _, src := range []ingest.Source{ingest.SourceChirpStack, ingest.SourceTTS, ingest.SourceGeneric} {
+		for _, st := range []ingest.Status{ingest.StatusStored, ingest.StatusDuplicate, ingest.StatusOrphan,
+			ingest.StatusOrphanDropped, ingest.StatusIgnored, uplinkRejected, uplinkError} {
+			m.uplinks.WithLabelValues(string(src), string(st))
+		}
+	}
+	for _, r := range []ingest.Reason{ingest.ReasonMissing, ingest.ReasonMalformed, ingest.ReasonExpired,
+		ingest.ReasonMismatch, ingest.ReasonReplay, ingest.ReasonNoSecret, "suspended"} {
+		m.authFailures.WithLabelValues(string(r))
+	}
 	return m
 }
+
+// Results of park_uplinks_total besides the ingest statuses: rejected is a
+// malformed uplink (400, nothing written), error one that failed on the
+// server's side (5xx: not stored, or not known to be; ChirpStack does not
+// resend it).
+const (
+	uplinkRejected ingest.Status = "rejected"
+	uplinkError    ingest.Status = "error"
+)
 
 func (m *metrics) uplink(src ingest.Source, result ingest.Status) {
 	if m != nil {

@@ -260,3 +260,47 @@ func TestWebhookSecretRevokedAtOnce(t *testing.T) {
 		t.Fatalf("a revoked secret: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestWebhookServerErrorsCounted: an uplink the server failed to store (a
+// 5xx; here the writer is shut down) counts as result "error", a malformed
+// one as "rejected", and both series exist at 0 before anything happens,
+// so an alert's rate() sees the first one.
+func TestWebhookServerErrorsCounted(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	writer, err := ingest.NewWriter(e.deps.IngestStore.StoreBatch, ingest.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deps := e.deps
+	deps.Ingest = ingest.NewIntake(deps.Tenancy.WebhookTenant, deps.IngestStore, writer, ingest.IntakeOptions{Now: e.clock.Now})
+	deps.Registry, deps.ServeMetrics = nil, true
+	h := NewServer(deps)
+	scrape := func() string {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+		return w.Body.String()
+	}
+	for _, want := range []string{`park_uplinks_total{result="error",source="generic"} 0`, `park_uplinks_total{result="rejected",source="tts"} 0`,
+		`park_auth_failures_total{reason="expired"} 0`, `park_webhook_auth_failures_total{reason="replay"} 0`} {
+		if !strings.Contains(scrape(), want) {
+			t.Errorf("metrics lack %s before any request", want)
+		}
+	}
+	if w := e.hook(t, h, "/api/v1/webhooks/uplink/alpha", `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":1,"id":"x"}`,
+		"Authorization", "Bearer "+a.webhookToken); w.Code != 503 {
+		t.Fatalf("uplink to a closed writer: %d %s", w.Code, w.Body)
+	}
+	if w := e.hook(t, h, "/api/v1/webhooks/uplink/alpha", `{"f_cnt":1}`, "Authorization", "Bearer "+a.webhookToken); w.Code != 400 {
+		t.Fatalf("malformed uplink: %d %s", w.Code, w.Body)
+	}
+	for _, want := range []string{`park_uplinks_total{result="error",source="generic"} 1`, `park_uplinks_total{result="rejected",source="generic"} 1`} {
+		if !strings.Contains(scrape(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -62,6 +62,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newPoolCollector(pool),
+		reservation.NewIntegrityCollector(reservation.NewStore(store, reservation.Options{}),
+			reservation.IntegrityCollectorOptions{Timeout: gaugeTimeout, Logger: logger}),
 	)
 	auth, err := newAuth(cfg, store, reg)
 	if err != nil {
