@@ -21,7 +21,8 @@ func newTenant(t *testing.T, db *pgtest.DB) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
 	if _, err := db.AdminPool(t).Exec(context.Background(),
-		`INSERT INTO tenants (id, name, slug) VALUES ($1, 'Dedupe', $2)`, id, "d-"+id.String()[:8]); err != nil {
+		`WITH t AS (INSERT INTO tenants (id, name, slug) VALUES ($1, 'Dedupe', $2) RETURNING id, slug)
+		 INSERT INTO tenant_slugs (slug, tenant_id) SELECT slug, id FROM t`, id, "d-"+id.String()[:8]); err != nil {
 		t.Fatal(err)
 	}
 	return id

@@ -132,6 +132,42 @@ func TestCatalogFindsBreaks(t *testing.T) {
 			"table public.webhook_secrets: no foreign key on tenant_id with ON DELETE CASCADE to tenants or a tenant table, so deleting a tenant would leave its rows"},
 		{"cascade on another column", `ALTER TABLE spaces DROP CONSTRAINT spaces_tenant_id_site_id_fkey; ALTER TABLE spaces ADD FOREIGN KEY (tenant_id, site_id) REFERENCES sites (tenant_id, id) ON DELETE RESTRICT`,
 			"table public.spaces: no foreign key on tenant_id with ON DELETE CASCADE to tenants or a tenant table, so deleting a tenant would leave its rows"},
+		// Citus's rules (00018): every table declares its role; distributed
+		// tables keep tenant_id NOT NULL in every key and in foreign keys
+		// between them and carry no trigger; reference tables reference no
+		// distributed table.
+		{"citus role missing", `COMMENT ON TABLE sites IS 'Parking sites.'`,
+			"table public.sites: its comment declares no Citus role (citus: distributed or citus: reference)"},
+		{"new table unmarked", `CREATE TABLE public.gizmos (tenant_id uuid NOT NULL REFERENCES tenants ON DELETE CASCADE, id uuid, PRIMARY KEY (tenant_id, id)); ALTER TABLE gizmos OWNER TO park_owner`,
+			"table public.gizmos: its comment declares no Citus role (citus: distributed or citus: reference)"},
+		{"citus role twice", `COMMENT ON TABLE sites IS 'citus: distributed, or citus: reference'`,
+			"table public.sites: its comment declares more than one Citus role (distributed, reference)"},
+		{"distributed tenant_id nullable", `ALTER TABLE audit_events ALTER COLUMN tenant_id DROP NOT NULL`,
+			"table public.audit_events: citus: distributed, but tenant_id is nullable"},
+		{"distributed without tenant_id", `COMMENT ON TABLE users IS 'citus: distributed'`,
+			"table public.users: citus: distributed, but has no tenant_id column to be distributed by"},
+		{"global unique key id", `ALTER TABLE api_keys ADD CONSTRAINT api_keys_key_id_key UNIQUE (key_id)`,
+			"table public.api_keys: citus: distributed, but its unique key api_keys_key_id_key does not include tenant_id"},
+		{"global unique slug index", `CREATE UNIQUE INDEX tenants_slug_key ON tenants (slug)`,
+			"table public.tenants: citus: distributed, but its unique key tenants_slug_key does not include id"},
+		{"primary key on id alone", `CREATE TABLE public.gadgets (tenant_id uuid NOT NULL REFERENCES tenants ON DELETE CASCADE, id uuid PRIMARY KEY); ALTER TABLE gadgets OWNER TO park_owner; COMMENT ON TABLE gadgets IS 'citus: distributed'`,
+			"table public.gadgets: citus: distributed, but its primary key gadgets_pkey does not include tenant_id"},
+		{"exclusion without tenant", `ALTER TABLE reservations DROP CONSTRAINT reservations_no_overlap; ALTER TABLE reservations ADD CONSTRAINT reservations_no_overlap EXCLUDE USING gist (space_id WITH =, during WITH &&) WHERE (status = 'confirmed')`,
+			"table public.reservations: citus: distributed, but its exclusion constraint reservations_no_overlap does not include tenant_id"},
+		{"exclusion on tenant without =", `ALTER TABLE reservations DROP CONSTRAINT reservations_no_overlap; ALTER TABLE reservations ADD CONSTRAINT reservations_no_overlap EXCLUDE USING gist (tenant_id WITH <>, space_id WITH =, during WITH &&) WHERE (status = 'confirmed')`,
+			"table public.reservations: citus: distributed, but its exclusion constraint reservations_no_overlap does not compare tenant_id with ="},
+		{"foreign key not on tenant", `ALTER TABLE sites ADD CONSTRAINT sites_id_fkey FOREIGN KEY (id) REFERENCES tenants (id)`,
+			"table public.sites: citus: distributed, but its foreign key sites_id_fkey to distributed table public.tenants does not pair tenant_id with public.tenants.id"},
+		{"foreign key crossing tenant columns", `ALTER TABLE reservations ADD CONSTRAINT reservations_crossed_fkey FOREIGN KEY (space_id, tenant_id) REFERENCES spaces (tenant_id, id)`,
+			"table public.reservations: citus: distributed, but its foreign key reservations_crossed_fkey to distributed table public.spaces does not pair tenant_id with public.spaces.tenant_id"},
+		{"trigger on distributed", `CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN NEW.updated_at := now(); RETURN NEW; END'; CREATE TRIGGER sites_touch BEFORE UPDATE ON sites FOR EACH ROW EXECUTE FUNCTION touch()`,
+			"table public.sites: citus: distributed, but has trigger sites_touch (Citus refuses triggers on distributed tables)"},
+		{"reference references distributed", `ALTER TABLE tenant_slugs ADD CONSTRAINT tenant_slugs_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE`,
+			"table public.tenant_slugs: citus: reference, but its foreign key tenant_slugs_tenant_fkey references distributed table public.tenants"},
+		{"tenant table as reference", `COMMENT ON TABLE webhook_secrets IS 'citus: reference'`,
+			"table public.webhook_secrets: citus: reference with tenant_id, but not one of the look-up tables (migrations.LookupTables) that tenant deletion clears"},
+		{"ops deletes platform events", `GRANT DELETE ON platform_events TO park_ops`, "park_ops holds platform_events: DELETE, beyond what it may hold"},
+		{"ops lacks slug delete", `REVOKE DELETE ON tenant_slugs FROM park_ops`, "park_ops lacks tenant_slugs: DELETE"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,13 +309,25 @@ func TestNoTenantSeesNothing(t *testing.T) {
 	}
 }
 
+// TestTenantIsolation: in every tenant table, a tenant reads, changes and
+// writes its own rows only, with either tenant prologue (set_config, and
+// the SET LOCAL of a Citus coordinator).
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
+	for _, prologue := range tenancy.TenantPrologues() {
+		t.Run(string(prologue), func(t *testing.T) {
+			t.Parallel()
+			tenantIsolation(t, prologue)
+		})
+	}
+}
+
+func tenantIsolation(t *testing.T, prologue tenancy.TenantPrologue) {
 	db := pgtest.NewDB(t)
 	admin := db.AdminPool(t)
 	a := seedTenant(t, admin, "alpha")
 	b := seedTenant(t, admin, "bravo")
-	store := tenancy.NewStore(db.ServerPool(t, 2))
+	store := tenancy.NewStore(db.ServerPool(t, 2), tenancy.WithTenantPrologue(prologue))
 	ctx := context.Background()
 
 	for _, table := range tenantTables(t, admin) {

@@ -33,14 +33,14 @@ func seedTenant(t *testing.T, admin *pgxpool.Pool, slug string) fixture {
 		Tenant: uuid.New(), User: uuid.New(), Site: uuid.New(), Space: uuid.New(),
 		Slug: slug, SensorEUI: randHex(8),
 	}
-	orphanEUI := randHex(8)
+	orphanEUI, keyID := randHex(8), randHex(8)
 	stmts := fixtureStatements()
 	args := [][]any{
 		{f.Tenant, "Tenant " + slug, slug},
 		{f.User, slug + "@example.com", "User " + slug},
 		{f.Tenant, f.User},
 		{f.Tenant, f.User},
-		{f.Tenant, randHex(8), f.User},
+		{f.Tenant, keyID, f.User},
 		{f.Tenant, f.Site},
 		{f.Tenant, f.Space, f.Site, f.SensorEUI},
 		{f.Tenant},
@@ -50,6 +50,8 @@ func seedTenant(t *testing.T, admin *pgxpool.Pool, slug string) fixture {
 		{f.Tenant, f.SensorEUI},
 		{f.Tenant, orphanEUI},
 		{f.Tenant},
+		{slug, f.Tenant},
+		{keyID, f.Tenant},
 	}
 	b := &pgx.Batch{}
 	for i, s := range stmts {
@@ -88,6 +90,8 @@ func fixtureStatements() []fixtureStmt {
 		{"orphan_devices", `INSERT INTO orphan_devices (tenant_id, dev_eui, first_seen_at, last_seen_at) VALUES ($1, $2, now(), now())`},
 		{"webhook_secrets", `INSERT INTO webhook_secrets (tenant_id, id, mode, sealed, key_version)
 			VALUES ($1, gen_random_uuid(), 'token', '\x00'::bytea, 1)`},
+		{"tenant_slugs", `INSERT INTO tenant_slugs (slug, tenant_id) VALUES ($1, $2)`},
+		{"api_key_ids", `INSERT INTO api_key_ids (key_id, tenant_id) VALUES ($1, $2)`},
 	}
 }
 

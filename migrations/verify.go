@@ -17,6 +17,7 @@ import (
 var GlobalTables = []string{
 	"public.goose_db_version", // the migration ledger
 	"public.users",            // people, who may belong to several tenants
+	"public.platform_events",  // audit events that belong to no tenant (00018)
 }
 
 // UnkeyedTenantTables are tenant tables that deliberately have no primary
@@ -93,13 +94,19 @@ var UsersGrants = map[string][]string{
 // operators alone may: tenants (status, limits; DELETE for `parkctl tenant
 // delete`, 00012, whose foreign keys cascade to every tenant table), users
 // (`parkctl user`), the revocation of an account's refresh tokens on an
-// operator's password reset (00013), platform audit events, and the expired idempotency keys
-// that `parkctl reservations prune-keys` deletes (00005, 00006).
+// operator's password reset (00013), audit events (a tenant's, and platform
+// events in their own table, 00018), the global look-up rows of a tenant
+// it deletes (00018: no foreign key cascades to them), and the expired
+// idempotency keys that `parkctl reservations prune-keys` deletes (00005,
+// 00006).
 var OpsWriteGrants = []string{
+	"api_key_ids: DELETE",
 	"audit_events: INSERT",
 	"idempotency_keys: DELETE",
 	"idempotency_keys: UPDATE (expires_at)",
+	"platform_events: INSERT",
 	"refresh_tokens: UPDATE (revoked_at)",
+	"tenant_slugs: DELETE",
 	"tenants: DELETE",
 	"tenants: INSERT",
 	"tenants: UPDATE",
@@ -233,6 +240,44 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("check reservation_conflicts: %w", err)
 	}
+
+	// The look-up tables (LookupTables) are kept in step with tenants and
+	// api_keys by the stores, not by foreign keys. Before migration 00018
+	// (reported above as not applied) there are none.
+	var haveLookups bool
+	if err := tx.QueryRow(ctx, `select to_regclass('public.tenant_slugs') is not null
+		and to_regclass('public.api_key_ids') is not null`).Scan(&haveLookups); err != nil {
+		return nil, fmt.Errorf("check look-up tables: %w", err)
+	}
+	if !haveLookups {
+		return problems, nil
+	}
+	rows, err = tx.Query(ctx, `
+		select * from (
+		  select format('tenant %s: its slug %s has no tenant_slugs row', t.id, t.slug)
+		    from tenants t
+		   where not exists (select 1 from tenant_slugs s where s.tenant_id = t.id and s.slug = t.slug)
+		  union all
+		  select format('tenant_slugs row %s: names tenant %s, which does not exist or has another slug', s.slug, s.tenant_id)
+		    from tenant_slugs s
+		   where not exists (select 1 from tenants t where t.id = s.tenant_id and t.slug = s.slug)
+		  union all
+		  select format('API key %s of tenant %s: has no api_key_ids row', k.key_id, k.tenant_id)
+		    from api_keys k
+		   where not exists (select 1 from api_key_ids i where i.key_id = k.key_id and i.tenant_id = k.tenant_id)
+		  union all
+		  select format('api_key_ids row %s: names tenant %s, which has no API key with that id', i.key_id, i.tenant_id)
+		    from api_key_ids i
+		   where not exists (select 1 from api_keys k where k.key_id = i.key_id and k.tenant_id = i.tenant_id)
+		) p order by 1 limit 100`)
+	if err != nil {
+		return nil, fmt.Errorf("check look-up tables: %w", err)
+	}
+	lookups, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("check look-up tables: %w", err)
+	}
+	problems = append(problems, lookups...)
 	return problems, nil
 }
 
@@ -240,7 +285,8 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 //   - a table with tenant_id (or tenants, or users) without ENABLE and FORCE
 //     row-level security, or without a policy;
 //   - a table that is neither tenant-scoped nor in GlobalTables;
-//   - a tenant table whose primary key does not lead with tenant_id;
+//   - a tenant table (LookupTables aside) whose primary key does not lead
+//     with tenant_id;
 //   - a view that is not security_invoker;
 //   - one of RequiredConstraints missing (the reservations EXCLUDE
 //     constraint, the composite tenant foreign keys);
@@ -254,8 +300,12 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 //     other than exactly UsersGrants;
 //   - a privilege other than SELECT held by park_ops on a relation of
 //     public other than exactly OpsWriteGrants;
-//   - a table with tenant_id without a foreign key on it, ON DELETE
-//     CASCADE, to tenants or another tenant table;
+//   - a table with tenant_id (LookupTables aside) without a foreign key on
+//     it, ON DELETE CASCADE, to tenants or another tenant table;
+//   - a break of Citus's rules (checkCitus): a table without its Citus
+//     role in its comment, a distributed table whose keys, foreign keys or
+//     triggers Citus would refuse, a reference table referencing a
+//     distributed one;
 //   - app_tenant_id() missing or not STABLE;
 //   - an object not owned by park_owner (SECURITY DEFINER functions aside);
 //   - park_app owning anything, bypassing RLS, being a superuser or a member
@@ -312,7 +362,7 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 				add("table %s: has no policy", t.name)
 			}
 		}
-		if t.hasTenant {
+		if t.hasTenant && !slices.Contains(LookupTables, t.name) {
 			switch {
 			case t.pkFirst == "" && !slices.Contains(UnkeyedTenantTables, t.name):
 				add("table %s: has no primary key", t.name)
@@ -476,6 +526,9 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		return nil, fmt.Errorf("catalog tenant cascades: %w", err)
 	}
 	for _, u := range uncascaded {
+		if slices.Contains(LookupTables, u) {
+			continue
+		}
 		add("table %s: no foreign key on tenant_id with ON DELETE CASCADE to tenants or a tenant table, so deleting a tenant would leave its rows", u)
 	}
 
@@ -515,6 +568,12 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 	for _, o := range owned {
 		add("%s: not owned by park_owner", o)
 	}
+
+	citus, err := checkCitus(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	problems = append(problems, citus...)
 
 	appProblems, err := CheckAppRole(ctx, q)
 	if err != nil {

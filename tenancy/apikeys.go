@@ -89,7 +89,7 @@ func (s *Store) APIKeyCreate(ctx context.Context, p *APIKeyCreateParams) (*Creat
 
 	for attempt := 1; ; attempt++ {
 		key, err := s.apiKeyInsert(ctx, p, name, names)
-		if constraintOf(err) == "api_keys_key_id_key" && attempt < maxKeyIDAttempts {
+		if c := constraintOf(err); (c == "api_key_ids_pkey" || c == "api_keys_tenant_key_id_key") && attempt < maxKeyIDAttempts {
 			continue
 		}
 		if err != nil {
@@ -110,6 +110,12 @@ func (s *Store) apiKeyInsert(ctx context.Context, p *APIKeyCreateParams, name st
 			if err := checkCreatorScopes(ctx, tx, p.TenantID, *p.CreatedBy, scopes); err != nil {
 				return err
 			}
+		}
+		// The key id is unique across tenants in the look-up table that
+		// finds a key's tenant (auth.api_key_lookup), written with the key
+		// (migration 00018: no foreign key or trigger keeps it in step).
+		if _, err := tx.Exec(ctx, `insert into api_key_ids (key_id, tenant_id) values ($1, $2)`, gen.KeyID, p.TenantID); err != nil {
+			return err
 		}
 		var err error
 		key, err = scanAPIKey(tx.QueryRow(ctx,

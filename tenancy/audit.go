@@ -28,11 +28,14 @@ type AuditEvent struct {
 
 // AppendAudit writes e in tx for the transaction's tenant. The tenant is
 // app_tenant_id(), the one the transaction's prologue set, so an event can
-// only land in the tenant the change was made in; in an OpsTx (no tenant)
-// the event is a platform event.
+// only land in the tenant the change was made in. In an OpsTx no tenant is
+// set and audit_events.tenant_id is NOT NULL (a Citus distribution column,
+// migration 00018), so it fails there: an operator's change to a tenant is
+// recorded with AppendAuditFor, one that belongs to no tenant with
+// AppendPlatformEvent.
 func AppendAudit(ctx context.Context, tx pgx.Tx, e AuditEvent) error {
-	if e.Actor == "" || utf8.RuneCountInString(e.Actor) > 300 || e.Action == "" {
-		return errors.New("audit event without actor or action")
+	if err := e.check(); err != nil {
+		return err
 	}
 	details, err := e.detailsJSON()
 	if err != nil {
@@ -44,6 +47,36 @@ func AppendAudit(ctx context.Context, tx pgx.Tx, e AuditEvent) error {
 		e.Actor, e.Action, e.Target, details)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// AppendPlatformEvent writes e in tx as a platform event: a change that
+// belongs to no tenant (an account's creation or password reset, a
+// tenant's deletion), kept in platform_events, which only park_ops may
+// write and read. tx must be an OpsTx.
+func AppendPlatformEvent(ctx context.Context, tx pgx.Tx, e AuditEvent) error {
+	if err := e.check(); err != nil {
+		return err
+	}
+	details, err := e.detailsJSON()
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx,
+		`insert into platform_events (actor, action, target, details) values ($1, $2, $3, $4::jsonb)`,
+		e.Actor, e.Action, e.Target, details)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// check refuses an event without an actor or action, or whose actor is
+// longer than the column allows.
+func (e AuditEvent) check() error {
+	if e.Actor == "" || utf8.RuneCountInString(e.Actor) > 300 || e.Action == "" {
+		return errors.New("audit event without actor or action")
 	}
 	return nil
 }

@@ -79,15 +79,24 @@ func (o *Ops) AuditListAll(ctx context.Context, p AuditListAllParams) ([]OpsAudi
 			return err
 		}
 		// park_ops bypasses row-level security: the tenant filter here is
-		// the only thing that keeps other tenants' events out.
+		// the only thing that keeps other tenants' events out. Platform
+		// events live in a table of their own (migration 00018) and share
+		// audit_events' id sequence, so (at, id) orders the two logs as
+		// one.
 		rows, err := tx.Query(ctx,
 			`select e.id, e.actor, e.action, e.target, e.details::text, e.at, e.tenant_id, t.slug
 			   from audit_events e
-			   left join tenants t on t.id = e.tenant_id
+			   join tenants t on t.id = e.tenant_id
 			  where ($1::uuid is null or e.tenant_id = $1::uuid)
 			    and ($2::text = '' or e.action = $2::text)
 			    and e.at >= $3::timestamptz
-			  order by e.at desc, e.id desc
+			 union all
+			 select p.id, p.actor, p.action, p.target, p.details::text, p.at, null, null
+			   from platform_events p
+			  where $1::uuid is null
+			    and ($2::text = '' or p.action = $2::text)
+			    and p.at >= $3::timestamptz
+			  order by 6 desc, 1 desc
 			  limit $4::int`,
 			p.TenantID, p.Action, since, limit)
 		if err != nil {

@@ -52,13 +52,20 @@ func TestAuditListAll(t *testing.T) {
 	insert(&acme.ID, "site.update", "user:b", base.Add(2*time.Minute))
 	insert(&other.ID, "site.create", "operator:c", base.Add(3*time.Minute))
 	// A platform event, written the way an operator verb writes one: in
-	// an OpsTx, where no tenant is set.
+	// an OpsTx, where no tenant is set. AppendAudit, which writes the
+	// transaction's tenant, refuses there: audit_events.tenant_id is NOT
+	// NULL.
 	if err := b.ops.OpsTx(ctx, func(tx pgx.Tx) error {
 		return tenancy.AppendAudit(ctx, tx, tenancy.AuditEvent{Actor: "operator:d", Action: "user.create", Target: "u"})
+	}); err == nil {
+		t.Fatal("AppendAudit without a tenant wrote an event")
+	}
+	if err := b.ops.OpsTx(ctx, func(tx pgx.Tx) error {
+		return tenancy.AppendPlatformEvent(ctx, tx, tenancy.AuditEvent{Actor: "operator:d", Action: "user.create", Target: "u"})
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.admin.Exec(ctx, `update audit_events set at = $1 where tenant_id is null`, base.Add(4*time.Minute)); err != nil {
+	if _, err := b.admin.Exec(ctx, `update platform_events set at = $1`, base.Add(4*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	insert(&acme.ID, "site.delete", "operator:e", base.Add(5*time.Minute))
@@ -135,6 +142,19 @@ func TestAuditListAll(t *testing.T) {
 	}
 	if e := all[1]; e.TenantID != nil || e.TenantSlug != nil || string(e.Details) != "{}" {
 		t.Errorf("platform event: %+v", e)
+	}
+	// Platform events draw their ids from the audit log's sequence: an id
+	// names one event across both.
+	all, err = b.ops.AuditListAll(ctx, tenancy.AuditListAllParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[int64]bool{}
+	for _, e := range all {
+		if ids[e.ID] {
+			t.Errorf("event id %d listed twice", e.ID)
+		}
+		ids[e.ID] = true
 	}
 	// The statement works where parameters have no described types (pgx's
 	// exec mode, what PgBouncer in transaction mode needs), nil tenant and

@@ -239,6 +239,9 @@ func (a *Auth) Register(ctx context.Context, p RegisterParams) (*Session, error)
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO tenants (id, name, slug, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)`,
 			sess.Tenant.ID, sess.Tenant.Name, sess.Tenant.Slug, now)
+		// The slug's uniqueness across tenants lives in the look-up table
+		// (migration 00018), written with the tenant.
+		b.Queue(`INSERT INTO tenant_slugs (slug, tenant_id) VALUES ($1, $2)`, sess.Tenant.Slug, sess.Tenant.ID)
 		b.Queue(`INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
 			sess.User.ID, sess.User.Email, sess.User.Name, hash, now)
 		b.Queue(`INSERT INTO user_memberships (tenant_id, user_id, role, created_at, updated_at) VALUES ($1, $2, 'owner', $3, $3)`,
@@ -256,7 +259,7 @@ func (a *Auth) Register(ctx context.Context, p RegisterParams) (*Session, error)
 			switch de.Constraint {
 			case "users_email_key":
 				return nil, fmt.Errorf("user.email: an account with this email exists: %w", ErrConflict)
-			case "tenants_slug_key":
+			case "tenant_slugs_pkey":
 				return nil, fmt.Errorf("tenant.slug: the slug %q is taken: %w", p.Slug, ErrConflict)
 			}
 		}
@@ -274,7 +277,7 @@ func (a *Auth) Register(ctx context.Context, p RegisterParams) (*Session, error)
 // look-ups of schema auth are useful there, since row-level security shows
 // nothing else.
 func (a *Auth) lookupTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return inTx(ctx, a.store.pool, `select set_config('role', 'park_app', true)`, nil, fn)
+	return inTx(ctx, a.store.pool, statement(appPrologue), fn)
 }
 
 // loginRow is one membership of a user, from auth.login_lookup.

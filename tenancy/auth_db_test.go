@@ -305,7 +305,8 @@ func TestSuspendedTenant(t *testing.T) {
 	}
 }
 
-// insertKey stores an API key as an operator would and returns its token.
+// insertKey stores an API key as an operator would, with the row of the
+// look-up table that finds its tenant, and returns its token.
 func insertKey(t *testing.T, b *authBundle, tenant uuid.UUID, creator *uuid.UUID, scopes []string, expires *time.Time) string {
 	t.Helper()
 	k, err := tenancy.GenerateAPIKey()
@@ -314,6 +315,7 @@ func insertKey(t *testing.T, b *authBundle, tenant uuid.UUID, creator *uuid.UUID
 	}
 	b.exec(t, `INSERT INTO api_keys (tenant_id, id, key_id, name, secret_hash, scopes, created_by, expires_at)
 		VALUES ($1, $2, $3, 'k', $4, $5, $6, $7)`, tenant, uuid.New(), k.KeyID, k.SecretHash[:], scopes, creator, expires)
+	b.exec(t, `INSERT INTO api_key_ids (key_id, tenant_id) VALUES ($1, $2)`, k.KeyID, tenant)
 	return k.Token
 }
 

@@ -22,9 +22,10 @@ type Ops struct {
 
 // NewOps returns an Ops on pool. The pool's login must be a member of
 // park_ops and park_app (the park_admin login): the cross-tenant reads and
-// operator writes run as park_ops, tenant creation as park_app.
-func NewOps(pool *pgxpool.Pool) *Ops {
-	return &Ops{store: NewStore(pool)}
+// operator writes run as park_ops, tenant creation as park_app (with the
+// tenant prologue opts select; see WithTenantPrologue).
+func NewOps(pool *pgxpool.Pool, opts ...StoreOption) *Ops {
+	return &Ops{store: NewStore(pool, opts...)}
 }
 
 // OpsTx runs fn in a transaction as park_ops, which bypasses row-level

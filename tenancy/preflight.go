@@ -119,7 +119,7 @@ func (s *Store) Preflight(ctx context.Context, opts PreflightOptions) (warnings 
 	// The prologue needs park_app and a login allowed to switch to it;
 	// without them the earlier problems already say why.
 	if login.exists["park_app"] && (login.super || login.memberOf["park_app"]) {
-		pe.Problems = append(pe.Problems, prologueProblems(ctx, c, login.currentUser)...)
+		pe.Problems = append(pe.Problems, s.prologueProblems(ctx, c, login.currentUser)...)
 	}
 
 	if len(pe.Privileged) > 0 || len(pe.Problems) > 0 {
@@ -220,8 +220,9 @@ select pg_describe_object(d.classid, d.objid, d.objsubid)
 	return probs, nil
 }
 
-// prologueProblems runs both prologues on c and checks their scope.
-func prologueProblems(ctx context.Context, c *pgx.Conn, sessionRole string) []string {
+// prologueProblems runs both prologues on c, as the Store sends them
+// (s.Prologue), and checks their scope.
+func (s *Store) prologueProblems(ctx context.Context, c *pgx.Conn, sessionRole string) []string {
 	var probs []string
 	probe := uuid.New()
 	check := func(what string, user, tenant string) {
@@ -247,7 +248,7 @@ func prologueProblems(ctx context.Context, c *pgx.Conn, sessionRole string) []st
 	}
 
 	var user, tenant string
-	err := inTx(ctx, c, tenantPrologue, []any{probe.String()}, func(tx pgx.Tx) error {
+	err := inTx(ctx, c, func(b *pgx.Batch) { s.queueTenantPrologue(b, probe) }, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `select current_user, coalesce(current_setting('app.tenant_id', true), '')`).Scan(&user, &tenant)
 	})
 	if err != nil {
@@ -260,7 +261,7 @@ func prologueProblems(ctx context.Context, c *pgx.Conn, sessionRole string) []st
 	b.Queue(`select current_user, coalesce(current_setting('app.tenant_id', true), '')`).QueryRow(func(r pgx.Row) error {
 		return r.Scan(&user, &tenant)
 	})
-	if err := tenantBatch(ctx, c, probe, b); err != nil {
+	if err := s.tenantBatch(ctx, c, probe, b); err != nil {
 		return append(probs, fmt.Sprintf("tenant batch prologue: %v", err))
 	}
 	check("inside a tenant batch", user, tenant)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,22 +22,56 @@ const (
 	OpsRole = "park_ops"
 )
 
-// The prologues are the first statement of every transaction the Store
+// The prologues are the first statements of every transaction the Store
 // runs. Both settings are transaction-local (the third argument of
 // set_config is is_local): they end with the transaction, so nothing leaks to
 // the next user of a pooled connection or of a PgBouncer server connection.
-// The tenant id is a bind parameter, never formatted into SQL.
+// With PrologueSetConfig (the default) the tenant id is a bind parameter,
+// never formatted into SQL; PrologueSetLocal is the one exception
+// (setLocalTenant).
 //
 // set_config('role', …, true) is SET LOCAL ROLE in function form. One
 // statement serves both the explicit transactions of InTenantTx and the
 // implicit transaction of InTenantBatch, where a SET LOCAL statement would
 // work too but makes PostgreSQL log "SET LOCAL can only be used in
-// transaction blocks" on every call. (On Citus, which does not propagate
-// set_config, this is the one place to change: DESIGN §9.)
+// transaction blocks" on every call.
 const (
 	tenantPrologue = `select set_config('role', 'park_app', true), set_config('app.tenant_id', $1, true)`
 	opsPrologue    = `select set_config('role', 'park_ops', true)`
 )
+
+// TenantPrologue is how a tenant transaction's prologue sets app.tenant_id,
+// the setting every row-level security policy reads (DESIGN §2, §9).
+type TenantPrologue string
+
+const (
+	// PrologueSetConfig sets it with set_config('app.tenant_id', $1,
+	// true), the tenant id a bind parameter. The default, for PostgreSQL
+	// (directly or through PgBouncer).
+	PrologueSetConfig TenantPrologue = "set_config"
+	// PrologueSetLocal sets it with SET LOCAL app.tenant_id = '<uuid>',
+	// for Citus: Citus passes a transaction's SET LOCAL on to the workers
+	// it reaches (citus.propagate_set_commands = 'local'), but not a
+	// set_config. SET takes no bind parameter, so this is the one place a
+	// tenant id is written into SQL: a uuid.UUID, printed canonically
+	// (setLocalTenant). Batches (InTenantBatch) then run in an explicit
+	// transaction, which SET LOCAL needs to take effect without a warning
+	// and Citus needs to propagate it.
+	PrologueSetLocal TenantPrologue = "set_local"
+)
+
+// TenantPrologues lists the valid TenantPrologue values, default first.
+func TenantPrologues() []TenantPrologue {
+	return []TenantPrologue{PrologueSetConfig, PrologueSetLocal}
+}
+
+// setLocalTenant is the statement of PrologueSetLocal that sets the
+// tenant. It takes a uuid.UUID, never a string: UUID.String prints 36
+// characters of [0-9a-f-] and nothing else, so nothing a caller passes can
+// end the literal. It is the only code that writes a tenant id into SQL.
+func setLocalTenant(id uuid.UUID) string {
+	return "SET LOCAL app.tenant_id = '" + id.String() + "'"
+}
 
 // rollbackTimeout bounds the rollback after a failed or panicking
 // transaction. The rollback ignores the caller's cancellation so the
@@ -48,13 +83,51 @@ const rollbackTimeout = 5 * time.Second
 // set, the only way server code reaches tenant data. It is safe for
 // concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	prologue TenantPrologue
+}
+
+// StoreOption configures a Store made by NewStore.
+type StoreOption func(*Store)
+
+// WithTenantPrologue selects how tenant transactions set their tenant:
+// PrologueSetConfig (the default) or, on Citus, PrologueSetLocal. Any
+// other value panics: it is a programming error, and configuration is
+// checked before (see TenantPrologues).
+func WithTenantPrologue(p TenantPrologue) StoreOption {
+	if !slices.Contains(TenantPrologues(), p) {
+		panic(fmt.Sprintf("tenancy: unknown tenant prologue %q", p))
+	}
+	return func(s *Store) { s.prologue = p }
 }
 
 // NewStore returns a Store on pool. The pool's login must be a member of
 // park_app (production: the park_server login; see Preflight).
-func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+func NewStore(pool *pgxpool.Pool, opts ...StoreOption) *Store {
+	s := &Store{pool: pool, prologue: PrologueSetConfig}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Prologue reports how the Store's tenant transactions set their tenant.
+func (s *Store) Prologue() TenantPrologue { return s.prologue }
+
+// queueTenantPrologue queues the statements that make the transaction
+// park_app acting for tenantID.
+func (s *Store) queueTenantPrologue(b *pgx.Batch, tenantID uuid.UUID) {
+	if s.prologue == PrologueSetLocal {
+		b.Queue(appPrologue)
+		b.Queue(setLocalTenant(tenantID))
+		return
+	}
+	b.Queue(tenantPrologue, tenantID.String())
+}
+
+// statement returns a prologue of one statement.
+func statement(sql string, args ...any) func(*pgx.Batch) {
+	return func(b *pgx.Batch) { b.Queue(sql, args...) }
 }
 
 // batchSender is what a transaction is begun on: a pool, or in Preflight
@@ -75,13 +148,13 @@ func (s *Store) InTenantTx(ctx context.Context, tenantID uuid.UUID, fn func(pgx.
 	if tenantID == uuid.Nil {
 		return ErrNoTenant
 	}
-	return inTx(ctx, s.pool, tenantPrologue, []any{tenantID.String()}, fn)
+	return inTx(ctx, s.pool, func(b *pgx.Batch) { s.queueTenantPrologue(b, tenantID) }, fn)
 }
 
 // opsTx runs fn in a transaction as park_ops; see Ops.OpsTx, the only
 // caller (server code holds a Store and cannot reach it).
 func (s *Store) opsTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return inTx(ctx, s.pool, opsPrologue, nil, fn)
+	return inTx(ctx, s.pool, statement(opsPrologue), fn)
 }
 
 // opsTxSnapshot is opsTx at REPEATABLE READ: every statement of fn sees the
@@ -89,7 +162,7 @@ func (s *Store) opsTx(ctx context.Context, fn func(pgx.Tx) error) error {
 // writes (or that a cascade of fn's deletes reaches) fails the transaction
 // with a serialization failure instead of slipping in unseen.
 func (s *Store) opsTxSnapshot(ctx context.Context, fn func(pgx.Tx) error) error {
-	return inTxOptions(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, opsPrologue, nil, fn)
+	return inTxOptions(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, statement(opsPrologue), fn)
 }
 
 // InTenantBatch sends the tenant prologue followed by b's queries as one pgx
@@ -110,26 +183,82 @@ func (s *Store) opsTxSnapshot(ctx context.Context, fn func(pgx.Tx) error) error 
 // like InTenantTx). b must not contain transaction control statements
 // (BEGIN, COMMIT, …; nor Batch.BeginTx): they would end the scope of the
 // tenant early. b is not modified and must not be sent again.
+//
+// With PrologueSetLocal the batch is wrapped in BEGIN … COMMIT, still one
+// round trip, on a connection of its own that is rolled back (one more
+// round trip) when the batch fails.
 func (s *Store) InTenantBatch(ctx context.Context, tenantID uuid.UUID, b *pgx.Batch) error {
-	return tenantBatch(ctx, s.pool, tenantID, b)
+	if s.prologue != PrologueSetLocal {
+		return s.tenantBatch(ctx, s.pool, tenantID, b)
+	}
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return InterpretError(fmt.Errorf("acquire connection: %w", err))
+	}
+	defer c.Release()
+	return s.tenantBatch(ctx, c.Conn(), tenantID, b)
 }
 
-func tenantBatch(ctx context.Context, db batchSender, tenantID uuid.UUID, b *pgx.Batch) error {
+// txConn is one connection, on which an explicit transaction can be ended.
+type txConn interface {
+	batchSender
+	Exec(ctx context.Context, sql string, arguments ...any) (pgconn.CommandTag, error)
+	PgConn() *pgconn.PgConn
+}
+
+// tenantBatch sends the tenant prologue and b's queries as one batch on
+// db, which must be one connection (a txConn) with PrologueSetLocal.
+func (s *Store) tenantBatch(ctx context.Context, db batchSender, tenantID uuid.UUID, b *pgx.Batch) error {
 	if tenantID == uuid.Nil {
 		return ErrNoTenant
 	}
 	if b == nil || b.Len() == 0 {
 		return errors.New("tenancy: empty batch")
 	}
-	full := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, b.Len()+1)}
-	full.Queue(tenantPrologue, tenantID.String())
-	for _, q := range b.QueuedQueries {
-		if isTxControl(q.SQL) {
-			return fmt.Errorf("tenancy: batch contains transaction control %q", firstWord(q.SQL))
+	explicit := s.prologue == PrologueSetLocal
+	var conn txConn
+	if explicit {
+		var ok bool
+		if conn, ok = db.(txConn); !ok {
+			return errors.New("tenancy: a SET LOCAL batch needs a connection of its own")
 		}
-		full.QueuedQueries = append(full.QueuedQueries, q)
 	}
-	return InterpretError(db.SendBatch(ctx, full).Close())
+	full := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, b.Len()+4)}
+	if explicit {
+		full.Queue("begin")
+	}
+	s.queueTenantPrologue(full, tenantID)
+	if err := appendQueries(full, b); err != nil {
+		return err
+	}
+	if !explicit {
+		return InterpretError(db.SendBatch(ctx, full).Close())
+	}
+	full.Queue("commit").Exec(checkCommit)
+	err := conn.SendBatch(ctx, full).Close()
+	rollbackOpen(ctx, conn)
+	return InterpretError(err)
+}
+
+// checkCommit turns a COMMIT that rolled back (its tag says ROLLBACK) into
+// an error.
+func checkCommit(tag pgconn.CommandTag) error {
+	if tag.String() != "COMMIT" {
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
+}
+
+// rollbackOpen ends a transaction a failed batch left open on conn, so the
+// connection goes back to the pool clean; the rollback ignores the
+// caller's cancellation. If it fails, the pool closes the connection.
+func rollbackOpen(ctx context.Context, conn txConn) {
+	if conn.PgConn().IsClosed() || conn.PgConn().TxStatus() == 'I' {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	_, _ = conn.Exec(rctx, "rollback")
 }
 
 // InTenantTxBatches runs one transaction as park_app with app.tenant_id set
@@ -153,9 +282,9 @@ func (s *Store) InTenantTxBatches(ctx context.Context, tenantID uuid.UUID, first
 	if first == nil || first.Len() == 0 {
 		return errors.New("tenancy: empty batch")
 	}
-	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, first.Len()+2)}
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, first.Len()+3)}
 	b.Queue("begin")
-	b.Queue(tenantPrologue, tenantID.String())
+	s.queueTenantPrologue(b, tenantID)
 	if err := appendQueries(b, first); err != nil {
 		return err
 	}
@@ -167,14 +296,7 @@ func (s *Store) InTenantTxBatches(ctx context.Context, tenantID uuid.UUID, first
 	// below (run first) tries to spare it.
 	defer c.Release()
 	conn := c.Conn()
-	defer func() {
-		if conn.IsClosed() || conn.PgConn().TxStatus() == 'I' {
-			return
-		}
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
-		defer cancel()
-		_, _ = conn.Exec(rctx, "rollback")
-	}()
+	defer rollbackOpen(ctx, conn)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return InterpretError(err)
 	}
@@ -188,12 +310,7 @@ func (s *Store) InTenantTxBatches(ctx context.Context, tenantID uuid.UUID, first
 			return err
 		}
 	}
-	b.Queue("commit").Exec(func(tag pgconn.CommandTag) error {
-		if tag.String() != "COMMIT" {
-			return pgx.ErrTxCommitRollback
-		}
-		return nil
-	})
+	b.Queue("commit").Exec(checkCommit)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return InterpretError(err)
 	}
@@ -211,17 +328,17 @@ func appendQueries(dst, src *pgx.Batch) error {
 	return nil
 }
 
-// inTx begins a transaction on db with the prologue in the same round trip,
-// runs fn and commits.
-func inTx(ctx context.Context, db batchSender, prologue string, args []any, fn func(pgx.Tx) error) error {
-	return inTxOptions(ctx, db, pgx.TxOptions{}, prologue, args, fn)
+// inTx begins a transaction on db with the prologue (queued by prologue)
+// in the same round trip, runs fn and commits.
+func inTx(ctx context.Context, db batchSender, prologue func(*pgx.Batch), fn func(pgx.Tx) error) error {
+	return inTxOptions(ctx, db, pgx.TxOptions{}, prologue, fn)
 }
 
 // inTxOptions is inTx with the transaction's options (its isolation level).
-func inTxOptions(ctx context.Context, db batchSender, opts pgx.TxOptions, prologue string, args []any, fn func(pgx.Tx) error) error {
+func inTxOptions(ctx context.Context, db batchSender, opts pgx.TxOptions, prologue func(*pgx.Batch), fn func(pgx.Tx) error) error {
 	b := &pgx.Batch{}
 	b.BeginTx(opts)
-	b.Queue(prologue, args...)
+	prologue(b)
 	br := db.SendBatch(ctx, b)
 	tx := br.Tx()
 	defer func() {

@@ -104,7 +104,7 @@ type AuditListParams struct {
 
 // AuditList returns one page of the tenant's audit events, newest first
 // (by time, then id). Row-level security limits it to the tenant; platform
-// events (no tenant) never appear.
+// events, which belong to no tenant, are in another table (platform_events).
 func (s *Store) AuditList(ctx context.Context, tenantID uuid.UUID, p AuditListParams) (*Page[AuditEntry], error) {
 	var v ValidationError
 	limit := p.Page.limit(&v)

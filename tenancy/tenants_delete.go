@@ -43,16 +43,20 @@ type TenantDeletion struct {
 // TenantDelete deletes a suspended tenant and all of its data — every row
 // of every table with a tenant_id (memberships, refresh tokens, API keys,
 // sites, spaces, reservations, idempotency keys, readings, dedupe rows,
-// orphans, webhook secrets, its own audit events) and the tenant row — and
-// records "tenant.delete" as a platform event (no tenant), with the slug,
-// id, name and the rows deleted per table, which survives it. Users are
+// orphans, webhook secrets, its own audit events, its slug and API key ids
+// in the look-up tables) and the tenant row — and records "tenant.delete"
+// as a platform event (AppendPlatformEvent), with the slug, id, name and
+// the rows deleted per table, which survives it. Users are
 // global accounts and stay, without this membership. An unknown tenant is
 // ErrNotFound; an active one ErrTenantActive.
 //
-// It runs as park_ops, whose only delete privilege of this kind is DELETE
-// on tenants (migration 00012): the foreign keys, ON DELETE CASCADE from
-// every tenant table, remove the rest, and a catalog check keeps every
-// tenant table tied to tenants that way. The transaction is REPEATABLE
+// It runs as park_ops, whose only delete privileges of this kind are
+// DELETE on tenants (migration 00012) and on the look-up tables (00018):
+// the foreign keys, ON DELETE CASCADE from every tenant table, remove the
+// rest, and a catalog check keeps every tenant table but the look-up
+// tables tied to tenants that way. The look-up tables (lookupTables) are
+// Citus reference tables, which may not reference tenants, so their rows
+// are deleted here by name. The transaction is REPEATABLE
 // READ and locks the tenant row first, so every write of the tenant either
 // committed before the snapshot (and is counted and deleted), waits for the
 // lock and then fails its foreign key check (the tenant is gone), or
@@ -109,18 +113,27 @@ func (o *Ops) tenantDeleteOnce(ctx context.Context, where string, key any, actor
 		if err != nil {
 			return err
 		}
+		for _, table := range lookupTables {
+			if _, err := tx.Exec(ctx, `delete from `+pgx.Identifier{"public", table}.Sanitize()+` where tenant_id = $1::uuid`, t.ID); err != nil {
+				return fmt.Errorf("delete from %s: %w", table, err)
+			}
+		}
 		tag, err := tx.Exec(ctx, `delete from tenants where id = $1::uuid`, t.ID)
 		if err != nil {
 			return err
 		}
 		counts["tenants"] = tag.RowsAffected()
 		res = &TenantDeletion{ID: t.ID, Slug: t.Slug, Deleted: counts}
-		// No tenant is set in an OpsTx: this is a platform event.
-		return AppendAudit(ctx, tx, AuditEvent{Actor: actor, Action: "tenant.delete", Target: t.ID.String(),
+		return AppendPlatformEvent(ctx, tx, AuditEvent{Actor: actor, Action: "tenant.delete", Target: t.ID.String(),
 			Details: map[string]any{"id": t.ID.String(), "slug": t.Slug, "name": t.Name, "deleted": counts}})
 	})
 	return res, err
 }
+
+// lookupTables are the tables of schema public that carry a tenant_id but
+// no foreign key to tenants (migrations.LookupTables, which a test keeps
+// equal): TenantDelete deletes their rows itself.
+var lookupTables = []string{"api_key_ids", "tenant_slugs"}
 
 // countTenantRows counts tenantID's rows in every table of schema public
 // with a tenant_id column, read from the catalog so that a table added

@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -84,8 +83,8 @@ func AppendAuditFor(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, e AuditE
 	if tenantID == uuid.Nil {
 		return ErrNoTenant
 	}
-	if e.Actor == "" || utf8.RuneCountInString(e.Actor) > 300 || e.Action == "" {
-		return errors.New("audit event without actor or action")
+	if err := e.check(); err != nil {
+		return err
 	}
 	details, err := e.detailsJSON()
 	if err != nil {
@@ -163,6 +162,11 @@ func (o *Ops) TenantCreate(ctx context.Context, p *TenantCreateParams) (*Tenant,
 	id := uuid.New()
 	var t Tenant
 	err = o.store.InTenantTx(ctx, id, func(tx pgx.Tx) error {
+		// The slug is unique across tenants in its look-up table (migration
+		// 00018), written with the tenant.
+		if _, err := tx.Exec(ctx, `insert into tenant_slugs (slug, tenant_id) values ($1, $2)`, p.Slug, id); err != nil {
+			return err
+		}
 		var err error
 		t, err = scanTenant(tx.QueryRow(ctx,
 			`insert into tenants (id, name, slug) values ($1, $2, $3) returning `+tenantColumns,
@@ -174,7 +178,7 @@ func (o *Ops) TenantCreate(ctx context.Context, p *TenantCreateParams) (*Tenant,
 			Details: map[string]any{"name": name, "slug": p.Slug}})
 	})
 	if err != nil {
-		if constraintOf(err) == "tenants_slug_key" {
+		if constraintOf(err) == "tenant_slugs_pkey" {
 			err = &ConflictError{Field: "slug", Problem: fmt.Sprintf("the slug %q is taken", p.Slug)}
 		}
 		return nil, fmt.Errorf("create tenant: %w", err)

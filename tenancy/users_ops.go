@@ -7,8 +7,8 @@ package tenancy
 // read one outside its tenant (00006), so these run as park_ops, which holds
 // INSERT and UPDATE (name, password_hash, token_version, updated_at) on
 // users (00001) and UPDATE (revoked_at) on refresh_tokens (00013). A
-// change that belongs to no tenant is audited as a platform event (tenant_id
-// NULL: AppendAudit in an OpsTx). Memberships are not here: they are tenant
+// change that belongs to no tenant is audited as a platform event
+// (AppendPlatformEvent, table platform_events). Memberships are not here: they are tenant
 // data, changed through Store.MemberAdd and Store.MemberSet like the API's
 // /users routes.
 
@@ -84,7 +84,7 @@ func (o *Ops) UserCreate(ctx context.Context, h *Hasher, p *UserCreateParams) (*
 		if err != nil {
 			return err
 		}
-		return AppendAudit(ctx, tx, AuditEvent{Actor: p.Actor, Action: "user.create", Target: u.ID.String(),
+		return AppendPlatformEvent(ctx, tx, AuditEvent{Actor: p.Actor, Action: "user.create", Target: u.ID.String(),
 			Details: map[string]any{"email": u.Email, "name": u.Name}})
 	})
 	if err != nil {
@@ -191,7 +191,7 @@ func (o *Ops) UserSetPassword(ctx context.Context, h *Hasher, p *UserSetPassword
 		if ended, err = endSessions(ctx, tx, p.UserID, hash); err != nil {
 			return err
 		}
-		return AppendAudit(ctx, tx, AuditEvent{Actor: p.Actor, Action: "user.password_reset", Target: p.UserID.String(),
+		return AppendPlatformEvent(ctx, tx, AuditEvent{Actor: p.Actor, Action: "user.password_reset", Target: p.UserID.String(),
 			Details: map[string]any{"token_version": ended.TokenVersion, "revoked_refresh_tokens": ended.RevokedRefreshTokens}})
 	})
 	if err != nil {
@@ -235,7 +235,7 @@ func (o *Ops) UserEndSessions(ctx context.Context, p *UserEndSessionsParams) (*S
 			Details: map[string]any{"reason": p.Reason, "token_version": ended.TokenVersion,
 				"revoked_refresh_tokens": ended.RevokedRefreshTokens}}
 		if p.TenantID == uuid.Nil {
-			return AppendAudit(ctx, tx, e)
+			return AppendPlatformEvent(ctx, tx, e)
 		}
 		return AppendAuditFor(ctx, tx, p.TenantID, e)
 	})

@@ -58,22 +58,22 @@ func newUsersBundle(t *testing.T) *usersBundle {
 }
 
 // platformEvents returns "action target details" of the platform events
-// (no tenant) by opsActor, oldest first.
+// (table platform_events) by opsActor, oldest first.
 func (b *usersBundle) platformEvents(t *testing.T) []string {
 	t.Helper()
-	return b.events(t, `tenant_id is null`)
+	return b.events(t, `platform_events`, `true`)
 }
 
 // tenantEvents is platformEvents for the events of tenant.
 func (b *usersBundle) tenantEvents(t *testing.T, tenant uuid.UUID) []string {
 	t.Helper()
-	return b.events(t, `tenant_id = '`+tenant.String()+`'`)
+	return b.events(t, `audit_events`, `tenant_id = '`+tenant.String()+`'`)
 }
 
-func (b *usersBundle) events(t *testing.T, where string) []string {
+func (b *usersBundle) events(t *testing.T, table, where string) []string {
 	t.Helper()
 	rows, err := b.admin.Query(testCtx(t), `select action || ' ' || target || ' ' || details::text
-		from audit_events where actor = $1 and `+where+` order by id`, opsActor)
+		from `+table+` where actor = $1 and `+where+` order by id`, opsActor)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestPgBouncerUserOps(t *testing.T) {
 		t.Fatalf("set password: %+v, %v", ended, err)
 	}
 	var events int
-	if err := db.AdminPool(t).QueryRow(ctx, `select count(*) from audit_events where tenant_id is null and target = $1`, u.ID.String()).Scan(&events); err != nil {
+	if err := db.AdminPool(t).QueryRow(ctx, `select count(*) from platform_events where target = $1`, u.ID.String()).Scan(&events); err != nil {
 		t.Fatal(err)
 	}
 	if events != 3 {

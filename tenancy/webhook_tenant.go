@@ -30,7 +30,7 @@ const appPrologue = `select set_config('role', 'park_app', true)`
 // a batch's statements before running any, and the login role may not even
 // name those functions' schemas until the prologue has made it park_app.
 func (s *Store) AppTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return inTx(ctx, s.pool, appPrologue, nil, fn)
+	return inTx(ctx, s.pool, statement(appPrologue), fn)
 }
 
 // WebhookTenant looks a tenant up by the slug of a webhook URL through

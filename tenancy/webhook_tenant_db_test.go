@@ -15,8 +15,10 @@ func TestWebhookTenant(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
 	ctx := context.Background()
-	if _, err := db.AdminPool(t).Exec(ctx, `insert into tenants (id, name, slug, status, settings)
-		values (gen_random_uuid(), 'Hooks', 'hooks', 'suspended', '{"webhook_token_mode": false}')`); err != nil {
+	if _, err := db.AdminPool(t).Exec(ctx, `with t as (
+		insert into tenants (id, name, slug, status, settings)
+		values (gen_random_uuid(), 'Hooks', 'hooks', 'suspended', '{"webhook_token_mode": false}') returning id, slug)
+		insert into tenant_slugs (slug, tenant_id) select slug, id from t`); err != nil {
 		t.Fatal(err)
 	}
 	// park_server reaches the tenant only through the definer look-up:

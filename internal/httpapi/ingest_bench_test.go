@@ -409,6 +409,7 @@ func startIngestBench(b *testing.B) *ingestBench {
 		args []any
 	}{
 		{`insert into tenants (id, name, slug) values ($1, 'Bench', $2)`, []any{e.tenant, ingestSlug}},
+		{`insert into tenant_slugs (tenant_id, slug) values ($1, $2)`, []any{e.tenant, ingestSlug}},
 		{`insert into sites (tenant_id, id, name, timezone) values ($1, $2, 'Bench', 'UTC')`, []any{e.tenant, site}},
 		{`insert into spaces (tenant_id, id, site_id, code, sensor_eui)
 		  select $1, gen_random_uuid(), $2, 'B' || i, lower('70B3D57E' || lpad(upper(to_hex(i)), 8, '0'))

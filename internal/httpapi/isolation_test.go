@@ -60,9 +60,9 @@ func newE2E(t *testing.T) *e2e {
 }
 
 // newE2EOn serves the API from server, a park_server pool on db: direct, or
-// through PgBouncer (pgbouncertest). Fixtures are arranged directly, as the
-// superuser.
-func newE2EOn(t *testing.T, db *pgtest.DB, server *pgxpool.Pool) *e2e {
+// through PgBouncer (pgbouncertest), with the tenant store built with opts
+// (the tenant prologue). Fixtures are arranged directly, as the superuser.
+func newE2EOn(t *testing.T, db *pgtest.DB, server *pgxpool.Pool, opts ...tenancy.StoreOption) *e2e {
 	t.Helper()
 	clock := &e2eClock{now: time.Now().UTC()}
 	hasher, err := tenancy.NewHasher(4, 4)
@@ -73,7 +73,7 @@ func newE2EOn(t *testing.T, db *pgtest.DB, server *pgxpool.Pool) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := tenancy.NewStore(server)
+	store := tenancy.NewStore(server, opts...)
 	auth, err := tenancy.NewAuth(store, tenancy.AuthConfig{Hasher: hasher, Tokens: tokens, CacheTTL: e2eCacheTTL, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +192,12 @@ func (e *e2e) serviceKey(t *testing.T, w *world, scopes ...tenancy.Scope) string
 	}
 	if _, err := e.admin.Exec(context.Background(), `INSERT INTO api_keys (tenant_id, id, key_id, name, secret_hash, scopes)
 		VALUES ($1, $2, $3, 'service', $4, $5)`, w.tenant, uuid.New(), k.KeyID, k.SecretHash[:], names); err != nil {
+		t.Fatal(err)
+	}
+	// The look-up row that finds the key's tenant (tenancy writes it with
+	// the key).
+	if _, err := e.admin.Exec(context.Background(), `INSERT INTO api_key_ids (key_id, tenant_id) VALUES ($1, $2)`,
+		k.KeyID, w.tenant); err != nil {
 		t.Fatal(err)
 	}
 	return k.Token

@@ -9,16 +9,17 @@ import (
 
 	"github.com/parkhq/park/internal/pgbouncertest"
 	"github.com/parkhq/park/internal/pgtest"
+	"github.com/parkhq/park/tenancy"
 )
 
 // newE2EThroughPgBouncer serves the API from a park_server pool through
 // entry of a PgBouncer in transaction mode, in pgx's exec mode, as parkd
 // runs behind one in production.
-func newE2EThroughPgBouncer(t *testing.T, entry pgbouncertest.Entry) *e2e {
+func newE2EThroughPgBouncer(t *testing.T, entry pgbouncertest.Entry, opts ...tenancy.StoreOption) *e2e {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	b := pgbouncertest.New(t, db)
-	return newE2EOn(t, db, b.ServerPool(t, entry, 8))
+	return newE2EOn(t, db, b.ServerPool(t, entry, 8), opts...)
 }
 
 // ownSitesOnly checks that own's site list holds own's site and nothing of
@@ -47,6 +48,23 @@ func (e *e2e) ownSitesOnly(t *testing.T, own, other *world, when string) {
 func TestIsolationMatrixThroughPgBouncer(t *testing.T) {
 	t.Parallel()
 	isolationMatrix(t, newE2EThroughPgBouncer(t, pgbouncertest.Single), true)
+}
+
+// TestIsolationMatrixSetLocal runs the isolation matrix with the tenant
+// prologue of a Citus coordinator (SET LOCAL app.tenant_id), directly and
+// through PgBouncer's pool-1 entry (exec mode, every tenant on one server
+// connection in turn).
+func TestIsolationMatrixSetLocal(t *testing.T) {
+	t.Parallel()
+	t.Run("direct", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.NewDB(t)
+		isolationMatrix(t, newE2EOn(t, db, db.ServerPool(t, 8), tenancy.WithTenantPrologue(tenancy.PrologueSetLocal)), false)
+	})
+	t.Run("pgbouncer", func(t *testing.T) {
+		t.Parallel()
+		isolationMatrix(t, newE2EThroughPgBouncer(t, pgbouncertest.Single, tenancy.WithTenantPrologue(tenancy.PrologueSetLocal)), true)
+	})
 }
 
 // TestWritesThroughPgBouncer: every audited write of the API succeeds

@@ -238,7 +238,7 @@ func TestEveryChangeIsAudited(t *testing.T) {
 		}
 
 		var last int64
-		if err := r.admin.QueryRow(t.Context(), `select coalesce(max(id), 0) from audit_events`).Scan(&last); err != nil {
+		if err := r.admin.QueryRow(t.Context(), `select coalesce(max(id), 0) from (select id from audit_events union all select id from platform_events) e`).Scan(&last); err != nil {
 			t.Fatal(err)
 		}
 		ios, in, out, errOut := iostreams.Test()
@@ -264,11 +264,13 @@ func TestEveryChangeIsAudited(t *testing.T) {
 }
 
 // checkAudited fails t unless step s added its event after audit id last:
-// by auditActor, in the tenant's log (or a platform event), and every
-// event it added is by auditActor.
+// by auditActor, in the tenant's log (or a platform event, in
+// platform_events, whose ids come from the same sequence), and every event
+// it added is by auditActor.
 func checkAudited(t *testing.T, r *auditRun, s auditStep, last int64, cmdline string) {
 	t.Helper()
-	rows, err := r.admin.Query(t.Context(), `select tenant_id, actor, action from audit_events where id > $1 order by id`, last)
+	rows, err := r.admin.Query(t.Context(), `select tenant_id, actor, action, id from audit_events where id > $1
+		union all select null, actor, action, id from platform_events where id > $1 order by 4`, last)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +280,8 @@ func checkAudited(t *testing.T, r *auditRun, s auditStep, last int64, cmdline st
 	}
 	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (event, error) {
 		var e event
-		err := row.Scan(&e.tenant, &e.actor, &e.action)
+		var id int64
+		err := row.Scan(&e.tenant, &e.actor, &e.action, &id)
 		return e, err
 	})
 	if err != nil {

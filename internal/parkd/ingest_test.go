@@ -40,6 +40,10 @@ func newIngestFixture(t *testing.T, db *pgtest.DB, spaces int) *ingestFixture {
 	if _, err := f.admin.Exec(ctx, `insert into tenants (id, name, slug) values ($1, 'Hooks', 'hooks')`, f.tenant); err != nil {
 		t.Fatal(err)
 	}
+	// The slug's look-up row, which webhooks find the tenant by.
+	if _, err := f.admin.Exec(ctx, `insert into tenant_slugs (slug, tenant_id) values ('hooks', $1)`, f.tenant); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.admin.Exec(ctx, `insert into sites (tenant_id, id, name, timezone) values ($1, $2, 'Lot', 'UTC')`, f.tenant, site); err != nil {
 		t.Fatal(err)
 	}
