@@ -95,6 +95,10 @@ type Config struct {
 	// AllowPrivilegedDBLogin lets serve start with a superuser, BYPASSRLS
 	// or park_owner/park_ops login, warning on every start.
 	AllowPrivilegedDBLogin bool
+	// DBTenantPrologue is how each tenant transaction sets its tenant:
+	// set_config (PostgreSQL, PgBouncer) or, on a Citus coordinator,
+	// set_local (tenancy.WithTenantPrologue).
+	DBTenantPrologue tenancy.TenantPrologue
 	// RateLimitFailClosed denies API and webhook requests while Redis is
 	// unreachable, instead of limiting them in process.
 	RateLimitFailClosed bool
@@ -169,6 +173,7 @@ var settings = []setting{
 	{key: "ratelimit_fail_closed", modes: serveDev, def: always("false"), boolean: true, usage: "while Redis is down, deny API and webhook requests instead of limiting them in process (login limits always stay in process)"},
 	{key: "ratelimit_ipv4_prefix", modes: serveDev, def: always("32"), usage: "per-IP limits (login, registration, refresh, failed authentications) key an IPv4 client by this many leading bits, 16-32"},
 	{key: "ratelimit_ipv6_prefix", modes: serveDev, def: always("64"), usage: "per-IP limits key an IPv6 client by this many leading bits, 32-128 (64: one client, one /64)"},
+	{key: "db_tenant_prologue", modes: serveOn, def: always(string(tenancy.PrologueSetConfig)), usage: "how each transaction sets its tenant: set_config (PostgreSQL, also behind PgBouncer) or set_local (a Citus coordinator, which passes SET LOCAL on to its workers)"},
 	{key: "allow_privileged_db_login", modes: serveOn, def: always("false"), boolean: true, usage: "start even if the database login is a superuser, BYPASSRLS or a member of park_owner, park_ops or park_auth (warns)"},
 	{key: "log_level", modes: []Mode{ModeServe, ModeDev, ModeMigrate}, def: always("info"), usage: "debug, info, warn or error"},
 	{key: "shutdown_timeout", modes: serveDev, def: always("20s"), usage: "how long SIGTERM waits for in-flight requests"},
@@ -550,6 +555,10 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 	}
 
 	// Booleans and the rest.
+	c.DBTenantPrologue = tenancy.TenantPrologue(value("db_tenant_prologue"))
+	if !slices.Contains(tenancy.TenantPrologues(), c.DBTenantPrologue) {
+		problem("db_tenant_prologue", "must be %s or %s, not %q", tenancy.PrologueSetConfig, tenancy.PrologueSetLocal, c.DBTenantPrologue)
+	}
 	if b, err := strconv.ParseBool(value("allow_privileged_db_login")); err != nil {
 		problem("allow_privileged_db_login", "must be true or false")
 	} else {
@@ -723,6 +732,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("dedupe_window", c.DedupeWindow),
 		slog.Duration("reservation_max_duration", c.ReservationMaxDuration),
 		slog.Duration("idempotency_key_ttl", c.IdempotencyKeyTTL),
+		slog.String("db_tenant_prologue", string(c.DBTenantPrologue)),
 		slog.Bool("allow_privileged_db_login", c.AllowPrivilegedDBLogin),
 		slog.Bool("ratelimit_fail_closed", c.RateLimitFailClosed),
 		slog.Int("ratelimit_ipv4_prefix", c.RateLimitIPv4Prefix),

@@ -47,7 +47,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 	}
 	defer pool.Close()
 
-	store := tenancy.NewStore(pool)
+	store := tenancy.NewStore(pool, tenancy.WithTenantPrologue(cfg.DBTenantPrologue))
 	pctx, cancel := context.WithTimeout(ctx, preflightTimeout)
 	warnings, err := store.Preflight(pctx, tenancy.PreflightOptions{AllowPrivilegedLogin: cfg.AllowPrivilegedDBLogin})
 	cancel()
