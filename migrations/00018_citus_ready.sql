@@ -107,7 +107,10 @@ GRANT SELECT, INSERT ON platform_events TO park_ops;
 GRANT USAGE ON SEQUENCE audit_events_id_seq TO park_ops;
 
 -- The look-ups before the tenant is known go through the look-up tables:
--- one row by its key, then the tenant's own rows (on Citus, one shard).
+-- first the tenant of the key or slug (one row by its key), then that
+-- tenant's own rows by tenant_id (on Citus, one shard). Written as
+-- subqueries, not joins, so no plan reads the tenant tables by the key
+-- alone or every tenant's rows.
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION auth.api_key_lookup(p_key_id text)
 RETURNS TABLE (tenant_id uuid, id uuid, secret_hash bytea, scopes text[], created_by uuid,
@@ -117,11 +120,11 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT k.tenant_id, k.id, k.secret_hash, k.scopes, k.created_by,
-           k.expires_at, k.revoked_at, k.last_used_at, t.status
-      FROM public.api_key_ids i
-      JOIN public.api_keys k ON k.tenant_id = i.tenant_id AND k.key_id = i.key_id
-      JOIN public.tenants t ON t.id = i.tenant_id
-     WHERE i.key_id = p_key_id
+           k.expires_at, k.revoked_at, k.last_used_at,
+           (SELECT t.status FROM public.tenants t WHERE t.id = k.tenant_id)
+      FROM public.api_keys k
+     WHERE k.tenant_id = (SELECT i.tenant_id FROM public.api_key_ids i WHERE i.key_id = p_key_id)
+       AND k.key_id = p_key_id
 $$;
 -- +goose StatementEnd
 
@@ -132,9 +135,8 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT t.id, t.status, t.settings
-      FROM public.tenant_slugs s
-      JOIN public.tenants t ON t.id = s.tenant_id
-     WHERE s.slug = p_slug
+      FROM public.tenants t
+     WHERE t.id = (SELECT s.tenant_id FROM public.tenant_slugs s WHERE s.slug = p_slug)
 $$;
 -- +goose StatementEnd
 
