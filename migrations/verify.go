@@ -134,7 +134,8 @@ type Querier interface {
 // Verify checks the invariants of the seed's pre-production checklist and of
 // DESIGN §2 on the database at databaseURL: every migration applied; the
 // catalog rules (CheckCatalog); park_app owns and bypasses nothing; every
-// space's tenant matches its site's; reservation_conflicts is empty. The
+// space's tenant matches its site's; reservation_conflicts is empty; the
+// look-up tables (LookupTables) agree with tenants and api_keys. The
 // data checks run as park_ops, which sees every tenant; when the login cannot
 // act as a role that sees every tenant, that is itself a problem, so Verify
 // never reports "clean" from a partial view.
