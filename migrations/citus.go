@@ -35,8 +35,8 @@ var CitusLocalTables = []string{"public.goose_db_version"}
 // table's primary key lead with tenant_id and that it cascade from
 // tenants, and from nothing else (row-level security included).
 var LookupTables = []string{
-	"public.api_key_ids",  // api_keys.key_id → tenant (00018)
-	"public.tenant_slugs", // tenants.slug → tenant (00018)
+	"public.api_key_ids",  // api_keys.key_id → tenant (00016)
+	"public.tenant_slugs", // tenants.slug → tenant (00016)
 }
 
 var citusRoleRE = regexp.MustCompile(`\bcitus: (distributed|reference)\b`)

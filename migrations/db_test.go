@@ -132,7 +132,7 @@ func TestCatalogFindsBreaks(t *testing.T) {
 			"table public.webhook_secrets: no foreign key on tenant_id with ON DELETE CASCADE to tenants or a tenant table, so deleting a tenant would leave its rows"},
 		{"cascade on another column", `ALTER TABLE spaces DROP CONSTRAINT spaces_tenant_id_site_id_fkey; ALTER TABLE spaces ADD FOREIGN KEY (tenant_id, site_id) REFERENCES sites (tenant_id, id) ON DELETE RESTRICT`,
 			"table public.spaces: no foreign key on tenant_id with ON DELETE CASCADE to tenants or a tenant table, so deleting a tenant would leave its rows"},
-		// Citus's rules (00018): every table declares its role; distributed
+		// Citus's rules (00016): every table declares its role; distributed
 		// tables keep tenant_id NOT NULL in every key and in foreign keys
 		// between them and carry no trigger; reference tables reference no
 		// distributed table.

@@ -17,7 +17,7 @@ import (
 var GlobalTables = []string{
 	"public.goose_db_version", // the migration ledger
 	"public.users",            // people, who may belong to several tenants
-	"public.platform_events",  // audit events that belong to no tenant (00018)
+	"public.platform_events",  // audit events that belong to no tenant (00016)
 }
 
 // UnkeyedTenantTables are tenant tables that deliberately have no primary
@@ -95,8 +95,8 @@ var UsersGrants = map[string][]string{
 // delete`, 00012, whose foreign keys cascade to every tenant table), users
 // (`parkctl user`), the revocation of an account's refresh tokens on an
 // operator's password reset (00013), audit events (a tenant's, and platform
-// events in their own table, 00018), the global look-up rows of a tenant
-// it deletes (00018: no foreign key cascades to them), and the expired
+// events in their own table, 00016), the global look-up rows of a tenant
+// it deletes (00016: no foreign key cascades to them), and the expired
 // idempotency keys that `parkctl reservations prune-keys` deletes (00005,
 // 00006).
 var OpsWriteGrants = []string{
@@ -243,7 +243,7 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 	}
 
 	// The look-up tables (LookupTables) are kept in step with tenants and
-	// api_keys by the stores, not by foreign keys. Before migration 00018
+	// api_keys by the stores, not by foreign keys. Before migration 00016
 	// (reported above as not applied) there are none.
 	var haveLookups bool
 	if err := tx.QueryRow(ctx, `select to_regclass('public.tenant_slugs') is not null

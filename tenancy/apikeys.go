@@ -113,7 +113,7 @@ func (s *Store) apiKeyInsert(ctx context.Context, p *APIKeyCreateParams, name st
 		}
 		// The key id is unique across tenants in the look-up table that
 		// finds a key's tenant (auth.api_key_lookup), written with the key
-		// (migration 00018: no foreign key or trigger keeps it in step).
+		// (migration 00016: no foreign key or trigger keeps it in step).
 		if _, err := tx.Exec(ctx, `insert into api_key_ids (key_id, tenant_id) values ($1, $2)`, gen.KeyID, p.TenantID); err != nil {
 			return err
 		}

@@ -30,7 +30,7 @@ type AuditEvent struct {
 // app_tenant_id(), the one the transaction's prologue set, so an event can
 // only land in the tenant the change was made in. In an OpsTx no tenant is
 // set and audit_events.tenant_id is NOT NULL (a Citus distribution column,
-// migration 00018), so it fails there: an operator's change to a tenant is
+// migration 00016), so it fails there: an operator's change to a tenant is
 // recorded with AppendAuditFor, one that belongs to no tenant with
 // AppendPlatformEvent.
 func AppendAudit(ctx context.Context, tx pgx.Tx, e AuditEvent) error {

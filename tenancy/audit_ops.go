@@ -80,7 +80,7 @@ func (o *Ops) AuditListAll(ctx context.Context, p AuditListAllParams) ([]OpsAudi
 		}
 		// park_ops bypasses row-level security: the tenant filter here is
 		// the only thing that keeps other tenants' events out. Platform
-		// events live in a table of their own (migration 00018) and share
+		// events live in a table of their own (migration 00016) and share
 		// audit_events' id sequence, so (at, id) orders the two logs as
 		// one.
 		rows, err := tx.Query(ctx,

@@ -240,7 +240,7 @@ func (a *Auth) Register(ctx context.Context, p RegisterParams) (*Session, error)
 		b.Queue(`INSERT INTO tenants (id, name, slug, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)`,
 			sess.Tenant.ID, sess.Tenant.Name, sess.Tenant.Slug, now)
 		// The slug's uniqueness across tenants lives in the look-up table
-		// (migration 00018), written with the tenant.
+		// (migration 00016), written with the tenant.
 		b.Queue(`INSERT INTO tenant_slugs (slug, tenant_id) VALUES ($1, $2)`, sess.Tenant.Slug, sess.Tenant.ID)
 		b.Queue(`INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
 			sess.User.ID, sess.User.Email, sess.User.Name, hash, now)

@@ -14,7 +14,7 @@ import (
 )
 
 // TestLookupRowsFollowTheirRows: the global look-up tables (tenant_slugs,
-// api_key_ids; migration 00018) are written in the same transaction as the
+// api_key_ids; migration 00016) are written in the same transaction as the
 // tenant (registration, TenantCreate) or key (APIKeyCreate) they mirror,
 // keep slugs unique across both ways of making a tenant, find the tenant
 // for webhooks and API keys, and go with the tenant; migrate verify finds

@@ -51,7 +51,7 @@ type TenantDeletion struct {
 // ErrNotFound; an active one ErrTenantActive.
 //
 // It runs as park_ops, whose only delete privileges of this kind are
-// DELETE on tenants (migration 00012) and on the look-up tables (00018):
+// DELETE on tenants (migration 00012) and on the look-up tables (00016):
 // the foreign keys, ON DELETE CASCADE from every tenant table, remove the
 // rest, and a catalog check keeps every tenant table but the look-up
 // tables tied to tenants that way. The look-up tables (lookupTables) are

@@ -241,7 +241,7 @@ func TestTenantDelete(t *testing.T) {
 
 // TestTenantDeleteOpsDeletesNothingElse: the grant of migration 00012 lets
 // park_ops delete a tenant row, and no row of any other table but the
-// look-up tables (00018), which no foreign key cascades to.
+// look-up tables (00016), which no foreign key cascades to.
 func TestTenantDeleteOpsDeletesNothingElse(t *testing.T) {
 	t.Parallel()
 	b := newOpsBundle(t)

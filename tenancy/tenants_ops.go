@@ -163,7 +163,7 @@ func (o *Ops) TenantCreate(ctx context.Context, p *TenantCreateParams) (*Tenant,
 	var t Tenant
 	err = o.store.InTenantTx(ctx, id, func(tx pgx.Tx) error {
 		// The slug is unique across tenants in its look-up table (migration
-		// 00018), written with the tenant.
+		// 00016), written with the tenant.
 		if _, err := tx.Exec(ctx, `insert into tenant_slugs (slug, tenant_id) values ($1, $2)`, p.Slug, id); err != nil {
 			return err
 		}
