@@ -110,16 +110,40 @@ func TestCatalogFindsBreaks(t *testing.T) {
 		{"public updates users", `GRANT UPDATE (name) ON users TO PUBLIC`, "table public.users: PUBLIC holds UPDATE (name), beyond what it may hold"},
 		{"writer public exec", `GRANT EXECUTE ON FUNCTION auth.swap_password_hash(uuid, text, text) TO PUBLIC`, "function auth.swap_password_hash(uuid,text,text): SECURITY DEFINER executable by PUBLIC"},
 		{"writer owner", `ALTER FUNCTION auth.swap_password_hash(uuid, text, text) OWNER TO park_owner`, "function auth.swap_password_hash(uuid,text,text): SECURITY DEFINER owned by park_owner, not park_auth or park_maint"},
+		// park_maint's functions and grants, exactly (00010, 00014).
+		{"maint extra column grant", `GRANT UPDATE (seen_at) ON uplink_dedupe TO park_maint`, "table public.uplink_dedupe: park_maint holds UPDATE (seen_at), beyond what it may hold"},
+		{"maint reads whole table", `GRANT SELECT ON sensor_readings TO park_maint`, "table public.sensor_readings: park_maint holds SELECT, beyond what it may hold"},
+		{"maint reads a payload", `GRANT SELECT (payload) ON sensor_readings TO park_maint`, "table public.sensor_readings: park_maint holds SELECT (payload), beyond what it may hold"},
+		{"maint deletes elsewhere", `GRANT DELETE ON spaces TO park_maint`, "table public.spaces: park_maint holds DELETE, beyond what it may hold"},
+		{"maint inserts", `GRANT INSERT ON idempotency_keys TO park_maint`, "table public.idempotency_keys: park_maint holds INSERT, beyond what it may hold"},
+		{"maint lacks delete", `REVOKE DELETE ON idempotency_keys FROM park_maint`, "table public.idempotency_keys: park_maint lacks DELETE"},
+		{"maint lacks a column", `REVOKE SELECT (settings) ON tenants FROM park_maint`, "table public.tenants: park_maint lacks SELECT (settings)"},
+		{"maint extra function", `CREATE FUNCTION maint.prune_everything() RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'SELECT 0::bigint'; ALTER FUNCTION maint.prune_everything() OWNER TO park_maint; REVOKE EXECUTE ON FUNCTION maint.prune_everything() FROM PUBLIC; GRANT EXECUTE ON FUNCTION maint.prune_everything() TO park_app`, "function maint.prune_everything(): owned by park_maint but not one of its functions (migrations.MaintFunctions)"},
+		{"maint function dropped", `DROP FUNCTION maint.prune_readings()`, "function maint.prune_readings(): missing, or not a SECURITY DEFINER function of park_maint"},
+		{"maint prune public exec", `GRANT EXECUTE ON FUNCTION maint.prune_uplink_dedupe() TO PUBLIC`, "function maint.prune_uplink_dedupe(): SECURITY DEFINER executable by PUBLIC"},
+		{"maint prune ops exec", `GRANT EXECUTE ON FUNCTION maint.prune_readings() TO park_ops`, "function maint.prune_readings(): executable by park_ops; park_maint's functions are for park_app alone"},
+		{"maint prune search path", `ALTER FUNCTION maint.prune_idempotency_keys() RESET search_path`, "function maint.prune_idempotency_keys(): SECURITY DEFINER without search_path = pg_catalog, pg_temp"},
+		{"maint prune owner", `ALTER FUNCTION maint.prune_readings() OWNER TO park_owner`, "function maint.prune_readings(): SECURITY DEFINER owned by park_owner, not park_auth or park_maint"},
+		{"maint member of ops", `GRANT park_ops TO park_maint`, "role park_maint: is a member of park_ops"},
+		{"maint bypasses rls", `ALTER ROLE park_maint BYPASSRLS`, "role park_maint: bypasses row-level security"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			db := pgtest.NewDB(t)
-			admin := db.AdminPool(t)
-			if _, err := admin.Exec(context.Background(), tc.sql); err != nil {
+			ctx := context.Background()
+			// One transaction, rolled back: roles and their memberships
+			// are global to the cluster every test shares, so a break
+			// that committed would show in other tests' catalogs.
+			tx, err := db.AdminPool(t).Begin(ctx)
+			if err != nil {
 				t.Fatal(err)
 			}
-			problems, err := migrations.CheckCatalog(context.Background(), admin)
+			defer tx.Rollback(ctx)
+			if _, err := tx.Exec(ctx, tc.sql); err != nil {
+				t.Fatal(err)
+			}
+			problems, err := migrations.CheckCatalog(ctx, tx)
 			if err != nil {
 				t.Fatal(err)
 			}
