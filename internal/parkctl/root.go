@@ -17,6 +17,7 @@ import (
 	"github.com/parkhq/park/internal/parkctl/migrate"
 	"github.com/parkhq/park/internal/parkctl/orphans"
 	"github.com/parkhq/park/internal/parkctl/output"
+	"github.com/parkhq/park/internal/parkctl/readings"
 	"github.com/parkhq/park/internal/parkctl/reservations"
 	"github.com/parkhq/park/internal/parkctl/site"
 	"github.com/parkhq/park/internal/parkctl/space"
@@ -121,6 +122,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		inGroup(groupTenancy, space.NewCmdSpace(f)),
 		inGroup(groupOperations, orphans.NewCmdOrphans(f)),
 		inGroup(groupOperations, reservations.NewCmdReservations(f)),
+		inGroup(groupOperations, readings.NewCmdReadings(f)),
 		// user, apikey: groupTenancy.
 		// audit, smoke, dashboard: groupOperations.
 	)
