@@ -98,13 +98,16 @@ type store struct {
 	ops *retention.Ops
 }
 
+// PruneAll runs the Pruner to completion and returns what it deleted.
 func (s store) PruneAll(ctx context.Context) (retention.Counts, error) {
 	res, err := s.Run(ctx)
 	return res.Deleted, err
 }
 
+// CountAll counts every tenant's rows past retention, as park_ops.
 func (s store) CountAll(ctx context.Context) (retention.Counts, error) { return s.ops.Count(ctx) }
 
+// RecordPrune writes the platform audit event, as park_ops.
 func (s store) RecordPrune(ctx context.Context, actor string, c retention.Counts) error {
 	return s.ops.RecordPrune(ctx, actor, c)
 }
