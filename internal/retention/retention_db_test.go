@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/parkhq/park/internal/bootstrap"
 	"github.com/parkhq/park/internal/pgbouncertest"
 	"github.com/parkhq/park/internal/pgtest"
 	"github.com/parkhq/park/internal/retention"
@@ -500,8 +501,9 @@ func TestRunWhileAnotherHoldsTheLock(t *testing.T) {
 }
 
 // TestPruneTenant: parkctl's --tenant path, as park_app under row-level
-// security: only that tenant's rows past its retention go, and one audit
-// event in its log records the counts and the operator.
+// security, through PgBouncer in exec mode: only that tenant's rows past its
+// retention go, and one audit event in its log records the counts and the
+// operator.
 func TestPruneTenant(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
@@ -515,7 +517,8 @@ func TestPruneTenant(t *testing.T) {
 		addDedupe(t, admin, tn, 5, 8*day)
 		addKeys(t, admin, tn, 6, -time.Second)
 	}
-	p := retention.NewPruner(tenancy.NewStore(db.ServerPool(t, 2)), retention.Options{})
+	bouncer := pgbouncertest.New(t, db)
+	p := retention.NewPruner(tenancy.NewStore(bouncer.ServerPool(t, pgbouncertest.Wide, 2)), retention.Options{})
 	want := retention.Counts{Readings: retention.BatchSize + 3, UplinkDedupe: 5, IdempotencyKeys: 6}
 	if got, err := p.CountTenant(ctx, a); err != nil || got != want {
 		t.Fatalf("count A: %+v, %v", got, err)
@@ -547,13 +550,20 @@ func TestPruneTenant(t *testing.T) {
 }
 
 // TestRecordPrune: a prune across tenants is one platform event (no
-// tenant), which no tenant sees.
+// tenant); the operator methods work through PgBouncer in exec mode, as
+// parkctl's park_admin login.
 func TestRecordPrune(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
 	admin := db.AdminPool(t)
 	ctx := ctxT(t)
-	ops := retention.NewOps(tenancy.NewOps(db.AdminPool(t)))
+	a := newTenant(t, admin, "alpha", 1)
+	addReadings(t, admin, a, 3, 2*day)
+	bouncer := pgbouncertest.New(t, db)
+	ops := retention.NewOps(tenancy.NewOps(pgbouncertest.Pool(t, bouncer.URL(pgbouncertest.Wide, bootstrap.RoleAdmin), 2)))
+	if c, err := ops.Count(ctx); err != nil || c != (retention.Counts{Readings: 3}) {
+		t.Fatalf("count through PgBouncer: %+v, %v", c, err)
+	}
 	if err := ops.RecordPrune(ctx, "operator:bob", retention.Counts{Readings: 1, UplinkDedupe: 2, IdempotencyKeys: 3}); err != nil {
 		t.Fatal(err)
 	}
