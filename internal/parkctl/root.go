@@ -19,6 +19,7 @@ import (
 	"github.com/parkhq/park/internal/parkctl/migrate"
 	"github.com/parkhq/park/internal/parkctl/orphans"
 	"github.com/parkhq/park/internal/parkctl/output"
+	"github.com/parkhq/park/internal/parkctl/readings"
 	"github.com/parkhq/park/internal/parkctl/reservations"
 	"github.com/parkhq/park/internal/parkctl/site"
 	"github.com/parkhq/park/internal/parkctl/smoke"
@@ -139,6 +140,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		inGroup(groupTenancy, apikey.NewCmdAPIKey(f)),
 		inGroup(groupOperations, audit.NewCmdAudit(f, nil)),
 		inGroup(groupOperations, smoke.NewCmdSmoke(f, nil)),
+		inGroup(groupOperations, readings.NewCmdReadings(f)),
 		// dashboard: groupOperations.
 	)
 	addGroups(cmd)

@@ -106,6 +106,9 @@ type Config struct {
 	LogLevel slog.Level
 	// ShutdownTimeout bounds the draining of in-flight requests.
 	ShutdownTimeout time.Duration
+	// MaintenanceInterval is how often the retention maintenance runs
+	// (the first run right after serving begins); 0 disables it.
+	MaintenanceInterval time.Duration
 	// DevDir is the checkout whose .park/pg holds dev's database.
 	DevDir string
 	// DevReset makes dev delete its cluster first (--reset, a flag only:
@@ -172,6 +175,7 @@ var settings = []setting{
 	{key: "allow_privileged_db_login", modes: serveOn, def: always("false"), boolean: true, usage: "start even if the database login is a superuser, BYPASSRLS or a member of park_owner, park_ops or park_auth (warns)"},
 	{key: "log_level", modes: []Mode{ModeServe, ModeDev, ModeMigrate}, def: always("info"), usage: "debug, info, warn or error"},
 	{key: "shutdown_timeout", modes: serveDev, def: always("20s"), usage: "how long SIGTERM waits for in-flight requests"},
+	{key: "maintenance_interval", modes: serveDev, def: always("1h"), usage: "how often to delete readings past their tenant's retention, dedupe rows older than 7 days and expired idempotency keys (one instance at a time); 0 disables"},
 	{key: "dev_dir", modes: []Mode{ModeDev}, def: always("."), usage: "checkout directory whose .park/pg holds the dev database"},
 }
 
@@ -549,6 +553,14 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 		c.ShutdownTimeout = d
 	}
 
+	if d, err := time.ParseDuration(value("maintenance_interval")); err != nil {
+		problem("maintenance_interval", "must be a duration such as 1h, or 0 to disable")
+	} else if d < 0 || (d > 0 && d < time.Second) {
+		problem("maintenance_interval", "must be 0 (disabled) or at least 1s, is %s", d)
+	} else {
+		c.MaintenanceInterval = d
+	}
+
 	// Booleans and the rest.
 	if b, err := strconv.ParseBool(value("allow_privileged_db_login")); err != nil {
 		problem("allow_privileged_db_login", "must be true or false")
@@ -729,6 +741,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("ratelimit_ipv6_prefix", c.RateLimitIPv6Prefix),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Duration("maintenance_interval", c.MaintenanceInterval),
 	)
 }
 

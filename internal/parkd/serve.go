@@ -17,6 +17,7 @@ import (
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/httpapi"
+	"github.com/parkhq/park/internal/retention"
 	"github.com/parkhq/park/ratelimit"
 	"github.com/parkhq/park/reservation"
 	"github.com/parkhq/park/tenancy"
@@ -81,6 +82,10 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 	if err != nil {
 		return err
 	}
+	pruner, err := newPruner(cfg, store, reg)
+	if err != nil {
+		return err
+	}
 	api := httpapi.NewServer(httpapi.Deps{
 		Logger:             logger,
 		Registry:           reg,
@@ -133,6 +138,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(listeners[i]) }()
 	}
+	// Retention runs once serving has begun, and is stopped first on the
+	// way out, before the pool closes.
+	maintenance := startMaintenance(ctx, cfg, pruner, logger)
 
 	var serveErr error
 	select {
@@ -143,6 +151,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		logger.Error("server stopped", slog.String("error", serveErr.Error()))
 	}
 
+	maintenance.Stop()
 	// The caller's context is done; the drain gets its own deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
@@ -204,6 +213,41 @@ func newIngest(cfg *Config, store *tenancy.Store, l *limits, logger *slog.Logger
 	}
 	in := ingest.NewIntake(store.WebhookTenant, st, w, ingest.IntakeOptions{Logger: logger})
 	return &ingestion{store: st, writer: w, intake: in}, nil
+}
+
+// newPruner makes the retention Pruner of the maintenance loop and
+// registers its series (park_pruned_rows_total, park_maintenance_runs_total);
+// nil when PARKD_MAINTENANCE_INTERVAL is 0.
+func newPruner(cfg *Config, store *tenancy.Store, reg prometheus.Registerer) (*retention.Pruner, error) {
+	if cfg.MaintenanceInterval <= 0 {
+		return nil, nil
+	}
+	m, err := retention.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return retention.NewPruner(store, retention.Options{Metrics: m}), nil
+}
+
+// maintenance is the running retention loop, or nothing.
+type maintenance struct{ loop *retention.Loop }
+
+// startMaintenance starts the retention loop every cfg.MaintenanceInterval
+// (the first run at once); with no pruner it logs that retention is off.
+func startMaintenance(ctx context.Context, cfg *Config, p *retention.Pruner, logger *slog.Logger) maintenance {
+	if p == nil {
+		logger.Info("retention maintenance disabled", slog.String("setting", "PARKD_MAINTENANCE_INTERVAL=0"))
+		return maintenance{}
+	}
+	return maintenance{loop: retention.Start(ctx, p, cfg.MaintenanceInterval, logger)}
+}
+
+// Stop ends the loop and waits for it; a run in progress rolls back its
+// open batch.
+func (m maintenance) Stop() {
+	if m.loop != nil {
+		m.loop.Stop()
+	}
 }
 
 // keyring holds the configured master keys: the current one seals, the old
