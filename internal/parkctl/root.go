@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/dashboard"
 	"github.com/parkhq/park/internal/parkctl/db"
 	"github.com/parkhq/park/internal/parkctl/migrate"
 	"github.com/parkhq/park/internal/parkctl/orphans"
@@ -121,6 +122,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		inGroup(groupTenancy, space.NewCmdSpace(f)),
 		inGroup(groupOperations, orphans.NewCmdOrphans(f)),
 		inGroup(groupOperations, reservations.NewCmdReservations(f)),
+		inGroup(groupOperations, dashboard.NewCmdDashboard(f, nil)),
 		// user, apikey: groupTenancy.
 		// audit, smoke, dashboard: groupOperations.
 	)
