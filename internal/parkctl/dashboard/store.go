@@ -300,7 +300,9 @@ func (s *Store) Reservations(ctx context.Context, q tui.Query) ([]tui.Reservatio
 
 // credentialsSQL lists each tenant's API keys and webhook secrets (by
 // primary key, which leads with tenant_id) that are not revoked and did not
-// expire before $2. $3 and $4 name the kinds.
+// expire before $2. $3 and $4 name the kinds. OFFSET 0 keeps each LATERAL
+// subquery a per-tenant read: pulled up into a plain join, the planner may
+// walk a whole table and look the tenants up instead.
 const credentialsSQL = `
 select c.* from (
   select t.id, t.slug, $3::text as kind, k.name, k.key_id as ident, k.created_at, k.expires_at, k.last_used_at
@@ -308,7 +310,8 @@ select c.* from (
    cross join lateral (
          select k.name, k.key_id, k.created_at, k.expires_at, k.last_used_at from api_keys k
           where k.tenant_id = t.id and k.revoked_at is null
-            and (k.expires_at is null or k.expires_at > $2::timestamptz)) k
+            and (k.expires_at is null or k.expires_at > $2::timestamptz)
+         offset 0) k
    where $1::uuid is null or t.id = $1::uuid
   union all
   select t.id, t.slug, $4::text, w.mode, left(w.id::text, 8), w.created_at, w.expires_at, w.last_used_at
@@ -316,7 +319,8 @@ select c.* from (
    cross join lateral (
          select w.mode, w.id, w.created_at, w.expires_at, w.last_used_at from webhook_secrets w
           where w.tenant_id = t.id and w.revoked_at is null
-            and (w.expires_at is null or w.expires_at > $2::timestamptz)) w
+            and (w.expires_at is null or w.expires_at > $2::timestamptz)
+         offset 0) w
    where $1::uuid is null or t.id = $1::uuid) c
  order by c.expires_at nulls last, c.slug, c.kind, c.name, c.ident`
 
