@@ -578,7 +578,9 @@ func (m Model) orphansKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	}
 	switch {
 	case key.Matches(msg, k.Assign), key.Matches(msg, k.Enter):
-		o.openPicker(orphan, newInput(m.st, "filter: "))
+		in := newInput(m.st, "filter: ")
+		in.Placeholder = "type to find a space without a sensor by site, code or name"
+		o.openPicker(orphan, in)
 		return m, tea.Batch(m.load(loadCandidates), o.picker.input.Focus())
 	case key.Matches(msg, k.Ignore):
 		o.confirm = confirmation{op: opIgnore, orphan: orphan}

@@ -160,7 +160,7 @@ func (v *orphansView) renderPicker(m *Model, w, h int) []string {
 	st := &m.st
 	p := &v.picker
 	o := p.orphan
-	title := st.title.Render(fmt.Sprintf("Assign %s (%s) to a space without a sensor", o.DevEUI, o.Tenant))
+	title := st.title.Render(fmt.Sprintf("Assign %s (%s) to which space?", o.DevEUI, o.Tenant))
 	lines := []string{spread(title, st.faint.Render("enter: choose · esc: cancel"), w), p.input.View()}
 	if !p.loaded {
 		return append(lines, st.faint.Render("loading spaces…"))
