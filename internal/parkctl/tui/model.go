@@ -475,6 +475,9 @@ func (m Model) switchTo(v viewID) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	m.active, m.showHelp = v, false
+	if m.busy == "" {
+		m.notice = "" // the outcome of an action belongs to the view it was taken in
+	}
 	return m, m.refresh(false)
 }
 
