@@ -391,6 +391,17 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if msg.String() == "ctrl+c" {
 		return m, tea.Quit
 	}
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+		// Keys typed faster than the terminal is read arrive as one
+		// message ("/beta"): each is a key of its own.
+		var cmds []tea.Cmd
+		for _, r := range msg.Runes {
+			next, cmd := m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt})
+			m = next.(Model)
+			cmds = append(cmds, cmd)
+		}
+		return m, tea.Batch(cmds...)
+	}
 	if m.active == viewOrphans && (m.orphans.confirmOpen || m.orphans.pickerOpen) {
 		return m.orphansKey(msg)
 	}

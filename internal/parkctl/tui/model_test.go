@@ -260,6 +260,15 @@ func TestFilter(t *testing.T) {
 	if o, _ := m.orphans.selected(); o.DevEUI != "70b3d57ed0009002" {
 		t.Fatalf("clearing the filter lost the selection: %s", o.DevEUI)
 	}
+	// Keys typed fast arrive as one message: each still counts.
+	m = update(t, m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/beta")})
+	if !m.filtering || m.orphans.rs.filter != "beta" || len(m.orphans.rs.table.match) != 1 {
+		t.Fatalf("\"/beta\" at once: filtering %v, filter %q", m.filtering, m.orphans.rs.filter)
+	}
+	m = press(t, m, "esc")
+	if m.orphans.rs.filter != "" || len(m.orphans.rs.table.match) != 3 {
+		t.Fatalf("esc kept the filter %q", m.orphans.rs.filter)
+	}
 }
 
 // TestQuit: q and ctrl+c quit; q typed into the filter does not.
