@@ -202,8 +202,8 @@ func seedSmall(t testing.TB, now time.Time) *world {
 }
 
 // seedScale makes the benchmark's world: 3 tenants, 20 sites (7, 7, 6), 2,000
-// spaces (100 a site), one reading per space and minute over the last hour
-// (120,000) and a day of older ones, 50 orphans, 1,300 reservations (1,000 past,
+// spaces (100 a site, 90 with a sensor), one reading per sensor and minute
+// over the last hour (108,000) and a day of older ones (112,000), 50 orphans, 1,300 reservations (1,000 past,
 // 100 under way, 200 ahead), 10 API keys and 3 webhook secrets per tenant. The tables are
 // analyzed, as autovacuum would.
 func seedScale(t testing.TB, now time.Time) *world {
@@ -218,7 +218,7 @@ func seedScale(t testing.TB, now time.Time) *world {
 		w.exec(t, `
 			insert into spaces (tenant_id, id, site_id, code, sensor_eui, state, state_changed_at, last_reading_at)
 			select $1, gen_random_uuid(), s.id, 'P-' || lpad(g::text, 3, '0'),
-			       lpad(to_hex($2::integer * 16777216 + row_number() over ()), 16, '0'),
+			       case when g <= 90 then lpad(to_hex($2::integer * 16777216 + row_number() over ()), 16, '0') end,
 			       (array['free', 'occupied', 'unknown'])[1 + g % 3],
 			       $3::timestamptz - make_interval(mins => g % 90), $3::timestamptz - make_interval(mins => g % 90)
 			  from sites s, generate_series(1, 100) g
@@ -228,13 +228,13 @@ func seedScale(t testing.TB, now time.Time) *world {
 			select x.tenant_id, x.id, x.sensor_eui, 'generic', 'm' || m, m % 2 = 0,
 			       $2::timestamptz - make_interval(secs => m * 60 + 7), $2::timestamptz - make_interval(secs => m * 60 + 7)
 			  from spaces x, generate_series(0, 59) m
-			 where x.tenant_id = $1`, tid, now)
+			 where x.tenant_id = $1 and x.sensor_eui is not null`, tid, now)
 		w.exec(t, `
 			insert into sensor_readings (tenant_id, space_id, dev_eui, source, msg_key, occupied, read_at, received_at)
 			select x.tenant_id, x.id, x.sensor_eui, 'generic', 'old' || m, true,
 			       $2::timestamptz - make_interval(mins => 60 + m * 10), $2::timestamptz - make_interval(mins => 60 + m * 10)
 			  from spaces x, generate_series(1, 144) m
-			 where x.tenant_id = $1 and x.code < 'P-040'`, tid, now)
+			 where x.tenant_id = $1 and x.code < 'P-040' and x.sensor_eui is not null`, tid, now)
 		w.exec(t, `
 			insert into orphan_devices (tenant_id, dev_eui, first_seen_at, last_seen_at, uplink_count, last_rssi, last_snr, last_read_at)
 			select $1, lpad(to_hex(4096 * $2::integer + g), 16, 'f'), $3::timestamptz - interval '2 days',
