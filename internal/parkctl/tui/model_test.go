@@ -363,6 +363,10 @@ func TestAssignAndIgnore(t *testing.T) {
 	if st := statusOf(m); !strings.Contains(st, "error: ignore orphan a84041000181c001: not found") {
 		t.Fatalf("status after a failed ignore: %q", st)
 	}
+	// The outcome belongs to the orphans view: another view does not show it.
+	if st := statusOf(press(t, m, "1")); strings.Contains(st, "ignore orphan") {
+		t.Fatalf("status on the overview: %q", st)
+	}
 }
 
 // TestViewFits: every view, dialog and the help fill exactly the terminal
