@@ -15,6 +15,7 @@ import (
 	"github.com/parkhq/park/internal/parkctl/apikey"
 	"github.com/parkhq/park/internal/parkctl/audit"
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/dashboard"
 	"github.com/parkhq/park/internal/parkctl/db"
 	"github.com/parkhq/park/internal/parkctl/migrate"
 	"github.com/parkhq/park/internal/parkctl/orphans"
@@ -141,7 +142,7 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		inGroup(groupOperations, audit.NewCmdAudit(f, nil)),
 		inGroup(groupOperations, smoke.NewCmdSmoke(f, nil)),
 		inGroup(groupOperations, readings.NewCmdReadings(f)),
-		// dashboard: groupOperations.
+		inGroup(groupOperations, dashboard.NewCmdDashboard(f, nil)),
 	)
 	addGroups(cmd)
 	addCompletionCmd(cmd)
