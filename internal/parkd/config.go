@@ -106,6 +106,10 @@ type Config struct {
 	LogLevel slog.Level
 	// ShutdownTimeout bounds the draining of in-flight requests.
 	ShutdownTimeout time.Duration
+	// RequestTimeout is every request's deadline: a request waiting on a
+	// slow or saturated database gives up then with a 503 and
+	// Retry-After, and its statement is cancelled.
+	RequestTimeout time.Duration
 	// DevDir is the checkout whose .park/pg holds dev's database.
 	DevDir string
 	// DevReset makes dev delete its cluster first (--reset, a flag only:
@@ -172,6 +176,7 @@ var settings = []setting{
 	{key: "allow_privileged_db_login", modes: serveOn, def: always("false"), boolean: true, usage: "start even if the database login is a superuser, BYPASSRLS or a member of park_owner, park_ops or park_auth (warns)"},
 	{key: "log_level", modes: []Mode{ModeServe, ModeDev, ModeMigrate}, def: always("info"), usage: "debug, info, warn or error"},
 	{key: "shutdown_timeout", modes: serveDev, def: always("20s"), usage: "how long SIGTERM waits for in-flight requests"},
+	{key: "request_timeout", modes: serveDev, def: always("10s"), usage: "the longest a request may take, waiting for a database connection, a lock or a query included; past it the answer is 503 with Retry-After and the query is cancelled; also bounds each ingest batch (1s-25s)"},
 	{key: "dev_dir", modes: []Mode{ModeDev}, def: always("."), usage: "checkout directory whose .park/pg holds the dev database"},
 }
 
@@ -549,6 +554,14 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 		c.ShutdownTimeout = d
 	}
 
+	if d, err := time.ParseDuration(value("request_timeout")); err != nil {
+		problem("request_timeout", "must be a duration such as 10s")
+	} else if d < time.Second || d > maxRequestTimeout {
+		problem("request_timeout", "must be between 1s and %s (an uplink may wait for two batches, and both must end well before the HTTP write timeout), is %s", maxRequestTimeout, d)
+	} else {
+		c.RequestTimeout = d
+	}
+
 	// Booleans and the rest.
 	if b, err := strconv.ParseBool(value("allow_privileged_db_login")); err != nil {
 		problem("allow_privileged_db_login", "must be true or false")
@@ -729,6 +742,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("ratelimit_ipv6_prefix", c.RateLimitIPv6Prefix),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Duration("request_timeout", c.RequestTimeout),
 	)
 }
 

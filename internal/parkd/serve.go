@@ -32,6 +32,11 @@ const (
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
 	preflightTimeout  = 30 * time.Second
+	// maxRequestTimeout keeps PARKD_REQUEST_TIMEOUT well below
+	// writeTimeout: it also bounds each ingest batch, and an uplink may
+	// wait for the batch before its own, so twice it must still leave
+	// time to send the answer.
+	maxRequestTimeout = 25 * time.Second
 	// gaugeTimeout bounds the database read of a gauge at scrape time.
 	gaugeTimeout = 2 * time.Second
 )
@@ -84,6 +89,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		Registry:           reg,
 		ServeMetrics:       cfg.MetricsAddr == "",
 		Checks:             checks,
+		RequestTimeout:     cfg.RequestTimeout,
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		TrustedProxies:     cfg.TrustedProxies,
 		Tenancy:            store,
@@ -193,7 +199,10 @@ func newIngest(cfg *Config, store *tenancy.Store, l *limits, logger *slog.Logger
 	st := ingest.NewStore(store, ingest.StoreOptions{
 		DedupeWindow: cfg.DedupeWindow, Orphans: ol, Keyring: kr, Logger: logger,
 	})
-	w, err := ingest.NewWriter(st.StoreBatch, ingest.WriterOptions{Registerer: reg})
+	// A batch gets the request timeout: the uplinks in it wait for it
+	// whatever their requests' deadlines (their answer must say whether
+	// they were stored).
+	w, err := ingest.NewWriter(st.StoreBatch, ingest.WriterOptions{Registerer: reg, CommitTimeout: cfg.RequestTimeout})
 	if err != nil {
 		return nil, err
 	}
