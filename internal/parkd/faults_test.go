@@ -1,0 +1,372 @@
+package parkd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parkhq/park/internal/bootstrap"
+	"github.com/parkhq/park/internal/pgbouncertest"
+	"github.com/parkhq/park/internal/pgtest"
+)
+
+// The fault tests run parkd under load (API reads and webhook uplinks from
+// several goroutines) and take its database away. Each waits for the
+// conditions it asserts with a deadline, never for a fixed time.
+
+// faultRequestTimeout is PARKD_REQUEST_TIMEOUT in the fault tests: short,
+// so a request that would hang shows up quickly as one that did not get its
+// 503 in time.
+const faultRequestTimeout = "2s"
+
+// faultClientTimeout is how long a load client waits for an answer: far
+// more than the server needs to give up (twice the request timeout for an
+// uplink), so a client timeout means a hang.
+const faultClientTimeout = 20 * time.Second
+
+// outcome is one request of the load.
+type outcome struct {
+	kind       string // "read" or "uplink"
+	id         string // the uplink's message id; the X-Request-Id
+	start, end time.Time
+	code       int
+	retryAfter string
+	ctype      string
+	body       string
+	err        error
+}
+
+// loadGen sends API reads and webhook uplinks from several goroutines
+// until stopped, and records every outcome.
+type loadGen struct {
+	base, webhookToken, accessToken string
+	client                          *http.Client
+
+	mu       sync.Mutex
+	outcomes []outcome
+
+	stopc    chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	seq   atomic.Int64
+}
+
+func startLoad(base, webhookToken, accessToken string, readers, writers, sensors int) *loadGen {
+	l := &loadGen{base: base, webhookToken: webhookToken, accessToken: accessToken,
+		client: &http.Client{Timeout: faultClientTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: readers + writers}},
+		stopc:  make(chan struct{})}
+	for c := range writers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; l.running(); i++ {
+				n := l.seq.Add(1)
+				id := fmt.Sprintf("u%d-%d", c, n)
+				body := fmt.Sprintf(`{"dev_eui":"%s","f_cnt":%d,"id":"%s","occupied":%v}`, sensorEUI((c*7+i)%sensors), n, id, i%2 == 0)
+				req, _ := http.NewRequest("POST", l.base+"/api/v1/webhooks/uplink/hooks", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+l.webhookToken)
+				l.do("uplink", id, req)
+			}
+		}()
+	}
+	for c := range readers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for l.running() {
+				id := fmt.Sprintf("r%d-%d", c, l.seq.Add(1))
+				req, _ := http.NewRequest("GET", l.base+"/api/v1/sites", nil)
+				req.Header.Set("Authorization", "Bearer "+l.accessToken)
+				l.do("read", id, req)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *loadGen) running() bool {
+	select {
+	case <-l.stopc:
+		return false
+	default:
+		return true
+	}
+}
+
+func (l *loadGen) do(kind, id string, req *http.Request) {
+	req.Header.Set("X-Request-Id", id)
+	o := outcome{kind: kind, id: id, start: time.Now()}
+	resp, err := l.client.Do(req)
+	if err == nil {
+		b, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		o.code, o.retryAfter, o.ctype, o.body, err = resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"), string(b), rerr
+	}
+	o.err, o.end = err, time.Now()
+	l.mu.Lock()
+	l.outcomes = append(l.outcomes, o)
+	l.mu.Unlock()
+	if o.code == http.StatusServiceUnavailable || o.code == http.StatusTooManyRequests {
+		// A client honouring Retry-After would wait seconds; the load
+		// only yields, so the outage sees many requests.
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (l *loadGen) stop() {
+	l.stopOnce.Do(func() { close(l.stopc) })
+	l.wg.Wait()
+}
+
+func (l *loadGen) snapshot() []outcome {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]outcome(nil), l.outcomes...)
+}
+
+// count returns the outcomes of kind with code that started after since.
+func (l *loadGen) count(kind string, code int, since time.Time) int {
+	n := 0
+	for _, o := range l.snapshot() {
+		if o.kind == kind && o.code == code && o.err == nil && !o.start.Before(since) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitUntil polls cond until it holds or within has passed.
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stored returns the message ids of the uplinks answered 2xx "stored".
+func stored(os []outcome) []string {
+	var ids []string
+	for _, o := range os {
+		if o.kind == "uplink" && o.err == nil && o.code == 200 && strings.Contains(o.body, `"stored"`) {
+			ids = append(ids, o.id)
+		}
+	}
+	return ids
+}
+
+// checkAnswers fails the test for every outcome that is not a success, a
+// rate limit, or a 503 problem with Retry-After: a 500, another status, or
+// no answer at all (a hang or a dropped connection).
+func checkAnswers(t *testing.T, os []outcome) {
+	t.Helper()
+	bad := 0
+	for _, o := range os {
+		var why string
+		switch {
+		case o.err != nil:
+			why = "no answer: " + o.err.Error()
+		case o.code >= 200 && o.code < 300, o.code == http.StatusTooManyRequests:
+		case o.code == http.StatusServiceUnavailable:
+			if o.retryAfter == "" || o.ctype != "application/problem+json" {
+				why = fmt.Sprintf("503 without Retry-After or problem+json (%q, %q)", o.retryAfter, o.ctype)
+			}
+		default:
+			why = fmt.Sprintf("status %d", o.code)
+		}
+		if why != "" {
+			if bad < 10 {
+				t.Errorf("%s %s after %s: %s %s", o.kind, o.id, o.end.Sub(o.start).Round(time.Millisecond), why, strings.TrimSpace(o.body))
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d requests answered wrongly", bad, len(os))
+	}
+}
+
+// checkStored fails the test for every acknowledged uplink that is not in
+// sensor_readings. It reads through a connection of its own, made now: the
+// test's pools may hold connections the outage broke.
+func checkStored(t *testing.T, db *pgtest.DB, tenant uuid.UUID, acked []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, db.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var missing []string
+	if err := conn.QueryRow(ctx,
+		`select coalesce(array_agg(k), '{}') from unnest($1::text[]) k
+		  where not exists (select 1 from sensor_readings r where r.tenant_id = $2 and r.msg_key = k)`,
+		acked, tenant).Scan(&missing); err != nil {
+		t.Fatal(err)
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d of %d acknowledged uplinks are not in sensor_readings: %v", len(missing), len(acked), missing[:min(10, len(missing))])
+	}
+}
+
+// register opens a tenant through the API and returns an access token.
+func register(t *testing.T, base, slug string) string {
+	t.Helper()
+	code, body := rlPost(t, base+"/api/v1/auth/register",
+		`{"user":{"email":"owner@`+slug+`.example","name":"O","password":"password123"},"tenant":{"name":"T","slug":"`+slug+`"}}`, "")
+	if code != 201 {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	var sess struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal([]byte(body), &sess); err != nil {
+		t.Fatal(err)
+	}
+	return sess.AccessToken
+}
+
+func faultEnv(dbURL string) env {
+	e := serveEnv(dbURL)
+	e["PARKD_REGISTRATION"] = "open"
+	e["PARKD_REQUEST_TIMEOUT"] = faultRequestTimeout
+	return e
+}
+
+// TestServeDatabaseOutage takes the database away from a parkd under load
+// and brings it back, three ways: PostgreSQL stopped and started (parkd
+// connected directly), PgBouncer stopped and started (parkd through it),
+// and PostgreSQL stopped and started behind PgBouncer. In each, while the
+// database is away every request is answered 503 with Retry-After (no 500,
+// no hang); afterwards parkd serves again by itself; and every uplink
+// answered "stored" at any point is in sensor_readings.
+func TestServeDatabaseOutage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		bouncer  bool
+		faultyPG bool // the fault is PostgreSQL's; else PgBouncer's
+	}{
+		{name: "postgres", faultyPG: true},
+		{name: "pgbouncer", bouncer: true},
+		{name: "postgres-behind-pgbouncer", bouncer: true, faultyPG: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var (
+				db          *pgtest.DB
+				down, up    func()
+				databaseURL string
+			)
+			if tc.faultyPG {
+				p := pgtest.NewPrivate(t)
+				db, down, up = p.DB, p.Stop, p.Start
+			} else {
+				db = pgtest.NewDB(t)
+			}
+			databaseURL = db.ServerURL
+			if tc.bouncer {
+				b := pgbouncertest.New(t, db)
+				// No exec mode in the URL: parkd must notice PgBouncer.
+				databaseURL = withoutParam(t, b.URL(pgbouncertest.Wide, bootstrap.RoleServer), "default_query_exec_mode")
+				if !tc.faultyPG {
+					down = func() {
+						if err := b.Stop(); err != nil {
+							t.Fatal(err)
+						}
+					}
+					up = func() {
+						ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+						defer cancel()
+						if err := b.Start(ctx); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			f := newIngestFixture(t, db, 50)
+			p := start(t, []string{"serve"}, faultEnv(databaseURL), time.Minute)
+			access := register(t, p.base, "reader")
+			if tc.bouncer && len(p.log.lines("database reached through a connection pooler; using exec mode (no prepared statements)")) != 1 {
+				t.Errorf("parkd did not say it found PgBouncer:\n%s", p.log)
+			}
+
+			l := startLoad(p.base, f.token, access, 3, 5, 50)
+			defer l.stop()
+			begin := time.Now()
+			waitUntil(t, time.Minute, "50 uplinks stored and 20 reads answered before the outage", func() bool {
+				return l.count("uplink", 200, begin) >= 50 && l.count("read", 200, begin) >= 20
+			})
+
+			down()
+			stopped := time.Now()
+			waitUntil(t, 30*time.Second, "10 reads and 10 uplinks answered 503 during the outage", func() bool {
+				return l.count("read", 503, stopped) >= 10 && l.count("uplink", 503, stopped) >= 10
+			})
+			if code, body := get(t, p.base+"/readyz"); code != 503 || !strings.Contains(body, `"postgres":"down"`) {
+				t.Errorf("readyz during the outage: %d %s", code, body)
+			}
+
+			up()
+			started := time.Now()
+			waitUntil(t, 30*time.Second, "parkd serving reads and storing uplinks again after the restart", func() bool {
+				return l.count("uplink", 200, started) >= 20 && l.count("read", 200, started) >= 10
+			})
+			l.stop()
+
+			os := l.snapshot()
+			checkAnswers(t, os)
+			if t.Failed() {
+				for _, line := range p.log.lines("request") {
+					if code, _ := line["status"].(float64); code != 200 && code != 503 {
+						t.Logf("parkd: %v", line)
+					}
+				}
+			}
+			acked := stored(os)
+			checkStored(t, db, f.tenant, acked)
+			if code, body := get(t, p.base+"/readyz"); code != 200 {
+				t.Errorf("readyz after the restart: %d %s", code, body)
+			}
+			t.Logf("%d requests, %d uplinks stored, %d answered 503", len(os), len(acked), countCode(os, 503))
+		})
+	}
+}
+
+func countCode(os []outcome, code int) int {
+	n := 0
+	for _, o := range os {
+		if o.err == nil && o.code == code {
+			n++
+		}
+	}
+	return n
+}
+
+// withoutParam removes the query parameter key from the URL raw.
+func withoutParam(t *testing.T, raw, key string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Del(key)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
