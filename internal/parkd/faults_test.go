@@ -59,7 +59,7 @@ type loadGen struct {
 	stopc    chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
-	seq   atomic.Int64
+	seq      atomic.Int64
 }
 
 func startLoad(base, webhookToken, accessToken string, readers, writers, sensors int) *loadGen {
