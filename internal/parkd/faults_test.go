@@ -7,9 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,6 +63,7 @@ type loadGen struct {
 	stopOnce sync.Once
 	wg       sync.WaitGroup
 	seq      atomic.Int64
+	inFlight atomic.Int64 // requests sent and not yet answered
 }
 
 func startLoad(base, webhookToken, accessToken string, readers, writers, sensors int) *loadGen {
@@ -107,6 +111,7 @@ func (l *loadGen) running() bool {
 func (l *loadGen) do(kind, id string, req *http.Request) {
 	req.Header.Set("X-Request-Id", id)
 	o := outcome{kind: kind, id: id, start: time.Now()}
+	l.inFlight.Add(1)
 	resp, err := l.client.Do(req)
 	if err == nil {
 		b, rerr := io.ReadAll(resp.Body)
@@ -114,6 +119,7 @@ func (l *loadGen) do(kind, id string, req *http.Request) {
 		o.code, o.retryAfter, o.ctype, o.body, err = resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"), string(b), rerr
 	}
 	o.err, o.end = err, time.Now()
+	l.inFlight.Add(-1)
 	l.mu.Lock()
 	l.outcomes = append(l.outcomes, o)
 	l.mu.Unlock()
@@ -369,4 +375,231 @@ func withoutParam(t *testing.T, raw, key string) string {
 	q.Del(key)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// TestServeSIGTERMUnderLoad sends SIGTERM to a parkd process in the middle
+// of a load of API reads and uplinks, at a moment when every load client
+// has a request in flight (the database traffic is held back until
+// shutdown has begun). Every request the server started is answered, and
+// with what its log line says; the requests in flight at the signal finish
+// with success; every uplink answered "stored" is in the database; parkd
+// exits 0.
+func TestServeSIGTERMUnderLoad(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	f := newIngestFixture(t, db, 50)
+	proxy := newGateProxy(t, db.ServerURL)
+
+	cmd := exec.Command(os.Args[0], "serve")
+	cmd.Env = append(os.Environ(), reexecEnv+"=1", "GORACE=atexit_sleep_ms=0")
+	e := faultEnv(proxy.url)
+	delete(e, "PARKD_REQUEST_TIMEOUT") // the held requests must not time out
+	e["PARKD_SHUTDOWN_TIMEOUT"] = "30s"
+	for k, v := range e {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	logs := newLogWatcher()
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	var base string
+	select {
+	case addr := <-logs.listening:
+		base = "http://" + addr
+	case err := <-exited:
+		t.Fatalf("parkd exited before listening: %v\n%s", err, logs)
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("parkd did not listen; log:\n%s", logs)
+	}
+	access := register(t, base, "reader")
+
+	const readers, writers = 3, 5
+	l := startLoad(base, f.token, access, readers, writers, 50)
+	defer l.stop()
+	begin := time.Now()
+	waitUntil(t, time.Minute, "30 uplinks stored and 10 reads answered", func() bool {
+		return l.count("uplink", 200, begin) >= 30 && l.count("read", 200, begin) >= 10
+	})
+
+	// Hold the database traffic: every client's next request stays in
+	// flight in the server.
+	proxy.close()
+	waitUntil(t, 30*time.Second, "every load client with a request in flight", func() bool {
+		return l.inFlight.Load() == readers+writers
+	})
+	<-proxy.held
+	signalled := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "parkd's shutdown line", func() bool {
+		return strings.Contains(logs.String(), `"msg":"shutting down"`)
+	})
+	proxy.open()
+
+	select {
+	case err := <-exited:
+		exited <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("parkd exited with %v after SIGTERM; log:\n%s", err, tail(logs.String(), 30))
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("parkd still runs a minute after SIGTERM; log:\n%s", tail(logs.String(), 30))
+	}
+	l.stop()
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no stopped line:\n%s", tail(logs.String(), 30))
+	}
+
+	// What the server says it answered, by request id.
+	served := map[string]int{}
+	for _, line := range logs.lines("request") {
+		id, _ := line["request_id"].(string)
+		code, _ := line["status"].(float64)
+		served[id] = int(code)
+	}
+	var started []outcome
+	inFlight := 0
+	for _, o := range l.snapshot() {
+		code, ok := served[o.id]
+		switch {
+		case !ok && o.err != nil:
+			continue // refused before the server read it: never started
+		case !ok:
+			t.Errorf("%s %s answered %d but not in parkd's log", o.kind, o.id, o.code)
+		case o.err != nil:
+			t.Errorf("%s %s was started by parkd (logged %d) but got no answer: %v", o.kind, o.id, code, o.err)
+		case o.code != code:
+			t.Errorf("%s %s answered %d, logged %d", o.kind, o.id, o.code, code)
+		}
+		started = append(started, o)
+		if o.start.Before(signalled) && o.end.After(signalled) {
+			inFlight++
+			if o.err != nil || (o.code != 200 && o.code != 429) {
+				t.Errorf("%s %s in flight at SIGTERM: %d %v %s", o.kind, o.id, o.code, o.err, o.body)
+			}
+		}
+	}
+	if inFlight < readers+writers {
+		t.Errorf("%d requests in flight at SIGTERM answered, want all %d", inFlight, readers+writers)
+	}
+	checkAnswers(t, started)
+	acked := stored(started)
+	checkStored(t, db, f.tenant, acked)
+	t.Logf("%d requests started, %d in flight at SIGTERM, %d uplinks stored", len(started), inFlight, len(acked))
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestServeSlowDatabase injects a lock holder on a site row while the pool
+// is small: PATCHes of that site wait on the lock and take every pooled
+// connection, so reads wait for a connection too. Every request is answered
+// 503 with Retry-After within the request timeout (never a hang), the
+// database cancels the waiting statements, and once the lock holder ends
+// the same requests succeed without a parkd restart.
+func TestServeSlowDatabase(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	e := faultEnv(db.ServerURL + "&pool_max_conns=2")
+	e["PARKD_REQUEST_TIMEOUT"] = "1s"
+	p := start(t, []string{"serve"}, e, time.Minute)
+	access := register(t, p.base, "slow")
+	client := &http.Client{Timeout: faultClientTimeout}
+	call := func(method, path, body string) outcome {
+		req, _ := http.NewRequest(method, p.base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+access)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		o := outcome{kind: method + " " + path, start: time.Now()}
+		resp, err := client.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			o.code, o.retryAfter, o.ctype, o.body = resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"), string(b)
+		}
+		o.err, o.end = err, time.Now()
+		return o
+	}
+	o := call("POST", "/api/v1/sites", `{"name":"Lot","timezone":"UTC"}`)
+	var site struct{ ID string }
+	if o.code != 201 || json.Unmarshal([]byte(o.body), &site) != nil {
+		t.Fatalf("create site: %d %s", o.code, o.body)
+	}
+	patch := func(name string) outcome {
+		return call("PATCH", "/api/v1/sites/"+site.ID, `{"name":"`+name+`"}`)
+	}
+
+	ctx := context.Background()
+	admin := db.AdminPool(t)
+	holder, err := admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(ctx)
+	if _, err := holder.Exec(ctx, "select 1 from sites where id = $1 for update", site.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var outcomes []outcome
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var o outcome
+			if i%2 == 0 {
+				o = patch(fmt.Sprintf("Lot %d", i))
+			} else {
+				o = call("GET", "/api/v1/sites", "")
+			}
+			mu.Lock()
+			outcomes = append(outcomes, o)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, o := range outcomes {
+		took := o.end.Sub(o.start)
+		switch {
+		case o.err != nil:
+			t.Errorf("%s: no answer after %v: %v", o.kind, took, o.err)
+		case o.code == 200 && o.kind == "GET /api/v1/sites":
+			// A read that found a free connection between the updates.
+		case o.code != 503 || o.retryAfter == "" || o.ctype != "application/problem+json":
+			t.Errorf("%s behind the lock: %d Retry-After %q %s", o.kind, o.code, o.retryAfter, o.body)
+		case took > 8*time.Second:
+			t.Errorf("%s took %v with a 1s request timeout", o.kind, took)
+		}
+	}
+	if n := countCode(outcomes, 503); n < 4 {
+		t.Errorf("only %d of 8 requests answered 503 behind the lock", n)
+	}
+	waitUntil(t, 10*time.Second, "no parkd statement left waiting for the lock", func() bool {
+		var n int
+		if err := admin.QueryRow(ctx, `select count(*) from pg_stat_activity
+			where datname = $1 and application_name = 'parkd' and wait_event_type = 'Lock'`, db.Name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 0
+	})
+
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the site updated and listed once the lock holder ended", func() bool {
+		return patch("Lot after").code == 200 && call("GET", "/api/v1/sites", "").code == 200
+	})
 }
