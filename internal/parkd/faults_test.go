@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -450,6 +451,21 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 		return l.inFlight.Load() == readers+writers
 	})
 	<-proxy.held
+	// A request the client has sent may still wait in the kernel for the
+	// server to read it, on a connection the server takes for idle and
+	// closes at shutdown; once the server has read every byte, all of
+	// them are its own requests.
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "parkd has read every request sent to it", func() bool {
+		return unreadBytes(t, port) == 0
+	})
 	signalled := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -617,4 +633,34 @@ func TestServeSlowDatabase(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the site updated and listed once the lock holder ended", func() bool {
 		return patch("Lot after").code == 200 && call("GET", "/api/v1/sites", "").code == 200
 	})
+}
+
+// unreadBytes sums the bytes the kernel holds, unread, for the IPv4
+// sockets of local port port: the rx_queue column of /proc/net/tcp, for
+// the server's accepted connections and those still in its backlog.
+func unreadBytes(t *testing.T, port int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Skipf("no /proc/net/tcp to tell what a server has read: %v", err)
+	}
+	total := 0
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		_, localPort, _ := strings.Cut(f[1], ":")
+		lp, err := strconv.ParseUint(localPort, 16, 32)
+		if err != nil || int(lp) != port || f[3] == "0A" { // 0A: the listening socket
+			continue
+		}
+		_, rx, _ := strings.Cut(f[4], ":")
+		n, err := strconv.ParseUint(rx, 16, 32)
+		if err != nil {
+			t.Fatalf("/proc/net/tcp: %q", line)
+		}
+		total += int(n)
+	}
+	return total
 }
