@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"os/exec"
@@ -44,6 +45,7 @@ type outcome struct {
 	kind       string // "read" or "uplink"
 	id         string // the uplink's message id; the X-Request-Id
 	start, end time.Time
+	wrote      time.Time // when the whole request was written; zero if never
 	code       int
 	retryAfter string
 	ctype      string
@@ -64,7 +66,7 @@ type loadGen struct {
 	stopOnce sync.Once
 	wg       sync.WaitGroup
 	seq      atomic.Int64
-	inFlight atomic.Int64 // requests sent and not yet answered
+	inFlight atomic.Int64 // requests written and not yet answered
 }
 
 func startLoad(base, webhookToken, accessToken string, readers, writers, sensors int) *loadGen {
@@ -112,7 +114,15 @@ func (l *loadGen) running() bool {
 func (l *loadGen) do(kind, id string, req *http.Request) {
 	req.Header.Set("X-Request-Id", id)
 	o := outcome{kind: kind, id: id, start: time.Now()}
-	l.inFlight.Add(1)
+	// Written is set by the transport's goroutine, once, before Do returns.
+	var wrote atomic.Int64
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil && wrote.CompareAndSwap(0, time.Now().UnixNano()) {
+				l.inFlight.Add(1)
+			}
+		},
+	}))
 	resp, err := l.client.Do(req)
 	if err == nil {
 		b, rerr := io.ReadAll(resp.Body)
@@ -120,7 +130,10 @@ func (l *loadGen) do(kind, id string, req *http.Request) {
 		o.code, o.retryAfter, o.ctype, o.body, err = resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"), string(b), rerr
 	}
 	o.err, o.end = err, time.Now()
-	l.inFlight.Add(-1)
+	if w := wrote.Swap(-1); w > 0 {
+		o.wrote = time.Unix(0, w)
+		l.inFlight.Add(-1)
+	}
 	l.mu.Lock()
 	l.outcomes = append(l.outcomes, o)
 	l.mu.Unlock()
@@ -447,7 +460,7 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 	// Hold the database traffic: every client's next request stays in
 	// flight in the server.
 	proxy.close()
-	waitUntil(t, 30*time.Second, "every load client with a request in flight", func() bool {
+	waitUntil(t, 30*time.Second, "every load client with a request written and in flight", func() bool {
 		return l.inFlight.Load() == readers+writers
 	})
 	<-proxy.held
@@ -463,8 +476,14 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var settled time.Time // every request written before it is parkd's
 	waitUntil(t, 30*time.Second, "parkd has read every request sent to it", func() bool {
-		return unreadBytes(t, port) == 0
+		now := time.Now()
+		if unreadBytes(t, port) != 0 {
+			return false
+		}
+		settled = now
+		return true
 	})
 	signalled := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -502,6 +521,9 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 		code, ok := served[o.id]
 		switch {
 		case !ok && o.err != nil:
+			if !o.wrote.IsZero() && o.wrote.Before(settled) {
+				t.Errorf("%s %s, in flight at SIGTERM, never reached parkd: %v", o.kind, o.id, o.err)
+			}
 			continue // refused before the server read it: never started
 		case !ok:
 			t.Errorf("%s %s answered %d but not in parkd's log", o.kind, o.id, o.code)
@@ -511,15 +533,17 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 			t.Errorf("%s %s answered %d, logged %d", o.kind, o.id, o.code, code)
 		}
 		started = append(started, o)
-		if o.start.Before(signalled) && o.end.After(signalled) {
+		if !o.wrote.IsZero() && o.wrote.Before(settled) && o.end.After(signalled) {
 			inFlight++
 			if o.err != nil || (o.code != 200 && o.code != 429) {
 				t.Errorf("%s %s in flight at SIGTERM: %d %v %s", o.kind, o.id, o.code, o.err, o.body)
 			}
 		}
 	}
-	if inFlight < readers+writers {
-		t.Errorf("%d requests in flight at SIGTERM answered, want all %d", inFlight, readers+writers)
+	// Every client had a request in flight; a few may have been answered
+	// 429 without the database (and sent another) before the signal.
+	if inFlight < (readers+writers)/2 {
+		t.Errorf("%d requests in flight at SIGTERM, want most of %d: the test did not test shutdown under load", inFlight, readers+writers)
 	}
 	checkAnswers(t, started)
 	acked := stored(started)
