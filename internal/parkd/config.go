@@ -92,6 +92,10 @@ type Config struct {
 	// IdempotencyKeyTTL is how long an idempotency key and its answer are
 	// kept before the key may be used again.
 	IdempotencyKeyTTL time.Duration
+	// RequestTimeout is every request's deadline: a request waiting on a
+	// slow or saturated database gives up then with a 503 and
+	// Retry-After, and its statement is cancelled.
+	RequestTimeout time.Duration
 	// AllowPrivilegedDBLogin lets serve start with a superuser, BYPASSRLS
 	// or park_owner/park_ops login, warning on every start.
 	AllowPrivilegedDBLogin bool
@@ -169,6 +173,7 @@ var settings = []setting{
 	{key: "reservation_max_duration", modes: serveDev, def: always("168h"), usage: "the longest reservation POST /reservations accepts"},
 	{key: "idempotency_key_ttl", modes: serveDev, def: always("24h"), usage: "how long an Idempotency-Key and its answer are kept"},
 	{key: "dedupe_window", modes: serveDev, def: always("5m"), usage: "how long an id-less uplink with the same frame counter counts as a duplicate"},
+	{key: "request_timeout", modes: serveDev, def: always("10s"), usage: "the longest a request may take, waiting for a database connection, a lock or a query included; past it the answer is 503 with Retry-After and the query is cancelled; also bounds each ingest batch (1s-25s)"},
 	{key: "ratelimit_fail_closed", modes: serveDev, def: always("false"), boolean: true, usage: "while Redis is down, deny API and webhook requests instead of limiting them in process (login limits always stay in process)"},
 	{key: "ratelimit_ipv4_prefix", modes: serveDev, def: always("32"), usage: "per-IP limits (login, registration, refresh, failed authentications) key an IPv4 client by this many leading bits, 16-32"},
 	{key: "ratelimit_ipv6_prefix", modes: serveDev, def: always("64"), usage: "per-IP limits key an IPv6 client by this many leading bits, 32-128 (64: one client, one /64)"},
@@ -545,6 +550,14 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 	} else {
 		c.DedupeWindow = d
 	}
+	if d, err := time.ParseDuration(value("request_timeout")); err != nil {
+		problem("request_timeout", "must be a duration such as 10s")
+	} else if d < time.Second || d > maxRequestTimeout {
+		problem("request_timeout", "must be between 1s and %s (an uplink may wait for two batches, and both must end well before the HTTP write timeout), is %s", maxRequestTimeout, d)
+	} else {
+		c.RequestTimeout = d
+	}
+
 	if d, err := time.ParseDuration(value("shutdown_timeout")); err != nil {
 		problem("shutdown_timeout", "must be a duration such as 20s")
 	} else if d <= 0 {
@@ -735,6 +748,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("dedupe_window", c.DedupeWindow),
 		slog.Duration("reservation_max_duration", c.ReservationMaxDuration),
 		slog.Duration("idempotency_key_ttl", c.IdempotencyKeyTTL),
+		slog.Duration("request_timeout", c.RequestTimeout),
 		slog.Bool("allow_privileged_db_login", c.AllowPrivilegedDBLogin),
 		slog.Bool("ratelimit_fail_closed", c.RateLimitFailClosed),
 		slog.Int("ratelimit_ipv4_prefix", c.RateLimitIPv4Prefix),

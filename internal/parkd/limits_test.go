@@ -71,10 +71,12 @@ func TestLimitsWiring(t *testing.T) {
 	}
 }
 
-// TestServeRedisOutage runs parkd serve against a Redis that dies: in the
-// default fail-open mode the API goes on under in-process limits and
-// /readyz stays 200 reporting Redis degraded; with
-// PARKD_RATELIMIT_FAIL_CLOSED the API is refused (429) and /readyz is 503.
+// TestServeRedisOutage runs parkd serve against a Redis that dies under a
+// load of API reads and comes back empty: in the default fail-open mode the
+// API goes on under in-process limits and /readyz stays 200 reporting Redis
+// degraded; with PARKD_RATELIMIT_FAIL_CLOSED the API is refused (429) and
+// /readyz is 503. Either way nothing is a 5xx or a hang, and after the
+// restart the limiter returns to Redis by itself (one recovery line).
 // go-redis's own lines land in parkd's JSON log as debug records, and the
 // outage is one warning. Not parallel in its parts: go-redis's logger is
 // the process's.
@@ -115,6 +117,9 @@ func TestServeRedisOutage(t *testing.T) {
 				t.Fatalf("readyz with Redis up: %d %s", code, body)
 			}
 
+			// Readers keep going through the outage and the recovery.
+			l := startLoad(p.base, "", sess.AccessToken, 3, 0, 1)
+			defer l.stop()
 			rs.Kill()
 			code, body = rlGetAuth(t, p.base+"/api/v1/sites", sess.AccessToken)
 			readyCode, readyBody := get(t, p.base+"/readyz")
@@ -137,11 +142,33 @@ func TestServeRedisOutage(t *testing.T) {
 			for range 3 {
 				rlGetAuth(t, p.base+"/api/v1/sites", sess.AccessToken)
 			}
+
+			// Redis comes back, empty: the limiter returns to it by
+			// itself (its limits live in Redis again), readiness is ok.
+			rs.Restart()
+			restarted := time.Now()
+			waitUntil(t, 30*time.Second, "readyz ok and reads answered 200 after Redis restarted", func() bool {
+				code, body := get(t, p.base+"/readyz")
+				return code == 200 && strings.Contains(body, `"redis":"ok"`) && l.count("read", 200, restarted) >= 5
+			})
+			waitUntil(t, 10*time.Second, "rate-limit keys in the restarted Redis", func() bool {
+				n, err := rs.Client(t).DBSize(context.Background()).Result()
+				return err == nil && n > 0
+			})
+			l.stop()
+			answers := l.snapshot()
+			checkAnswers(t, answers)
+			if n := countCode(answers, 503); n > 0 {
+				t.Errorf("%d reads answered 503: a Redis outage is never the database's", n)
+			}
 			if err := p.stop(t); err != nil {
 				t.Fatal(err)
 			}
 			if n := len(p.log.lines("redis limiter unavailable, falling back")); n != 1 {
 				t.Errorf("outage warnings: %d, want 1\n%s", n, p.log)
+			}
+			if n := len(p.log.lines("redis limiter recovered")); n != 1 {
+				t.Errorf("recovery lines: %d, want 1\n%s", n, p.log)
 			}
 			goRedis := p.log.lines("go-redis")
 			if len(goRedis) == 0 {

@@ -480,7 +480,7 @@ func TestServeDatabaseDown(t *testing.T) {
 	t.Parallel()
 	e := serveEnv("postgres:///park?host=/nonexistent-socket-dir&connect_timeout=2")
 	err := run(context.Background(), []string{"serve"}, e.get, nil, io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "database preflight") {
+	if err == nil || !strings.Contains(err.Error(), "database: connect to database") {
 		t.Fatalf("err = %v", err)
 	}
 }

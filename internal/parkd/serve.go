@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/parkhq/park/ingest"
+	"github.com/parkhq/park/internal/dbpool"
 	"github.com/parkhq/park/internal/httpapi"
 	"github.com/parkhq/park/internal/retention"
 	"github.com/parkhq/park/ratelimit"
@@ -32,6 +33,11 @@ const (
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
 	preflightTimeout  = 30 * time.Second
+	// maxRequestTimeout keeps PARKD_REQUEST_TIMEOUT well below
+	// writeTimeout: it also bounds each ingest batch, and an uplink may
+	// wait for the batch before its own, so twice it must still leave
+	// time to send the answer.
+	maxRequestTimeout = 25 * time.Second
 	// gaugeTimeout bounds the database read of a gauge at scrape time.
 	gaugeTimeout = 2 * time.Second
 )
@@ -42,7 +48,7 @@ const (
 // with the API's bound address after it is bound and before any request is
 // answered (connections queue meanwhile), so what it prints comes first.
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func(net.Addr)) error {
-	pool, err := openPool(ctx, cfg.DatabaseURL)
+	pool, err := openPool(ctx, cfg.DatabaseURL, logger)
 	if err != nil {
 		return err
 	}
@@ -91,6 +97,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		Registry:           reg,
 		ServeMetrics:       cfg.MetricsAddr == "",
 		Checks:             checks,
+		RequestTimeout:     cfg.RequestTimeout,
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		TrustedProxies:     cfg.TrustedProxies,
 		Tenancy:            store,
@@ -204,7 +211,10 @@ func newIngest(cfg *Config, store *tenancy.Store, l *limits, logger *slog.Logger
 	st := ingest.NewStore(store, ingest.StoreOptions{
 		DedupeWindow: cfg.DedupeWindow, Orphans: ol, Keyring: kr, Logger: logger,
 	})
-	w, err := ingest.NewWriter(st.StoreBatch, ingest.WriterOptions{Registerer: reg})
+	// A batch gets the request timeout: the uplinks in it wait for it
+	// whatever their requests' deadlines (their answer must say whether
+	// they were stored).
+	w, err := ingest.NewWriter(st.StoreBatch, ingest.WriterOptions{Registerer: reg, CommitTimeout: cfg.RequestTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -343,20 +353,18 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-// openPool makes the server's pool. Pool sizes and timeouts come from the
-// URL (pool_max_conns, pool_max_conn_lifetime, …); connections are made on
-// demand, so a database that is down shows up in the preflight.
-func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pcfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
+// openPool makes the server's pool through dbpool, the one place that
+// decides how Park's programs connect (exec mode behind PgBouncer, connect
+// timeout, cancelled abandoned queries). Pool sizes come from the URL
+// (pool_max_conns, …). Open connects once, so a database that cannot be
+// reached stops serve here, with the cause.
+func openPool(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := dbpool.Open(ctx, url, dbpool.Options{AppName: "parkd", Logger: logger})
+	if errors.Is(err, dbpool.ErrInvalidURL) {
 		return nil, errors.New("database URL: not a valid PostgreSQL URL")
 	}
-	if _, ok := pcfg.ConnConfig.RuntimeParams["application_name"]; !ok {
-		pcfg.ConnConfig.RuntimeParams["application_name"] = "parkd"
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return nil, fmt.Errorf("database pool: %w", err)
+		return nil, fmt.Errorf("database: %w", err)
 	}
 	return pool, nil
 }
