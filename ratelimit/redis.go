@@ -53,7 +53,7 @@ const (
 func NewRedisClient(redisURL string) (redis.UniversalClient, error) {
 	o, co, err := parseRedisURL(redisURL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("redis url: %w", err)
 	}
 	if co != nil {
 		return redis.NewClusterClient(co), nil
@@ -62,7 +62,8 @@ func NewRedisClient(redisURL string) (redis.UniversalClient, error) {
 }
 
 // ValidateRedisURL reports whether NewRedisClient accepts redisURL, without
-// making a client.
+// making a client. The error is go-redis's own, which may quote parts of
+// the URL (a password among them: redact it before showing it).
 func ValidateRedisURL(redisURL string) error {
 	_, _, err := parseRedisURL(redisURL)
 	return err
@@ -80,7 +81,7 @@ func IsClusterURL(redisURL string) bool {
 func parseRedisURL(redisURL string) (*redis.Options, *redis.ClusterOptions, error) {
 	u, err := url.Parse(redisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("redis url: %w", err)
+		return nil, nil, err
 	}
 	q := u.Query()
 	set := func(name string, apply func()) {
@@ -91,7 +92,7 @@ func parseRedisURL(redisURL string) (*redis.Options, *redis.ClusterOptions, erro
 	if q.Has("addr") {
 		o, err := redis.ParseClusterURL(redisURL)
 		if err != nil {
-			return nil, nil, fmt.Errorf("redis cluster url: %w", err)
+			return nil, nil, err
 		}
 		// The nodes' clients never retry; the cluster client's loop over
 		// redirections does not resend the limiter's commands after a
@@ -113,7 +114,7 @@ func parseRedisURL(redisURL string) (*redis.Options, *redis.ClusterOptions, erro
 	}
 	o, err := redis.ParseURL(redisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("redis url: %w", err)
+		return nil, nil, err
 	}
 	set("max_retries", func() { o.MaxRetries = -1 })
 	// go-redis dials up to 5 times, 100 ms apart, by default: a dead Redis
