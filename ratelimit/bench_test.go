@@ -29,6 +29,11 @@ const benchRounds = 3
 // each deciding for its own key. It reports decisions/s per side and, in
 // BenchmarkRedis/ratio, the median ratios over benchRounds interleaved
 // rounds, with the least and greatest.
+//
+// Two more sides run the same on the shared three-master Redis Cluster
+// (redistest.SharedCluster, a pool of benchClients connections per
+// master): gcra_cluster (batched, the default) and redis_rate_cluster.
+// Its three servers share the machine with the single one.
 func BenchmarkRedis(b *testing.B) {
 	srv := redistest.New(b)
 	client, err := NewRedisClient(srv.URL() + "?pool_size=" + strconv.Itoa(benchClients))
@@ -36,23 +41,32 @@ func BenchmarkRedis(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { client.Close() })
+	cluster, err := NewRedisClient(redistest.SharedCluster(b).URL() + "&pool_size=" + strconv.Itoa(benchClients))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cluster.Close() })
 
 	p := Policy{Name: "bench", Rate: 1e6, Burst: 1e6}
 	rrLimit := redis_rate.Limit{Rate: 1e6, Burst: 1e6, Period: time.Second}
-	rr := redis_rate.NewLimiter(client)
+	rrSide := func(rr *redis_rate.Limiter) func(ctx context.Context, key string) (bool, error) {
+		return func(ctx context.Context, key string) (bool, error) {
+			res, err := rr.Allow(ctx, key, rrLimit)
+			if err != nil {
+				return false, err
+			}
+			return res.Allowed == 1, nil
+		}
+	}
 	sides := []struct {
 		name  string
 		allow func(ctx context.Context, key string) (bool, error)
 	}{
 		{"gcra", limiterSide(NewRedis(client, RedisOptions{}), p)},
 		{"gcra_unbatched", limiterSide(NewRedis(client, RedisOptions{Pipelines: -1}), p)},
-		{"redis_rate", func(ctx context.Context, key string) (bool, error) {
-			res, err := rr.Allow(ctx, key, rrLimit)
-			if err != nil {
-				return false, err
-			}
-			return res.Allowed == 1, nil
-		}},
+		{"redis_rate", rrSide(redis_rate.NewLimiter(client))},
+		{"gcra_cluster", limiterSide(NewRedis(cluster, RedisOptions{}), p)},
+		{"redis_rate_cluster", rrSide(redis_rate.NewLimiter(cluster))},
 	}
 
 	rates := make(map[string][]float64)
@@ -68,7 +82,8 @@ func BenchmarkRedis(b *testing.B) {
 	// A last sub-benchmark only reports: go test prints a leaf's metrics
 	// (and its log) without -v, a parent's log only with it.
 	b.Run("ratio", func(b *testing.B) {
-		for _, pair := range [][2]string{{"gcra", "redis_rate"}, {"gcra_unbatched", "redis_rate"}, {"gcra", "gcra_unbatched"}} {
+		for _, pair := range [][2]string{{"gcra", "redis_rate"}, {"gcra_unbatched", "redis_rate"}, {"gcra", "gcra_unbatched"},
+			{"gcra_cluster", "redis_rate_cluster"}, {"gcra_cluster", "gcra"}} {
 			med, lo, hi := ratios(rates[pair[0]], rates[pair[1]])
 			unit := pair[0] + "/" + pair[1]
 			b.ReportMetric(med, unit)

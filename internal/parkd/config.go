@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 	"gopkg.in/yaml.v3"
 
+	"github.com/parkhq/park/ratelimit"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -165,7 +165,7 @@ var settings = []setting{
 	{key: "jwt_previous_secret", secret: true, usage: "the previous JWT key, still accepted during a rotation (at least 32 bytes)"},
 	{key: "master_key", secret: true, usage: `key sealing webhook secrets: "v<N>:<base64 of 32 bytes>", bare base64 is v1 (required for serve; dev makes one)`},
 	{key: "master_keys_old", secret: true, usage: "comma-separated earlier master keys, used only to open what they sealed"},
-	{key: "redis_url", modes: serveDev, usage: "Redis for shared rate limits (redis:// or unix://); empty limits in process"},
+	{key: "redis_url", modes: serveDev, usage: "Redis for shared rate limits (redis:// or unix://; a Redis Cluster as redis://host1:port1?addr=host2:port2&addr=host3:port3); empty limits in process"},
 	{key: "registration", modes: serveDev, def: devOr("open", "closed"), usage: "open or closed: whether POST /api/v1/auth/register is allowed"},
 	{key: "cors_allowed_origins", modes: serveDev, usage: `comma-separated origins allowed to call the API from a browser ("*" only in dev)`},
 	{key: "trusted_proxies", modes: serveDev, usage: "comma-separated CIDRs of proxies whose X-Forwarded-For is believed"},
@@ -475,7 +475,7 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 
 	// Redis.
 	if v, ok := get("redis_url"); ok && v != "" {
-		if _, err := redis.ParseURL(v); err != nil {
+		if err := ratelimit.ValidateRedisURL(v); err != nil {
 			problem("redis_url", "not a valid Redis URL: %s", redactErr(err, v))
 		}
 		c.RedisURL = v

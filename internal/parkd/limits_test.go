@@ -29,7 +29,7 @@ func TestLimitsWiring(t *testing.T) {
 		return map[string]ratelimit.Override{ratelimit.NameAPI: {Rate: 7, Burst: 9}}, nil
 	}
 	for _, closed := range []bool{false, true} {
-		for _, redisURL := range []string{"", "redis://127.0.0.1:1/0"} {
+		for _, redisURL := range []string{"", "redis://127.0.0.1:1/0", "redis://127.0.0.1:1?addr=127.0.0.1:2&addr=127.0.0.1:3"} {
 			cfg, _ := mustLoad(t, ModeServe, nil, validServe())
 			cfg.RateLimitFailClosed, cfg.RedisURL = closed, redisURL
 			l, err := newLimits(cfg, load, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
@@ -185,6 +185,67 @@ func TestServeRedisOutage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeRedisCluster runs parkd serve with PARKD_REDIS_URL in the
+// cluster form: it limits through the Redis Cluster (a login's keys land
+// on the masters that hold their slots, which a client of one node could
+// not reach for two slots in three) and /readyz pings every master. (A
+// tenant's API key lives only until its quota is full again, 10 ms per
+// request: the login keys live seconds.)
+func TestServeRedisCluster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	c := redistest.NewCluster(t, redistest.ClusterOptions{})
+	e := serveEnv(db.ServerURL)
+	e["PARKD_REDIS_URL"] = c.URL()
+	e["PARKD_REGISTRATION"] = "open"
+	p := start(t, []string{"serve"}, e, time.Minute)
+	code, body := rlPost(t, p.base+"/api/v1/auth/register",
+		`{"user":{"email":"owner@cluster.example","name":"O","password":"password123"},"tenant":{"name":"T","slug":"cluster"}}`, "")
+	if code != 201 {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	var sess struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal([]byte(body), &sess); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if code, body := rlGetAuth(t, p.base+"/api/v1/sites", sess.AccessToken); code != 200 {
+			t.Fatalf("sites: %d %s", code, body)
+		}
+	}
+	if code, body := get(t, p.base+"/readyz"); code != 200 || !strings.Contains(body, `"redis":"ok"`) {
+		t.Errorf("readyz: %d %s", code, body)
+	}
+	if code, body := rlPost(t, p.base+"/api/v1/auth/login", `{"email":"owner@cluster.example","password":"password123"}`, ""); code != 200 {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	var found []string
+	for i := range redistest.ClusterSize {
+		keys, err := c.Node(i).Client(t).Keys(ctx, "park:rl:*:login_email_ip").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if n, err := c.NodeOf(ctx, k); err != nil || n != i {
+				t.Errorf("key %s on node %d, its slot's master is %d (%v)", k, i, n, err)
+			}
+			found = append(found, k)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("login_email_ip keys in the cluster: %q, want the login's one", found)
+	}
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(p.log.lines("redis limiter unavailable, falling back")); n != 0 {
+		t.Errorf("%d outage warnings with the cluster up\n%s", n, p.log)
 	}
 }
 
