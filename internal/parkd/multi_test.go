@@ -3,6 +3,9 @@ package parkd
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -121,6 +124,10 @@ func roundRobin(t *testing.T, ins []*instance) string {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(targets[(next.Add(1)-1)%uint64(len(targets))])
+			// Append to the inbound X-Forwarded-For, as a balancer behind
+			// another proxy does (Rewrite starts from an outbound
+			// request without it).
+			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
 		},
 		ModifyResponse: func(resp *http.Response) error {
@@ -142,8 +149,9 @@ type several struct {
 	ops   *tenancy.Ops
 }
 
-// multiClientIP is the address the test's clients claim; the balancer appends
-// the peer address (127.0.0.1, trusted) after it.
+// multiClientIP is the address the test's clients send in X-Forwarded-For,
+// as a proxy in front of the balancer would; the balancer appends its peer
+// (127.0.0.1, trusted too), so parkd must take this one.
 const multiClientIP = "203.0.113.7"
 
 // answer is one HTTP exchange's outcome.
@@ -264,8 +272,9 @@ func poll(deadline time.Time, interval time.Duration, cond func() bool) bool {
 // member is refused by both within the authorization cache TTL, an
 // idempotency key used on one replays on the other, a webhook secret
 // rotated through one is honoured by the other and the old one refused
-// after its grace, and the retention maintenance runs once across them.
-// The subtests share the instances and run in parallel.
+// after its grace, a replayed signed webhook is stored once, and the
+// retention maintenance runs once across them. The subtests share the
+// instances and run in parallel. docs/scaling.md cites them by name.
 func TestSeveralInstances(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
@@ -288,6 +297,7 @@ func TestSeveralInstances(t *testing.T) {
 	t.Run("MemberRemoved", func(t *testing.T) { t.Parallel(); s.memberRemoved(t) })
 	t.Run("IdempotencyKey", func(t *testing.T) { t.Parallel(); s.idempotencyKey(t) })
 	t.Run("WebhookSecretRotation", func(t *testing.T) { t.Parallel(); s.webhookSecretRotation(t) })
+	t.Run("StandardWebhookReplay", func(t *testing.T) { t.Parallel(); s.standardWebhookReplay(t) })
 	t.Run("MaintenanceOnce", func(t *testing.T) { t.Parallel(); s.maintenanceOnce(t) })
 }
 
@@ -336,12 +346,16 @@ func (s *several) sharedTenantLimit(t *testing.T) {
 		failed []string
 		wg     sync.WaitGroup
 	)
+	var sent atomic.Int64
 	begin := time.Now()
 	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Since(begin) < run {
+			// At least the run time, and enough requests to spend the
+			// burst several times over even on a slow machine.
+			for time.Since(begin) < run || (sent.Load() < 4*burst && time.Since(begin) < 30*time.Second) {
+				sent.Add(1)
 				req, _ := http.NewRequest("GET", s.proxy+"/api/v1/sites", nil)
 				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("X-Forwarded-For", multiClientIP)
@@ -399,15 +413,19 @@ func (s *several) sharedTenantLimit(t *testing.T) {
 	// Each instance took the client's address from the balancer's
 	// X-Forwarded-For (the peer, 127.0.0.1, is a trusted proxy).
 	for _, in := range s.ins {
-		found := false
+		n := 0
 		for _, l := range in.log.lines("request") {
-			if l["path"] == "/api/v1/sites" && l["client_ip"] == multiClientIP {
-				found = true
+			if l["tenant"] != tenant.String() {
+				continue
+			}
+			n++
+			if l["client_ip"] != multiClientIP {
+				t.Errorf("parkd %s took the client's address as %v, want %s from X-Forwarded-For: %v", in.name, l["client_ip"], multiClientIP, l)
 				break
 			}
 		}
-		if !found {
-			t.Errorf("parkd %s logged no request from %s", in.name, multiClientIP)
+		if n == 0 {
+			t.Errorf("parkd %s logged no request of the tenant", in.name)
 		}
 	}
 }
@@ -604,6 +622,54 @@ func (s *several) webhookSecretRotation(t *testing.T) {
 	}
 }
 
+// standardWebhookReplay: the Standard Webhooks replay window (a
+// webhook-id seen in the last 10 minutes) is kept per instance, so a
+// signed request replayed to the other instance passes authentication
+// there; the reading is still stored once, because the database
+// deduplicates it by its message id, and the answer says "duplicate".
+// The instance that took the original refuses the replay (401).
+func (s *several) standardWebhookReplay(t *testing.T) {
+	token, tenant := s.register(t, "multi-replay")
+	var site, secret struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	call(t, "POST", s.proxy+"/api/v1/sites", token, `{"name":"Lot","timezone":"UTC"}`).want(t, "site", 201, &site)
+	call(t, "POST", s.proxy+"/api/v1/spaces", token, `{"site_id":"`+site.ID+`","code":"R1","sensor_eui":"b0000000000000aa"}`).
+		want(t, "space", 201, nil)
+	call(t, "POST", s.proxy+"/api/v1/webhook-secrets", token, `{"mode":"standard"}`).want(t, "standard secret", 201, &secret)
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret.Secret, "whsec_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"dev_eui":"b0000000000000aa","f_cnt":1,"id":"replayed-1","occupied":true}`
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("msg-replay-1." + ts + "." + body))
+	signed := []string{"webhook-id", "msg-replay-1", "webhook-timestamp", ts,
+		"webhook-signature", "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))}
+	send := func(in *instance) answer {
+		return call(t, "POST", in.base+"/api/v1/webhooks/uplink/multi-replay", "", body, signed...)
+	}
+	a, b := s.ins[0], s.ins[1]
+	if x := send(a); x.code != 200 || !strings.Contains(x.body, `"stored"`) {
+		t.Fatalf("the signed uplink on a: %d %s", x.code, x.body)
+	}
+	if x := send(a); x.code != 401 {
+		t.Errorf("the replay on a: %d %s, want 401", x.code, x.body)
+	}
+	if x := send(b); x.code != 200 || !strings.Contains(x.body, `"duplicate"`) {
+		t.Errorf("the replay on b: %d %s, want 200 duplicate (the replay window is per instance, the deduplication shared)", x.code, x.body)
+	}
+	var n int
+	if err := s.db.AdminPool(t).QueryRow(context.Background(), `select count(*) from sensor_readings where tenant_id = $1`, tenant).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%d readings stored, want 1", n)
+	}
+}
+
 // maintenanceLockKey is the retention maintenance's advisory lock
 // (internal/retention's lockKey, "parkmnt"). Should it change, the test
 // below fails: the instances prune while the test holds this key.
@@ -660,7 +726,7 @@ func (s *several) maintenanceOnce(t *testing.T) {
 		if !poll(time.Now().Add(20*time.Second), 50*time.Millisecond, func() bool {
 			return in.metric(t, "park_maintenance_runs_total", `result="busy"`) > busy0[i]
 		}) {
-			t.Fatalf("parkd %s ran no busy maintenance while the lock was held\n%s", in.name, in.log)
+			t.Fatalf("parkd %s ran no busy maintenance while the lock was held: does it take the maintenance lock?", in.name)
 		}
 	}
 	if r, d := count(); r != readings || d != dedupe {
@@ -707,7 +773,7 @@ func (s *several) maintenanceOnce(t *testing.T) {
 			in.metric(t, "park_pruned_rows_total", ""), in.metric(t, "park_maintenance_runs_total", `result="done"`),
 			in.metric(t, "park_maintenance_runs_total", `result="busy"`), in.metric(t, "park_maintenance_runs_total", `result="error"`)))
 		if n := in.metric(t, "park_maintenance_runs_total", `result="error"`); n != 0 {
-			t.Errorf("parkd %s: %v failed maintenance runs\n%s", in.name, n, in.log)
+			t.Errorf("parkd %s: %v failed maintenance runs: %v", in.name, n, in.log.lines("retention"))
 		}
 	}
 	t.Log(strings.Join(per, "; "))
