@@ -113,6 +113,11 @@ type Config struct {
 	// MaintenanceInterval is how often the retention maintenance runs
 	// (the first run right after serving begins); 0 disables it.
 	MaintenanceInterval time.Duration
+	// AuthCacheTTL is how long an instance trusts a membership (role,
+	// token version, tenant status) or an API key it read: a removal,
+	// demotion or revocation made through another instance or parkctl
+	// holds here within this time (at most tenancy.MaxCacheTTL).
+	AuthCacheTTL time.Duration
 	// DevDir is the checkout whose .park/pg holds dev's database.
 	DevDir string
 	// DevReset makes dev delete its cluster first (--reset, a flag only:
@@ -181,6 +186,7 @@ var settings = []setting{
 	{key: "log_level", modes: []Mode{ModeServe, ModeDev, ModeMigrate}, def: always("info"), usage: "debug, info, warn or error"},
 	{key: "shutdown_timeout", modes: serveDev, def: always("20s"), usage: "how long SIGTERM waits for in-flight requests"},
 	{key: "maintenance_interval", modes: serveDev, def: always("1h"), usage: "how often to delete readings past their tenant's retention, dedupe rows older than 7 days and expired idempotency keys (one instance at a time); 0 disables"},
+	{key: "auth_cache_ttl", modes: serveDev, def: always("60s"), usage: "how long an instance trusts a membership or API key it read: a removal, demotion or revocation made elsewhere holds within this time, 1s-60s"},
 	{key: "dev_dir", modes: []Mode{ModeDev}, def: always("."), usage: "checkout directory whose .park/pg holds the dev database"},
 }
 
@@ -574,6 +580,14 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 		c.MaintenanceInterval = d
 	}
 
+	if d, err := time.ParseDuration(value("auth_cache_ttl")); err != nil {
+		problem("auth_cache_ttl", "must be a duration such as 60s")
+	} else if d < time.Second || d > tenancy.MaxCacheTTL {
+		problem("auth_cache_ttl", "must be between 1s and %s, is %s", tenancy.MaxCacheTTL, d)
+	} else {
+		c.AuthCacheTTL = d
+	}
+
 	// Booleans and the rest.
 	if b, err := strconv.ParseBool(value("allow_privileged_db_login")); err != nil {
 		problem("allow_privileged_db_login", "must be true or false")
@@ -756,6 +770,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Duration("maintenance_interval", c.MaintenanceInterval),
+		slog.Duration("auth_cache_ttl", c.AuthCacheTTL),
 	)
 }
 

@@ -323,8 +323,9 @@ func newLimits(cfg *Config, load ratelimit.LoadLimits, logger *slog.Logger, reg 
 }
 
 // newAuth builds the authenticator from the configuration: bcrypt at the
-// configured cost under a semaphore of one slot per CPU, and HS256 tokens
-// signed with the JWT secret (the previous one still verifies).
+// configured cost under a semaphore of one slot per CPU, HS256 tokens
+// signed with the JWT secret (the previous one still verifies), and
+// memberships and API keys trusted for the configured cache TTL.
 func newAuth(cfg *Config, store *tenancy.Store, reg prometheus.Registerer) (*tenancy.Auth, error) {
 	hasher, err := tenancy.NewHasher(cfg.BcryptCost, 0)
 	if err != nil {
@@ -338,7 +339,7 @@ func newAuth(cfg *Config, store *tenancy.Store, reg prometheus.Registerer) (*ten
 	if err != nil {
 		return nil, err
 	}
-	return tenancy.NewAuth(store, tenancy.AuthConfig{Hasher: hasher, Tokens: tokens, Registerer: reg})
+	return tenancy.NewAuth(store, tenancy.AuthConfig{Hasher: hasher, Tokens: tokens, CacheTTL: cfg.AuthCacheTTL, Registerer: reg})
 }
 
 func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
