@@ -52,6 +52,9 @@ const (
 	scaleSpaces = ingestDevices
 	// scaleReadingsPerSpace makes 1,000 × 500 × 20 = 10 million readings.
 	scaleReadingsPerSpace = 20
+	// scaleReadingEvery spaces a space's readings: 20 of them span four
+	// weeks, within the default retention of 90 days.
+	scaleReadingEvery = 36 * time.Hour
 	// scalePageLimit is the page size of the list read.
 	scalePageLimit = 50
 	// scaleTarget is the least acceptable median ratio scale/single.
@@ -92,13 +95,15 @@ CREATE FUNCTION pg_temp.slug(t int) RETURNS text LANGUAGE sql IMMUTABLE
 //   - sites: $4 sites per tenant;
 //   - spaces: $4 spaces per tenant over $5 sites, $6 readings per space:
 //     each space's state is its last reading's;
-//   - readings: $4 spaces, $5 readings per space. The nested series (made
-//     to nest in this order by their lateral references) yield the rows in
-//     time order — for each reading round r, each space number s, each
-//     tenant t — so the tenants' readings interleave in the heap as a
-//     shared deployment writes them. One reading per space every 30
-//     minutes; occupancy flips at each; the payload is what the ChirpStack
-//     decoder stores for the ingest load's uplinks.
+//   - readings: $4 spaces, $5 readings per space, one every $6 seconds
+//     (the last $3 minus s seconds, for space number s). The nested series
+//     (made to nest in this order by their lateral references) yield the
+//     rows in time order — for each reading r, each space s, each tenant t
+//     — so the tenants' readings interleave in the heap as a shared
+//     deployment writes them. Occupancy flips at each reading; the payload
+//     is what the ChirpStack decoder stores for the ingest load's uplinks;
+//   - message claims: uplink_dedupe's rows of the readings from number $7
+//     on, those the hourly maintenance keeps (the last 7 days).
 const (
 	scaleTenantsSQL = `
 INSERT INTO tenants (id, name, slug, settings, created_at, updated_at)
@@ -133,11 +138,18 @@ INSERT INTO sensor_readings (tenant_id, space_id, dev_eui, f_cnt, source, msg_ke
                              read_at, received_at, payload)
 SELECT pg_temp.tid(t), pg_temp.space_id(t, s), pg_temp.eui(s), r, 'chirpstack', pg_temp.msg(t, s, r),
        (r + s) % 2 = 0, -97, 7.25,
-       $3::timestamptz - ($5::int - 1 - r) * interval '30 minutes' - s * interval '1 second',
-       $3::timestamptz - ($5::int - 1 - r) * interval '30 minutes' - s * interval '1 second' + interval '2 seconds',
+       $3::timestamptz - (($5::int - 1 - r) * $6::int + s) * interval '1 second',
+       $3::timestamptz - (($5::int - 1 - r) * $6::int + s - 2) * interval '1 second',
        CASE WHEN (r + s) % 2 = 0 THEN '{"battery": 3.61, "occupied": true, "temperature": 21.5}'::jsonb
             ELSE '{"battery": 3.61, "occupied": false, "temperature": 21.5}'::jsonb END
   FROM generate_series(0, $5::int - 1) r
+ CROSS JOIN LATERAL generate_series(0, $4::int - 1 + 0 * r) s
+ CROSS JOIN LATERAL generate_series($1::int, $2::int - 1 + 0 * s) t`
+	scaleDedupeSQL = `
+INSERT INTO uplink_dedupe (tenant_id, dev_eui, msg_key, seen_at)
+SELECT pg_temp.tid(t), pg_temp.eui(s), pg_temp.msg(t, s, r),
+       $3::timestamptz - (($5::int - 1 - r) * $6::int + s - 2) * interval '1 second'
+  FROM generate_series($7::int, $5::int - 1) r
  CROSS JOIN LATERAL generate_series(0, $4::int - 1 + 0 * r) s
  CROSS JOIN LATERAL generate_series($1::int, $2::int - 1 + 0 * s) t`
 )
@@ -156,8 +168,9 @@ type scaleDB struct {
 }
 
 // BenchmarkScale measures, for one tenant among 1,000 (each with 5 sites,
-// 500 spaces with sensors and 10,000 readings: 500,000 spaces and 10
-// million readings in all), the API list read (GET /api/v1/spaces?limit=50
+// 500 spaces with sensors, 10,000 readings over four weeks and the
+// message claims of the last week: 500,000 spaces, 10 million readings
+// and 2.5 million claims in all), the API list read (GET /api/v1/spaces?limit=50
 // with a JWT) and the ingest load of BenchmarkIngest (ChirpStack uplinks
 // through the webhook endpoint, ingestClients clients), each against the
 // same tenant with the same rows alone in a database of its own, on one
@@ -241,14 +254,21 @@ func BenchmarkScale(b *testing.B) {
 	list, ingestFigs := figs{}, figs{}
 	var loads []string
 	for round := 1; round <= ingestRounds; round++ {
-		for _, d := range sides {
-			loads = append(loads, loadAvg())
+		// Single first in odd rounds, scale first in even ones, so a
+		// machine that grows busier or quieter over a round favours
+		// neither.
+		order := slices.Clone(sides)
+		if round%2 == 0 {
+			slices.Reverse(order)
+		}
+		for _, d := range order {
+			loads = append(loads, d.name+" "+loadAvg())
 			var f benchFigures
 			b.Run(fmt.Sprintf("list/round=%d/%s", round, d.name), func(b *testing.B) { f = listRun(b, d, checkList) })
 			list[d.name] = append(list[d.name], f)
 		}
-		for _, d := range sides {
-			loads = append(loads, loadAvg())
+		for _, d := range order {
+			loads = append(loads, d.name+" "+loadAvg())
 			var f benchFigures
 			b.Run(fmt.Sprintf("ingest/round=%d/%s", round, d.name), func(b *testing.B) {
 				f.rate, f.p50, f.p99 = d.ingest.run(b, "/api/v1/webhooks/chirpstack/"+d.slug+"?event=up",
@@ -264,19 +284,19 @@ func BenchmarkScale(b *testing.B) {
 	for _, d := range sides {
 		d.checkStored(b)
 	}
-	scaleSummary(b, "list", list, loads)
-	scaleSummary(b, "ingest", ingestFigs, loads)
+	scaleSummary(b, "list", list)
+	scaleSummary(b, "ingest", ingestFigs)
 	b.Logf("set-up %s (cluster, both databases, checkpoint): single %s, scale %s; whole benchmark %s; "+
-		"nproc %d, GOMAXPROCS %d; load average before each side (list single, list scale, ingest single, ingest scale per round) and at the end: %s",
+		"nproc %d, GOMAXPROCS %d; load average before each side (per round: the list sides, then the ingest sides, in the order run) and at the end: %s",
 		setup.Round(time.Second), single.setup.Round(time.Second), many.setup.Round(time.Second),
 		time.Since(start).Round(time.Second), runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.Join(loads, " | "))
 }
 
 // scaleSummary adds the summary sub-benchmark of one comparison: the median
 // ratio scale/single over the rounds with its least and greatest, the
-// target (ratio_median@min), each side's median rate, p50 and p99; and logs
-// the rounds.
-func scaleSummary(b *testing.B, what string, figs map[string][]benchFigures, loads []string) {
+// target (ratio_median@min), each side's median rate, p50 and p99, the
+// load average at the end; and logs the rounds.
+func scaleSummary(b *testing.B, what string, figs map[string][]benchFigures) {
 	pick := func(side string, get func(benchFigures) float64) []float64 {
 		var v []float64
 		for _, f := range figs[side] {
@@ -299,6 +319,8 @@ func scaleSummary(b *testing.B, what string, figs map[string][]benchFigures, loa
 			b.ReportMetric(medianOf(pick(side, func(f benchFigures) float64 { return f.p50 })), side+"_p50_ms")
 			b.ReportMetric(medianOf(pick(side, func(f benchFigures) float64 { return f.p99 })), side+"_p99_ms")
 		}
+		load, _ := strconv.ParseFloat(loadAvg(), 64)
+		b.ReportMetric(load, "loadavg")
 		b.ReportMetric(0, "ns/op")
 	})
 	var rounds []string
@@ -388,7 +410,8 @@ func adminExec(ctx context.Context, url, sql string, args ...any) error {
 
 // newScaleDB creates database name on c, bootstraps and migrates it as in
 // production, and fills it with tenants numbered [lo, hi): their owners,
-// sites, spaces and readings (the generator's statements above), then
+// sites, spaces, readings and message claims (the generator's statements
+// above), then
 // VACUUM (ANALYZE), so the load meets the state autovacuum would leave
 // rather than autovacuum at work on the fresh rows.
 func newScaleDB(b *testing.B, c *pgcluster.Cluster, name string, measured, lo, hi int, base time.Time, hash string) *scaleDB {
@@ -431,7 +454,11 @@ func newScaleDB(b *testing.B, c *pgcluster.Cluster, name string, measured, lo, h
 	exec := func(sql string, args ...any) func() error {
 		return func() error { _, err := conn.Exec(ctx, sql, args...); return err }
 	}
-	var spaces, readings int64
+	var spaces, readings, claims int64
+	// The readings' spacing in seconds, and the first reading whose claim
+	// the maintenance keeps: those received within ingest.DedupeRetention.
+	every := int(scaleReadingEvery / time.Second)
+	firstClaim := scaleReadingsPerSpace - 1 - int(ingest.DedupeRetention/scaleReadingEvery)
 	phase("tenants", exec(scaleTenantsSQL, lo, hi, base, settings))
 	phase("owners", exec(scaleUsersSQL, lo, hi, base, hash))
 	phase("memberships", exec(scaleMembersSQL, lo, hi, base))
@@ -444,7 +471,13 @@ func newScaleDB(b *testing.B, c *pgcluster.Cluster, name string, measured, lo, h
 	})
 	phase("readings", func() error {
 		return bulkLoad(ctx, url, "sensor_readings", &loads, func() (err error) {
-			readings, err = inParallel(ctx, url, lo, hi, scaleReadingsSQL, base, scaleSpaces, scaleReadingsPerSpace)
+			readings, err = inParallel(ctx, url, lo, hi, scaleReadingsSQL, base, scaleSpaces, scaleReadingsPerSpace, every)
+			return err
+		})
+	})
+	phase("message claims", func() error {
+		return bulkLoad(ctx, url, "uplink_dedupe", &loads, func() (err error) {
+			claims, err = inParallel(ctx, url, lo, hi, scaleDedupeSQL, base, scaleSpaces, scaleReadingsPerSpace, every, firstClaim)
 			return err
 		})
 	})
@@ -454,6 +487,9 @@ func newScaleDB(b *testing.B, c *pgcluster.Cluster, name string, measured, lo, h
 	}
 	if want := int64(hi-lo) * scaleSpaces * scaleReadingsPerSpace; readings != want {
 		b.Fatalf("%s: %d readings, want %d", name, readings, want)
+	}
+	if want := int64(hi-lo) * scaleSpaces * int64(scaleReadingsPerSpace-firstClaim); claims != want {
+		b.Fatalf("%s: %d message claims, want %d", name, claims, want)
 	}
 
 	// The foreign-key triggers were off: every space must have its site,
@@ -476,7 +512,7 @@ func newScaleDB(b *testing.B, c *pgcluster.Cluster, name string, measured, lo, h
 	}
 	d.ingest = &ingestBench{tenant: tenant}
 	d.setup = time.Since(start)
-	b.Logf("%s: %d tenants, %d spaces, %d readings in %s (%s; %s)", name, hi-lo, spaces, readings,
+	b.Logf("%s: %d tenants, %d spaces, %d readings, %d message claims in %s (%s; %s)", name, hi-lo, spaces, readings, claims,
 		d.setup.Round(time.Second), strings.Join(phases, ", "), strings.Join(loads, "; "))
 	return d
 }
