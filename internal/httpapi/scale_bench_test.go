@@ -250,8 +250,9 @@ func BenchmarkScale(b *testing.B) {
 		return nil
 	}
 
-	type figs = map[string][]benchFigures
+	type figs = map[string][]scaleFigures
 	list, ingestFigs := figs{}, figs{}
+	pg := c.PID()
 	var loads []string
 	for round := 1; round <= ingestRounds; round++ {
 		// Single first in odd rounds, scale first in even ones, so a
@@ -263,19 +264,28 @@ func BenchmarkScale(b *testing.B) {
 		}
 		for _, d := range order {
 			loads = append(loads, d.name+" "+loadAvg())
-			var f benchFigures
-			b.Run(fmt.Sprintf("list/round=%d/%s", round, d.name), func(b *testing.B) { f = listRun(b, d, checkList) })
+			var f scaleFigures
+			b.Run(fmt.Sprintf("list/round=%d/%s", round, d.name), func(b *testing.B) {
+				f = measure(b, pg, d, func() benchFigures { return listRun(b, d, checkList) })
+			})
 			list[d.name] = append(list[d.name], f)
 		}
 		for _, d := range order {
 			loads = append(loads, d.name+" "+loadAvg())
-			var f benchFigures
+			var f scaleFigures
 			b.Run(fmt.Sprintf("ingest/round=%d/%s", round, d.name), func(b *testing.B) {
-				f.rate, f.p50, f.p99 = d.ingest.run(b, "/api/v1/webhooks/chirpstack/"+d.slug+"?event=up",
-					http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + d.ingest.token}},
-					&d.ingest.parkAcks)
-				b.ReportMetric(f.p50, "p50-ms")
-				b.ReportMetric(f.p99, "p99-ms")
+				rows0, n0 := d.ingest.batchRows(b)
+				f = measure(b, pg, d, func() (x benchFigures) {
+					x.rate, x.p50, x.p99 = d.ingest.run(b, "/api/v1/webhooks/chirpstack/"+d.slug+"?event=up",
+						http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + d.ingest.token}},
+						&d.ingest.parkAcks)
+					b.ReportMetric(x.p50, "p50-ms")
+					b.ReportMetric(x.p99, "p99-ms")
+					return x
+				})
+				if rows1, n1 := d.ingest.batchRows(b); n1 > n0 {
+					b.ReportMetric((rows1-rows0)/(n1-n0), "uplinks/batch")
+				}
 			})
 			ingestFigs[d.name] = append(ingestFigs[d.name], f)
 		}
@@ -294,21 +304,24 @@ func BenchmarkScale(b *testing.B) {
 
 // scaleSummary adds the summary sub-benchmark of one comparison: the median
 // ratio scale/single over the rounds with its least and greatest, the
-// target (ratio_median@min), each side's median rate, p50 and p99, the
-// load average at the end; and logs the rounds.
-func scaleSummary(b *testing.B, what string, figs map[string][]benchFigures) {
-	pick := func(side string, get func(benchFigures) float64) []float64 {
+// target (ratio_median@min), each side's median rate, p50, p99 and
+// PostgreSQL CPU per request, the median ratio of those CPU times
+// scale/single, the load average at the end; and logs the rounds.
+func scaleSummary(b *testing.B, what string, figs map[string][]scaleFigures) {
+	pick := func(side string, get func(scaleFigures) float64) []float64 {
 		var v []float64
 		for _, f := range figs[side] {
 			v = append(v, get(f))
 		}
 		return v
 	}
-	rate := func(f benchFigures) float64 { return f.rate }
+	rate := func(f scaleFigures) float64 { return f.rate }
+	cpu := func(f scaleFigures) float64 { return f.pgCPU }
 	if len(figs["scale"]) == 0 || len(figs["scale"]) != len(figs["single"]) {
 		return // a -bench pattern left a side out: nothing to compare
 	}
 	med, lo, hi := ratios(pick("scale", rate), pick("single", rate))
+	cpuMed, cpuLo, cpuHi := ratios(pick("scale", cpu), pick("single", cpu))
 	b.Run(what+"/summary", func(b *testing.B) {
 		b.ReportMetric(med, "ratio_median")
 		b.ReportMetric(lo, "ratio_min")
@@ -316,9 +329,11 @@ func scaleSummary(b *testing.B, what string, figs map[string][]benchFigures) {
 		b.ReportMetric(scaleTarget, "ratio_median@min")
 		for _, side := range []string{"scale", "single"} {
 			b.ReportMetric(medianOf(pick(side, rate)), side+"_req/s")
-			b.ReportMetric(medianOf(pick(side, func(f benchFigures) float64 { return f.p50 })), side+"_p50_ms")
-			b.ReportMetric(medianOf(pick(side, func(f benchFigures) float64 { return f.p99 })), side+"_p99_ms")
+			b.ReportMetric(medianOf(pick(side, func(f scaleFigures) float64 { return f.p50 })), side+"_p50_ms")
+			b.ReportMetric(medianOf(pick(side, func(f scaleFigures) float64 { return f.p99 })), side+"_p99_ms")
+			b.ReportMetric(medianOf(pick(side, cpu)), side+"_pg_cpu_us")
 		}
+		b.ReportMetric(cpuMed, "pg_cpu_ratio_median")
 		load, _ := strconv.ParseFloat(loadAvg(), 64)
 		b.ReportMetric(load, "loadavg")
 		b.ReportMetric(0, "ns/op")
@@ -326,15 +341,17 @@ func scaleSummary(b *testing.B, what string, figs map[string][]benchFigures) {
 	var rounds []string
 	for i := range figs["scale"] {
 		s, o := figs["scale"][i], figs["single"][i]
-		rounds = append(rounds, fmt.Sprintf("round %d: scale %.0f/s p50 %.2f p99 %.2f ms, single %.0f/s p50 %.2f p99 %.2f ms, ratio %.2f",
-			i+1, s.rate, s.p50, s.p99, o.rate, o.p50, o.p99, s.rate/o.rate))
+		rounds = append(rounds, fmt.Sprintf("round %d: scale %.0f/s p50 %.2f p99 %.2f ms pg %.0f µs %.2f trips, "+
+			"single %.0f/s p50 %.2f p99 %.2f ms pg %.0f µs %.2f trips, ratio %.2f",
+			i+1, s.rate, s.p50, s.p99, s.pgCPU, s.trips, o.rate, o.p50, o.p99, o.pgCPU, o.trips, s.rate/o.rate))
 	}
 	verdict := "met"
 	if med < scaleTarget {
 		verdict = "NOT met"
 	}
-	b.Logf("%s scale / single: median %.2f× (rounds %.2f–%.2f), target ≥ %.2f %s; %s",
-		what, med, lo, hi, scaleTarget, verdict, strings.Join(rounds, "; "))
+	b.Logf("%s scale / single: median %.2f× (rounds %.2f–%.2f), target ≥ %.2f %s; PostgreSQL CPU per request "+
+		"scale / single: median %.2f× (rounds %.2f–%.2f); %s",
+		what, med, lo, hi, scaleTarget, verdict, cpuMed, cpuLo, cpuHi, strings.Join(rounds, "; "))
 }
 
 // medianOf is the middle of xs (of an odd count).
@@ -497,11 +514,12 @@ func newScaleDB(b *testing.B, c *pgcluster.Cluster, name string, measured, lo, h
 	d := &scaleDB{name: strings.TrimPrefix(name, "park_"), tenants: hi - lo}
 	var tenant uuid.UUID
 	var sited, matched int64
-	if err := conn.QueryRow(ctx, `select pg_temp.tid($1), pg_temp.slug($1),
+	var size string
+	if err := conn.QueryRow(ctx, `select pg_temp.tid($1), pg_temp.slug($1), pg_size_pretty(pg_database_size(current_database())),
 		  (select count(*) from spaces s join sites si on si.tenant_id = s.tenant_id and si.id = s.site_id),
 		  (select count(*) from sensor_readings r join spaces s
 		     on s.tenant_id = r.tenant_id and s.id = r.space_id and s.sensor_eui = r.dev_eui
-		    where r.tenant_id = pg_temp.tid($1))`, measured).Scan(&tenant, &d.slug, &sited, &matched); err != nil {
+		    where r.tenant_id = pg_temp.tid($1))`, measured).Scan(&tenant, &d.slug, &size, &sited, &matched); err != nil {
 		b.Fatal(err)
 	}
 	if sited != spaces {
@@ -512,8 +530,8 @@ func newScaleDB(b *testing.B, c *pgcluster.Cluster, name string, measured, lo, h
 	}
 	d.ingest = &ingestBench{tenant: tenant}
 	d.setup = time.Since(start)
-	b.Logf("%s: %d tenants, %d spaces, %d readings, %d message claims in %s (%s; %s)", name, hi-lo, spaces, readings, claims,
-		d.setup.Round(time.Second), strings.Join(phases, ", "), strings.Join(loads, "; "))
+	b.Logf("%s: %d tenants, %d spaces, %d readings, %d message claims, %s, in %s (%s; %s)", name, hi-lo, spaces, readings, claims,
+		size, d.setup.Round(time.Second), strings.Join(phases, ", "), strings.Join(loads, "; "))
 	return d
 }
 
@@ -890,4 +908,73 @@ func listPlans(b *testing.B, c *pgcluster.Cluster, d *scaleDB) (custom, generic 
 	}
 	generic = explain("force_generic_plan", "EXECUTE scale_list("+strings.Join(params, ", ")+")")
 	return custom, generic
+}
+
+// scaleFigures are one side's figures in one round: the load's, and the
+// CPU time PostgreSQL (every process of the cluster) spent per request in
+// microseconds and the round trips per request of the side's server pool —
+// figures a busy machine disturbs less than the rates.
+type scaleFigures struct {
+	benchFigures
+	pgCPU, trips float64
+}
+
+// measure runs one side's load and adds the PostgreSQL CPU time and round
+// trips per request to its figures, reporting both.
+func measure(b *testing.B, pg int, d *scaleDB, run func() benchFigures) scaleFigures {
+	cpu0, trips0 := pgTicks(pg), d.ingest.parkRT.trips.Load()
+	f := scaleFigures{benchFigures: run()}
+	f.pgCPU = float64(pgCPUSince(pg, cpu0).Microseconds()) / float64(b.N)
+	f.trips = float64(d.ingest.parkRT.trips.Load()-trips0) / float64(b.N)
+	b.ReportMetric(f.pgCPU, "pg-cpu-us/req")
+	b.ReportMetric(f.trips, "trips/req")
+	return f
+}
+
+// pgTicks returns the CPU time, in clock ticks, that the postmaster pid
+// and each of its child processes now running have used, by process id;
+// nil when /proc cannot tell.
+func pgTicks(pid int) map[int]int64 {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	out := map[int]int64{}
+	for _, d := range dirs {
+		id, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// The command name, field 2, is in parentheses and may hold
+		// spaces: fields are counted after its closing one.
+		stat := string(raw)
+		f := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		if id == pid || ppid == pid {
+			out[id] = utime + stime
+		}
+	}
+	return out
+}
+
+// pgCPUSince is the CPU time the postmaster pid and its children used
+// since pgTicks returned before: a process started meanwhile counts from
+// zero, one that ended meanwhile is not counted (the servers' pools keep
+// their connections open, so what ends is background work).
+func pgCPUSince(pid int, before map[int]int64) time.Duration {
+	var ticks int64
+	for id, t := range pgTicks(pid) {
+		ticks += t - before[id]
+	}
+	// USER_HZ is 100 on every Linux this runs on.
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
