@@ -1,0 +1,319 @@
+package parkd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parkhq/park/ingest"
+	"github.com/parkhq/park/internal/bootstrap"
+	"github.com/parkhq/park/internal/pgcluster"
+	"github.com/parkhq/park/migrations"
+	"github.com/parkhq/park/tenancy"
+)
+
+// The shape every benchmark of this file shares (DESIGN §10).
+const (
+	// benchClients is the number of concurrent keep-alive HTTP clients.
+	benchClients = 32
+	// benchRounds interleaves the sides of a comparison, so a slow patch
+	// of the shared machine hurts every side alike.
+	benchRounds = 3
+	// benchSpaces is the number of spaces (each with a sensor) of the one
+	// tenant; a page of the list is benchPageLimit of them.
+	benchSpaces = 500
+	// benchPageLimit is the page size the read benchmark asks for.
+	benchPageLimit = 50
+	// benchSlug is the tenant's slug (its webhook URL).
+	benchSlug = "bench"
+)
+
+// benchDB is a durable cluster of a benchmark's own (the test harness's is
+// not durable), with one database bootstrapped and migrated as in
+// production and the tenant of the fixture in it.
+type benchDB struct {
+	cluster   *pgcluster.Cluster
+	serverURL string        // the park_server login, as parkd serve connects
+	admin     *pgxpool.Pool // superuser: fixtures and counts
+	tenant    uuid.UUID
+	jwt       string // an access token of the tenant's owner
+	webhook   string // the tenant's token-mode webhook secret
+	tokens    *tenancy.Tokens
+}
+
+// startBenchDB starts the cluster and makes the fixture: a tenant
+// registered as through the API (its owner's access token signed with
+// testJWT), one site, benchSpaces spaces with sensors, some of them
+// occupied or free, a token-mode webhook secret sealed under
+// testMasterKey, and the tenant's API and webhook limits raised so no
+// request of a benchmark is refused for its rate (the limiter still
+// decides every request).
+func startBenchDB(b *testing.B) *benchDB {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := pgcluster.Start(ctx, pgcluster.Options{Durable: true, Settings: map[string]string{"max_connections": "200"}})
+	if errors.Is(err, pgcluster.ErrNotFound) && os.Getenv("CI") != "true" {
+		b.Skip("no PostgreSQL server binaries:", err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Stop() })
+
+	const name = "park_bench"
+	pg, err := pgx.Connect(ctx, c.AdminURL("postgres"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = pg.Exec(ctx, "CREATE DATABASE "+name)
+	pg.Close(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := c.AdminURL(name)
+	if _, err := bootstrap.Run(ctx, url, bootstrap.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	if err := bootstrap.CreateLogin(ctx, url, bootstrap.RoleServer, false, bootstrap.RoleApp); err != nil {
+		b.Fatal(err)
+	}
+	r, err := migrations.Open(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, upErr := r.Up(ctx)
+	if err := errors.Join(upErr, r.Close()); err != nil {
+		b.Fatal(err)
+	}
+
+	d := &benchDB{cluster: c, serverURL: c.URL(name, bootstrap.RoleServer)}
+	d.admin, err = pgxpool.New(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(d.admin.Close)
+	server, err := pgxpool.New(ctx, d.serverURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer server.Close()
+	store := tenancy.NewStore(server)
+	hasher, err := tenancy.NewHasher(4, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.tokens, err = tenancy.NewTokens([]byte(testJWT), nil, 0, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	auth, err := tenancy.NewAuth(store, tenancy.AuthConfig{Hasher: hasher, Tokens: d.tokens})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sess, err := auth.Register(ctx, tenancy.RegisterParams{Email: "owner@bench.invalid", Name: "Bench Owner",
+		Password: "correct horse battery staple", TenantName: "Bench", Slug: benchSlug})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.tenant, d.jwt = sess.Tenant.ID, sess.AccessToken
+
+	site := uuid.New()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`update tenants set settings = settings || $2::jsonb where id = $1`,
+			[]any{d.tenant, `{"limits":{"api":{"rate":1000000,"burst":1000000},"webhook":{"rate":1000000,"burst":1000000}}}`}},
+		{`insert into sites (tenant_id, id, name, timezone) values ($1, $2, 'North lot', 'Europe/Amsterdam')`, []any{d.tenant, site}},
+		{`insert into spaces (tenant_id, id, site_id, code, name, sensor_eui, state, state_changed_at, last_reading_at)
+		  select $1, gen_random_uuid(), $2, 'N-' || lpad(i::text, 4, '0'), 'Bay ' || i,
+		         lower('70B3D57E' || lpad(upper(to_hex(i)), 8, '0')),
+		         (array['unknown', 'free', 'occupied'])[i % 3 + 1],
+		         case when i % 3 = 0 then null else now() - i * interval '1 minute' end,
+		         case when i % 3 = 0 then null else now() - i * interval '1 minute' end
+		    from generate_series(0, $3::int - 1) i`, []any{d.tenant, site, benchSpaces}},
+	} {
+		if _, err := d.admin.Exec(ctx, q.sql, q.args...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mk, err := ParseMasterKey(testMasterKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kr := &ingest.Keyring{Current: int(mk.Version), Keys: map[int][]byte{int(mk.Version): []byte(mk.Key)}}
+	_, d.webhook, err = ingest.NewStore(store, ingest.StoreOptions{Keyring: kr}).SecretRotate(ctx,
+		&ingest.SecretRotateParams{TenantID: d.tenant, Mode: ingest.ModeToken, Actor: "operator:bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+// serveEnv is parkd serve's environment for the benchmark database:
+// production settings but for the bcrypt cost (no benchmark logs in) and
+// the log level (info, parkd's default, stated).
+func (d *benchDB) serveEnv() env {
+	e := serveEnv(d.serverURL)
+	e["PARKD_LOG_LEVEL"] = "info"
+	return e
+}
+
+// sideFigures are one side's figures in one round: requests/s, the p50
+// and p99 latency in milliseconds, and the CPU time this process (server
+// and clients) spent per request in microseconds.
+type sideFigures struct{ rate, p50, p99, cpu float64 }
+
+// processCPU is the CPU time (user and system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadRun sends b.N requests from benchClients goroutines through client and
+// returns the side's figures. next makes the n-th request (n counts across
+// goroutines); check judges each answer.
+func loadRun(b *testing.B, client *http.Client, next func(n int64) (*http.Request, error),
+	check func(status int, body []byte) error) sideFigures {
+	var (
+		mu  sync.Mutex
+		lat []time.Duration
+		seq int64
+	)
+	b.SetParallelism(max(1, (benchClients+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0)))
+	cpu0 := processCPU()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		mine := make([]time.Duration, 0, 1024)
+		var body bytes.Buffer
+		for pb.Next() {
+			mu.Lock()
+			seq++
+			n := seq
+			mu.Unlock()
+			req, err := next(n)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			start := time.Now()
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			body.Reset()
+			_, err = body.ReadFrom(resp.Body)
+			resp.Body.Close()
+			mine = append(mine, time.Since(start))
+			if err == nil {
+				err = check(resp.StatusCode, body.Bytes())
+			}
+			if err != nil {
+				b.Errorf("%s %s: %v", req.Method, req.URL.Path, err)
+				return
+			}
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	f := sideFigures{rate: float64(b.N) / b.Elapsed().Seconds(), cpu: float64((processCPU() - cpu0).Microseconds()) / float64(b.N)}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		pct := func(p float64) float64 {
+			return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+		}
+		f.p50, f.p99 = pct(0.50), pct(0.99)
+	}
+	b.ReportMetric(f.rate, "req/s")
+	b.ReportMetric(f.p50, "p50-ms")
+	b.ReportMetric(f.p99, "p99-ms")
+	b.ReportMetric(f.cpu, "cpu-us/req")
+	b.ReportMetric(0, "ns/op")
+	return f
+}
+
+// newBenchClient is the client pool of a benchmark: benchClients
+// keep-alive connections per host, no compression (neither side
+// compresses).
+func newBenchClient(b *testing.B) *http.Client {
+	c := &http.Client{Transport: &http.Transport{
+		MaxIdleConns: 2 * benchClients, MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients,
+		DisableCompression: true,
+	}}
+	b.Cleanup(c.CloseIdleConnections)
+	return c
+}
+
+// median returns the median of xs (the middle one of an odd count).
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// ratios returns the median, least and greatest of a[i]/b[i].
+func ratios(a, b []float64) (med, lo, hi float64) {
+	r := make([]float64, len(a))
+	for i := range a {
+		r[i] = a[i] / b[i]
+	}
+	slices.Sort(r)
+	return r[len(r)/2], r[0], r[len(r)-1]
+}
+
+// loadAvg is the 1-minute load average, or "?".
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(raw))[0]
+}
+
+// loadAvgValue is loadAvg as a number (0 when unknown).
+func loadAvgValue() float64 {
+	v, _ := strconv.ParseFloat(loadAvg(), 64)
+	return v
+}
+
+// listenLoopback listens on a free loopback port.
+func listenLoopback(b *testing.B) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ln
+}
+
+// decodeJSON is json.Unmarshal for checks.
+func decodeJSON(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("answer is not JSON: %v: %.200s", err, body)
+	}
+	return nil
+}
+
