@@ -316,4 +316,3 @@ func decodeJSON(body []byte, v any) error {
 	}
 	return nil
 }
-
