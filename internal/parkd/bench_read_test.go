@@ -280,7 +280,7 @@ func BenchmarkAPIList(b *testing.B) {
 			loads = append(loads, loadAvg())
 			var f sideFigures
 			b.Run(fmt.Sprintf("round=%d/%s", round, side.name), func(b *testing.B) {
-				f = loadRun(b, client, func(int64) (*http.Request, error) {
+				f = loadRun(b, client, d.cluster.PID(), func(int64) (*http.Request, error) {
 					req, err := http.NewRequest(http.MethodGet, side.url, nil)
 					if err == nil {
 						req.Header = side.header

@@ -179,8 +179,50 @@ func (d *benchDB) serveEnv() env {
 
 // sideFigures are one side's figures in one round: requests/s, the p50
 // and p99 latency in milliseconds, and the CPU time this process (server
-// and clients) spent per request in microseconds.
-type sideFigures struct{ rate, p50, p99, cpu float64 }
+// and clients) and PostgreSQL spent per request in microseconds.
+type sideFigures struct{ rate, p50, p99, cpu, pgCPU float64 }
+
+// treeCPU is the CPU time (user and system) process pid and its children
+// now running have used: a PostgreSQL postmaster and its backends. 0 when
+// /proc cannot tell.
+func treeCPU(pid int) time.Duration {
+	ticks := func(stat string) (ppid int, t int64, ok bool) {
+		// The command name, field 2, is in parentheses and may hold
+		// spaces: fields are counted after its closing one.
+		i := strings.LastIndexByte(stat, ')')
+		if i < 0 {
+			return 0, 0, false
+		}
+		f := strings.Fields(stat[i+1:])
+		if len(f) < 13 {
+			return 0, 0, false
+		}
+		ppid, _ = strconv.Atoi(f[1])
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		return ppid, u + s, true
+	}
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, d := range dirs {
+		id, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		if ppid, t, ok := ticks(string(raw)); ok && (id == pid || ppid == pid) {
+			total += t
+		}
+	}
+	// USER_HZ is 100 on every Linux this runs on.
+	return time.Duration(total) * 10 * time.Millisecond
+}
 
 // processCPU is the CPU time (user and system) this process has used.
 func processCPU() time.Duration {
@@ -193,8 +235,9 @@ func processCPU() time.Duration {
 
 // loadRun sends b.N requests from benchClients goroutines through client and
 // returns the side's figures. next makes the n-th request (n counts across
-// goroutines); check judges each answer.
-func loadRun(b *testing.B, client *http.Client, next func(n int64) (*http.Request, error),
+// goroutines); check judges each answer. pg is the postmaster's pid, whose
+// process tree's CPU time is counted (0: not counted).
+func loadRun(b *testing.B, client *http.Client, pg int, next func(n int64) (*http.Request, error),
 	check func(status int, body []byte) error) sideFigures {
 	var (
 		mu  sync.Mutex
@@ -202,7 +245,7 @@ func loadRun(b *testing.B, client *http.Client, next func(n int64) (*http.Reques
 		seq int64
 	)
 	b.SetParallelism(max(1, (benchClients+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0)))
-	cpu0 := processCPU()
+	cpu0, pg0 := processCPU(), treeCPU(pg)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		mine := make([]time.Duration, 0, 1024)
@@ -240,7 +283,9 @@ func loadRun(b *testing.B, client *http.Client, next func(n int64) (*http.Reques
 		mu.Unlock()
 	})
 	b.StopTimer()
-	f := sideFigures{rate: float64(b.N) / b.Elapsed().Seconds(), cpu: float64((processCPU() - cpu0).Microseconds()) / float64(b.N)}
+	f := sideFigures{rate: float64(b.N) / b.Elapsed().Seconds(),
+		cpu:   float64((processCPU() - cpu0).Microseconds()) / float64(b.N),
+		pgCPU: float64((treeCPU(pg) - pg0).Microseconds()) / float64(b.N)}
 	slices.Sort(lat)
 	if len(lat) > 0 {
 		pct := func(p float64) float64 {
@@ -252,6 +297,9 @@ func loadRun(b *testing.B, client *http.Client, next func(n int64) (*http.Reques
 	b.ReportMetric(f.p50, "p50-ms")
 	b.ReportMetric(f.p99, "p99-ms")
 	b.ReportMetric(f.cpu, "cpu-us/req")
+	if pg != 0 {
+		b.ReportMetric(f.pgCPU, "pg-cpu-us/req")
+	}
 	b.ReportMetric(0, "ns/op")
 	return f
 }
