@@ -1,0 +1,7 @@
+package limiter
+
+import "testing"
+
+func BenchmarkRedis(b *testing.B) {}
+
+func BenchmarkLocal(b *testing.B) {}
