@@ -35,8 +35,17 @@ vet:
 	$(GO) vet $(PKGS)
 
 # Benchmarks compare against a baseline in the same run; see BENCHMARKS.md.
+# Every benchmark of the module runs, one package at a time (-p 1, so no two
+# load the machine at once), each (sub-)benchmark for BENCHTIME: each side
+# of each round of a comparison. benchreport echoes the output and writes
+# the figures block of BENCHMARKS.md; it exits 1 when a benchmark failed or
+# is missing.
+BENCHFLAGS = -p 1 -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 10m
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 10m $(PKGS)
+	$(GO) build -o $(BIN)/benchreport ./internal/benchreport
+	$(GO) test -json $(BENCHFLAGS) $(PKGS) | ./$(BIN)/benchreport -file BENCHMARKS.md \
+		-command 'make bench' -runs "go test -json $(subst $$,\$$,$(BENCHFLAGS)) $(PKGS) | benchreport" \
+		-settings "-benchtime $(BENCHTIME) per side and round, packages one at a time (-p 1)"
 
 clean:
 	rm -rf $(BIN)

@@ -69,7 +69,7 @@ func run1(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() t
 		return 2
 	}
 	rep := evaluate(r, decl)
-	block := render(rep, meta{Now: now(), Command: *command, Runs: *runs, Settings: *settings, Machine: where()})
+	block := render(rep, meta{Now: now(), Command: *command, Runs: *runs, Settings: withGCSettings(*settings, os.Getenv), Machine: where()})
 	doc, err := os.ReadFile(*file)
 	if err != nil {
 		fmt.Fprintln(stderr, "benchreport:", err)
@@ -96,6 +96,22 @@ func run1(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() t
 		return 1
 	}
 	return 0
+}
+
+// withGCSettings adds the Go runtime settings the benchmarks ran with (the
+// environment go test and the parkd processes inherit) to settings.
+func withGCSettings(settings string, getenv func(string) string) string {
+	show := func(k, unset string) string {
+		if v := getenv(k); v != "" {
+			return k + "=" + v
+		}
+		return k + " " + unset
+	}
+	gc := show("GOGC", "unset (100)") + ", " + show("GOMEMLIMIT", "unset (none)") + ", " + show("GOMAXPROCS", "unset (the cores)")
+	if settings == "" {
+		return gc
+	}
+	return settings + "; " + gc
 }
 
 func stripMarkdown(s string) string { return strings.ReplaceAll(s, "**", "") }

@@ -222,6 +222,14 @@ func TestTarget(t *testing.T) {
 	}
 }
 
+func TestGCSettings(t *testing.T) {
+	env := map[string]string{"GOGC": "200"}
+	got := withGCSettings("benchtime 6s", func(k string) string { return env[k] })
+	if got != "benchtime 6s; GOGC=200, GOMEMLIMIT unset (none), GOMAXPROCS unset (the cores)" {
+		t.Errorf("%q", got)
+	}
+}
+
 func TestReplaceBlock(t *testing.T) {
 	doc := "# Benchmarks\n\nIntro.\n\n" + beginMarker + "\nold figures\n" + endMarker + "\n\n## Hand-written\n\nStays.\n"
 	once, err := replaceBlock(doc, "new figures\n")
@@ -299,7 +307,7 @@ func TestRun(t *testing.T) {
 		"| `example.com/m/idle` BenchmarkNeverRun | not run: its package is not in this run |",
 		"| `example.com/m/limiter` BenchmarkLocal | 113 ns/op, 8,860,000 decisions/s, 0 B/op, 0 allocs/op |",
 		"Machine: Test CPU, 2 cores, 24.0 GiB RAM; Linux 6.18; go1.26.8; PostgreSQL 15.18; Redis 7.0.15. Load average at the end of the run: 1.00 2.00 3.00 (reported by benchmarks at their end: BenchmarkList 3.50).",
-		"Settings: benchtime 6s.",
+		"Settings: benchtime 6s; GOGC",
 		"Command: `make bench`, which runs\n\n```\ngo test -json -p 1 -run '^$' -bench . ./...\n```\n",
 	} {
 		if !strings.Contains(first, want) {
