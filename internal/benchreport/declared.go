@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -78,4 +79,33 @@ func modulePath(gomod string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: %w", gomod, errors.New("no module line"))
+}
+
+// benchDirs returns the packages of the module at root that declare
+// benchmarks, as ./dir patterns relative to root, sorted: the only test
+// binaries a benchmark run needs to build.
+func benchDirs(root string) ([]string, error) {
+	module, err := modulePath(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return nil, err
+	}
+	decl, err := declared(root)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var dirs []string
+	for k := range decl {
+		pkg, _, _ := strings.Cut(k, " ")
+		dir := "./" + strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
+		if pkg == module {
+			dir = "."
+		}
+		if !seen[dir] {
+			seen[dir] = true
+			dirs = append(dirs, dir)
+		}
+	}
+	sort.Strings(dirs)
+	return dirs, nil
 }

@@ -51,8 +51,18 @@ func run1(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() t
 	runs := fs.String("runs", "", "the commands it ran (go test …), shown under the command")
 	settings := fs.String("settings", "", "settings of the run worth stating (benchtime, GOGC, …)")
 	quiet := fs.Bool("quiet", false, "do not echo the test output")
+	packages := fs.Bool("packages", false, "print the packages (./dir) that declare benchmarks, for go test, and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *packages {
+		dirs, err := benchDirs(*root)
+		if err != nil {
+			fmt.Fprintln(stderr, "benchreport:", err)
+			return 2
+		}
+		fmt.Fprintln(stdout, strings.Join(dirs, " "))
+		return 0
 	}
 	echo := stdout
 	if *quiet {

@@ -59,6 +59,7 @@ type bench struct {
 	// Reason is why it failed or was skipped: the first line it (or a
 	// failing sub-benchmark) logged.
 	Reason string
+	logs   []string // its and its sub-benchmarks' log lines, in order
 }
 
 // run is everything a `go test -json` stream said.
@@ -185,9 +186,13 @@ func (r *run) add(e event) {
 		b.Status = e.Action
 	case e.Action == "fail":
 		// A failing sub-benchmark's message is its benchmark's reason (the
-		// benchmark's own fail event follows).
+		// benchmark's own fail event follows). Its fail event may carry
+		// the -GOMAXPROCS suffix its output lines do not.
 		if b.Reason == "" {
 			b.Reason = logMessage(r.testOutput[e.Package+"\x00"+e.Test])
+		}
+		if b.Reason == "" {
+			b.Reason = logMessage(r.testOutput[e.Package+"\x00"+stripProcs(e.Test)])
 		}
 	}
 }
@@ -199,6 +204,10 @@ func (r *run) line(k, s string) {
 		r.pkgOut[pkg] = append(r.pkgOut[pkg], s)
 	} else {
 		r.testOutput[k] = append(r.testOutput[k], s)
+		if strings.HasPrefix(test, "Benchmark") && logMessage([]string{s}) != "" {
+			b := r.bench(pkg, topLevel(test))
+			b.logs = append(b.logs, s)
+		}
 	}
 	res, ok := parseResult(s, test)
 	if !ok {
@@ -216,7 +225,22 @@ func (r *run) reasons() {
 			continue
 		}
 		b.Reason = logMessage(r.testOutput[b.Pkg+"\x00"+b.Name])
+		if b.Reason == "" {
+			// The first thing it or any of its sub-benchmarks logged.
+			b.Reason = logMessage(b.logs)
+		}
 	}
+}
+
+// stripProcs cuts the -GOMAXPROCS suffix go test adds to a benchmark's
+// name in its result and FAIL lines.
+func stripProcs(name string) string {
+	if i := strings.LastIndexByte(name, '-'); i > 0 {
+		if _, err := strconv.Atoi(name[i+1:]); err == nil {
+			return name[:i]
+		}
+	}
+	return name
 }
 
 // parseResult reads a benchmark result line ("BenchmarkX/sub-2 \t 100 \t
@@ -237,12 +261,7 @@ func parseResult(line, test string) (result, bool) {
 	}
 	name := test
 	if name == "" {
-		name = strings.TrimSpace(f[0])
-		if i := strings.LastIndexByte(name, '-'); i > 0 {
-			if _, err := strconv.Atoi(name[i+1:]); err == nil {
-				name = name[:i]
-			}
-		}
+		name = stripProcs(strings.TrimSpace(f[0]))
 	}
 	res := result{Name: name, N: n}
 	for _, m := range f[2:] {

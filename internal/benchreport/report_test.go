@@ -110,6 +110,7 @@ func TestDeclared(t *testing.T) {
 	want := []string{
 		"example.com/m/api BenchmarkList", "example.com/m/api BenchmarkSkipped", "example.com/m/api BenchmarkFailedLate",
 		"example.com/m/rss BenchmarkRSS", "example.com/m/limiter BenchmarkRedis", "example.com/m/limiter BenchmarkLocal",
+		"example.com/m/limiter BenchmarkFlaky",
 		"example.com/m/broken BenchmarkBroken", "example.com/m/idle BenchmarkNeverRun",
 	}
 	for _, k := range want {
@@ -131,6 +132,16 @@ func TestDeclared(t *testing.T) {
 		if !real[k] {
 			t.Errorf("the module's %s not found", k)
 		}
+	}
+}
+
+func TestPackages(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run1([]string{"-packages", "-root", "testdata/module"}, strings.NewReader(""), &stdout, &stderr, time.Now, nil); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if got := stdout.String(); got != "./api ./broken ./idle ./limiter ./rss\n" {
+		t.Errorf("packages %q", got)
 	}
 }
 
@@ -159,6 +170,7 @@ func TestEvaluate(t *testing.T) {
 	want := []row{
 		{"BenchmarkFailedLate/round=3/park", "ratio_median", "**failed**: park: 10 uplinks answered 2xx, 9 readings stored", "≥ 2", 0.4, "0.30–0.50"},
 		{"BenchmarkList/summary", "ratio_median", "met", "≥ 0.85", 0.9, "0.88–0.91"},
+		{"BenchmarkFlaky/ratio", "ratio_median", "**failed**: read unix @->/tmp/r.sock: i/o timeout", "≥ 1", 1.2, ""},
 		{"BenchmarkRedis/ratio", "batching_ratio_median", "no target", "", 1.35, "1.30–1.40"},
 		{"BenchmarkRedis/ratio", "ratio_median", "met", "≥ 1", 1.58, "1.41–1.72"},
 		{"BenchmarkRSS/summary", "ingest_rss_mib", "met", "≤ 150", 30, ""},
@@ -195,7 +207,7 @@ func TestEvaluate(t *testing.T) {
 	if len(rep.others) != 1 || rep.others[0].Name != "BenchmarkLocal" {
 		t.Errorf("others %+v", rep.others)
 	}
-	if len(rep.failed) != 1 || rep.ok() {
+	if len(rep.failed) != 2 || rep.ok() {
 		t.Errorf("failed %v, ok %v", rep.failed, rep.ok())
 	}
 }
@@ -300,7 +312,7 @@ func TestRun(t *testing.T) {
 	for _, want := range []string{
 		"# Benchmarks\n\nConvention text.\n\n" + beginMarker + "\n",
 		endMarker + "\n\n## Ingest\n\nWhy it is what it is.\n",
-		"**Last run: 2026-12-06 11:00 UTC, 0 min 19 s.** Targets met: 3 of 5. **3 benchmark(s) missing** (below). **1 benchmark(s) failed.**",
+		"**Last run: 2026-12-06 11:00 UTC, 0 min 19 s.** Targets met: 3 of 6. **3 benchmark(s) missing** (below). **2 benchmark(s) failed.**",
 		"| `example.com/m/api` BenchmarkList/summary | `ratio_median` | **0.90** | ≥ 0.85 | met | 0.88–0.91 | 12 bare_p50_ms, 1,003 bare_req/s, 3.50 loadavg |",
 		"| `example.com/m/rss` BenchmarkRSS/summary | `ingest_rss_mib` | **30** | ≤ 150 | met | — | 7.50 read_p50_ms |",
 		"| `example.com/m/rss` BenchmarkRSS/summary | `read_rss_mib` | **160** | ≤ 150 | **not met** | — | — |",

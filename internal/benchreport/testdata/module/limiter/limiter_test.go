@@ -5,3 +5,5 @@ import "testing"
 func BenchmarkRedis(b *testing.B) {}
 
 func BenchmarkLocal(b *testing.B) {}
+
+func BenchmarkFlaky(b *testing.B) {}
