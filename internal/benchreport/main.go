@@ -68,7 +68,13 @@ func run1(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() t
 	if *quiet {
 		echo = nil
 	}
+	started := now()
 	r, err := parse(stdin, echo)
+	if err == nil && now().Sub(started) > r.end.Sub(r.start) {
+		// Read from the start of the pipe: the build before the first
+		// test event counts too.
+		r.start, r.end = started, now()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "benchreport:", err)
 		return 2

@@ -264,7 +264,7 @@ func render(rep *report, m meta) string {
 	if !rep.run.start.IsZero() {
 		took = fmt.Sprintf(", %s", fmtDuration(rep.run.end.Sub(rep.run.start)))
 	}
-	fmt.Fprintf(&b, "**Last run: %s%s.** Targets met: %d of %d.", m.Now.UTC().Format("2006-01-02 15:04 MST"), took, met, withTarget)
+	fmt.Fprintf(&b, "**Last run: %s%s (builds included).** Targets met: %d of %d.", m.Now.UTC().Format("2006-01-02 15:04 MST"), took, met, withTarget)
 	if n := len(rep.missing); n > 0 {
 		fmt.Fprintf(&b, " **%d benchmark(s) missing** (below).", n)
 	}

@@ -312,7 +312,7 @@ func TestRun(t *testing.T) {
 	for _, want := range []string{
 		"# Benchmarks\n\nConvention text.\n\n" + beginMarker + "\n",
 		endMarker + "\n\n## Ingest\n\nWhy it is what it is.\n",
-		"**Last run: 2026-12-06 11:00 UTC, 0 min 19 s.** Targets met: 3 of 6. **3 benchmark(s) missing** (below). **2 benchmark(s) failed.**",
+		"**Last run: 2026-12-06 11:00 UTC, 0 min 19 s (builds included).** Targets met: 3 of 6. **3 benchmark(s) missing** (below). **2 benchmark(s) failed.**",
 		"| `example.com/m/api` BenchmarkList/summary | `ratio_median` | **0.90** | ≥ 0.85 | met | 0.88–0.91 | 12 bare_p50_ms, 1,003 bare_req/s, 3.50 loadavg |",
 		"| `example.com/m/rss` BenchmarkRSS/summary | `ingest_rss_mib` | **30** | ≤ 150 | met | — | 7.50 read_p50_ms |",
 		"| `example.com/m/rss` BenchmarkRSS/summary | `read_rss_mib` | **160** | ≤ 150 | **not met** | — | — |",

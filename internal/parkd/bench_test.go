@@ -53,87 +53,150 @@ type benchDB struct {
 	serverURL string        // the park_server login, as parkd serve connects
 	admin     *pgxpool.Pool // superuser: fixtures and counts
 	tenant    uuid.UUID
-	jwt       string // an access token of the tenant's owner
-	webhook   string // the tenant's token-mode webhook secret
-	tokens    *tenancy.Tokens
+	owner     uuid.UUID // the tenant's owner, whose tokens the reads send
+	// ownerVersion is the owner's token_version.
+	ownerVersion int
+	jwt          string // an access token of the tenant's owner
+	webhook      string // the tenant's token-mode webhook secret
+	tokens       *tenancy.Tokens
 }
 
-// startBenchDB starts the cluster and makes the fixture: a tenant
-// registered as through the API (its owner's access token signed with
+// benchDBs is the benchmark database of this test binary: the first
+// benchmark that needs it starts it, the others share it (none writes what
+// another reads: the read benchmarks compare answers only within their own
+// run), and TestMain stops it. A durable cluster, bootstrapped and
+// migrated, takes a while to start on a loaded machine, and make bench has
+// ten minutes for everything.
+var benchDBs struct {
+	mu  sync.Mutex
+	d   *benchDB
+	err error
+}
+
+// startBenchDB returns the benchmark database, started on first use, with
+// a fresh access token of the tenant's owner (a token lives 15 minutes).
+// Without PostgreSQL's server binaries it skips the benchmark, except in
+// CI.
+func startBenchDB(b *testing.B) *benchDB {
+	b.Helper()
+	benchDBs.mu.Lock()
+	defer benchDBs.mu.Unlock()
+	if benchDBs.d == nil && benchDBs.err == nil {
+		benchDBs.d, benchDBs.err = openBenchDB()
+	}
+	if errors.Is(benchDBs.err, pgcluster.ErrNotFound) && os.Getenv("CI") != "true" {
+		b.Skip("no PostgreSQL server binaries:", benchDBs.err)
+	}
+	if benchDBs.err != nil {
+		b.Fatal(benchDBs.err)
+	}
+	d := benchDBs.d
+	var err error
+	if d.jwt, _, err = d.tokens.Issue(d.owner, d.tenant, d.ownerVersion); err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+// stopBenchDB stops the benchmark database, if a benchmark started it.
+func stopBenchDB() {
+	benchDBs.mu.Lock()
+	defer benchDBs.mu.Unlock()
+	if benchDBs.d != nil {
+		benchDBs.d.close()
+		benchDBs.d = nil
+	}
+}
+
+// close closes the pool and stops the cluster.
+func (d *benchDB) close() {
+	if d.admin != nil {
+		d.admin.Close()
+	}
+	_ = d.cluster.Stop()
+}
+
+// openBenchDB starts the cluster and makes the fixture: a tenant
+// registered as through the API (its owner's access tokens signed with
 // testJWT), one site, benchSpaces spaces with sensors, some of them
 // occupied or free, a token-mode webhook secret sealed under
 // testMasterKey, and the tenant's API and webhook limits raised so no
 // request of a benchmark is refused for its rate (the limiter still
 // decides every request).
-func startBenchDB(b *testing.B) *benchDB {
-	b.Helper()
+func openBenchDB() (_ *benchDB, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c, err := pgcluster.Start(ctx, pgcluster.Options{Durable: true, Settings: map[string]string{"max_connections": "200"}})
-	if errors.Is(err, pgcluster.ErrNotFound) && os.Getenv("CI") != "true" {
-		b.Skip("no PostgreSQL server binaries:", err)
-	}
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
-	b.Cleanup(func() { c.Stop() })
+	d := &benchDB{cluster: c}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
 
 	const name = "park_bench"
 	pg, err := pgx.Connect(ctx, c.AdminURL("postgres"))
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	_, err = pg.Exec(ctx, "CREATE DATABASE "+name)
 	pg.Close(ctx)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	url := c.AdminURL(name)
 	if _, err := bootstrap.Run(ctx, url, bootstrap.Options{}); err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	if err := bootstrap.CreateLogin(ctx, url, bootstrap.RoleServer, false, bootstrap.RoleApp); err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	r, err := migrations.Open(ctx, url)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	_, upErr := r.Up(ctx)
 	if err := errors.Join(upErr, r.Close()); err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 
-	d := &benchDB{cluster: c, serverURL: c.URL(name, bootstrap.RoleServer)}
+	d.serverURL = c.URL(name, bootstrap.RoleServer)
 	d.admin, err = pgxpool.New(ctx, url)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
-	b.Cleanup(d.admin.Close)
 	server, err := pgxpool.New(ctx, d.serverURL)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	defer server.Close()
 	store := tenancy.NewStore(server)
 	hasher, err := tenancy.NewHasher(4, 0)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	d.tokens, err = tenancy.NewTokens([]byte(testJWT), nil, 0, nil)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	auth, err := tenancy.NewAuth(store, tenancy.AuthConfig{Hasher: hasher, Tokens: d.tokens})
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	sess, err := auth.Register(ctx, tenancy.RegisterParams{Email: "owner@bench.invalid", Name: "Bench Owner",
 		Password: "correct horse battery staple", TenantName: "Bench", Slug: benchSlug})
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
-	d.tenant, d.jwt = sess.Tenant.ID, sess.AccessToken
+	d.tenant, d.owner = sess.Tenant.ID, sess.User.ID
+	claims, err := d.tokens.Verify(sess.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	d.ownerVersion = claims.TokenVersion
 
 	site := uuid.New()
 	for _, q := range []struct {
@@ -152,20 +215,20 @@ func startBenchDB(b *testing.B) *benchDB {
 		    from generate_series(0, $3::int - 1) i`, []any{d.tenant, site, benchSpaces}},
 	} {
 		if _, err := d.admin.Exec(ctx, q.sql, q.args...); err != nil {
-			b.Fatal(err)
+			return nil, fmt.Errorf("fixture: %w", err)
 		}
 	}
 	mk, err := ParseMasterKey(testMasterKey)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
 	kr := &ingest.Keyring{Current: int(mk.Version), Keys: map[int][]byte{int(mk.Version): []byte(mk.Key)}}
 	_, d.webhook, err = ingest.NewStore(store, ingest.StoreOptions{Keyring: kr}).SecretRotate(ctx,
 		&ingest.SecretRotateParams{TenantID: d.tenant, Mode: ingest.ModeToken, Actor: "operator:bench"})
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
-	return d
+	return d, nil
 }
 
 // serveEnv is parkd serve's environment for the benchmark database:
