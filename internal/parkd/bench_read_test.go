@@ -297,8 +297,9 @@ func BenchmarkAPIList(b *testing.B) {
 
 // reportComparison adds the summary sub-benchmark of a comparison: the
 // median ratio of the rates of side a to side b over the rounds with its
-// least and greatest, the target as ratio_median@min, each side's median
-// rate, p50 and p99, and the load average; and logs the rounds.
+// least and greatest, the target as ratio_median@min, the same ratio of
+// CPU time per request (cpu_ratio_*, no target), each side's median rate,
+// p50 and p99, and the load average; and logs the rounds.
 func reportComparison(b *testing.B, a, base string, figs map[string][]sideFigures, target float64, loads []string) {
 	rates := func(side string) []float64 {
 		var r []float64
@@ -318,11 +319,25 @@ func reportComparison(b *testing.B, a, base string, figs map[string][]sideFigure
 		return // a -bench pattern left a side out: nothing to compare
 	}
 	med, lo, hi := ratios(rates(a), rates(base))
+	// The same comparison in CPU time per request (this process's, the
+	// servers' and the clients', plus PostgreSQL's), base over a: what the
+	// rates would say on a machine of our own, where the CPU is all ours.
+	costs := func(side string) []float64 {
+		var c []float64
+		for _, f := range figs[side] {
+			c = append(c, 1/(f.cpu+f.pgCPU))
+		}
+		return c
+	}
+	cmed, clo, chi := ratios(costs(a), costs(base))
 	b.Run("summary", func(b *testing.B) {
 		b.ReportMetric(med, "ratio_median")
 		b.ReportMetric(lo, "ratio_min")
 		b.ReportMetric(hi, "ratio_max")
 		b.ReportMetric(target, "ratio_median@min")
+		b.ReportMetric(cmed, "cpu_ratio_median")
+		b.ReportMetric(clo, "cpu_ratio_min")
+		b.ReportMetric(chi, "cpu_ratio_max")
 		for _, side := range []string{a, base} {
 			b.ReportMetric(median(rates(side)), side+"_req/s")
 			b.ReportMetric(pick(side, func(f sideFigures) float64 { return f.p50 }), side+"_p50_ms")
@@ -334,8 +349,8 @@ func reportComparison(b *testing.B, a, base string, figs map[string][]sideFigure
 	var rounds []string
 	for i := range figs[a] {
 		fa, fb := figs[a][i], figs[base][i]
-		rounds = append(rounds, fmt.Sprintf("round %d: %s %.0f/s p50 %.2f p99 %.2f ms, %s %.0f/s p50 %.2f p99 %.2f ms, ratio %.2f",
-			i+1, a, fa.rate, fa.p50, fa.p99, base, fb.rate, fb.p50, fb.p99, fa.rate/fb.rate))
+		rounds = append(rounds, fmt.Sprintf("round %d: %s %.0f/s p50 %.2f p99 %.2f ms %.0f+%.0f µs CPU, %s %.0f/s p50 %.2f p99 %.2f ms %.0f+%.0f µs CPU, ratio %.2f",
+			i+1, a, fa.rate, fa.p50, fa.p99, fa.cpu, fa.pgCPU, base, fb.rate, fb.p50, fb.p99, fb.cpu, fb.pgCPU, fa.rate/fb.rate))
 	}
 	b.Logf("%s / %s: median %.2f× (rounds %.2f–%.2f); %s; nproc %d, GOMAXPROCS %d; load average before each side and at the end: %s",
 		a, base, med, lo, hi, strings.Join(rounds, "; "), runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.Join(loads, " | "))
