@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -365,6 +366,134 @@ func loadRun(b *testing.B, client *http.Client, pg int, next func(n int64) (*htt
 	}
 	b.ReportMetric(0, "ns/op")
 	return f
+}
+
+// benchSide is one side of a comparison: how it makes its next request and
+// judges the answer.
+type benchSide struct {
+	name  string
+	next  func() (*http.Request, error)
+	check func(status int, body []byte) error
+}
+
+// turnLen is the length of one turn of a side within a round of
+// runRound: the sides take turns this short so that the shared machine's
+// slow patches, which last seconds, fall on both sides alike.
+const turnLen = time.Second
+
+// perSideDuration is how long each side runs in each round: the
+// -test.benchtime flag when it is a duration, else 6 s.
+func perSideDuration() time.Duration {
+	if f := flag.Lookup("test.benchtime"); f != nil {
+		if d, err := time.ParseDuration(f.Value.String()); err == nil && d > 0 {
+			return d
+		}
+	}
+	return 6 * time.Second
+}
+
+// runRound runs one round of a comparison: the sides take turns of
+// turnLen (which goes first alternates) until each has run perSide, each
+// turn from benchClients keep-alive clients that start together. A side's
+// rate is the requests completed within its turns over their length;
+// requests still in flight when a turn ends finish before the next turn
+// starts and count only for the CPU time per request (this process's and
+// PostgreSQL's, pg being the postmaster's pid). p50 and p99 are over the
+// requests completed within the turns.
+func runRound(b *testing.B, client *http.Client, pg int, sides []benchSide, perSide time.Duration) []sideFigures {
+	type acc struct {
+		lat        []time.Duration
+		done       int64 // completed, in flight at a turn's end included
+		window     time.Duration
+		cpu, pgCPU time.Duration
+	}
+	accs := make([]acc, len(sides))
+	turns := int((perSide + turnLen - 1) / turnLen)
+	for t := 0; t < turns; t++ {
+		turn := min(turnLen, perSide-time.Duration(t)*turnLen)
+		for k := range sides {
+			i := (k + t) % len(sides)
+			if t%2 == 1 {
+				i = (len(sides) - 1 - k + t) % len(sides)
+			}
+			a, side := &accs[i], sides[i]
+			var (
+				mu     sync.Mutex
+				wg     sync.WaitGroup
+				failed error
+			)
+			cpu0, pg0 := processCPU(), treeCPU(pg)
+			start := time.Now()
+			deadline := start.Add(turn)
+			for range benchClients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var mine []time.Duration
+					var n int64
+					var body bytes.Buffer
+					for time.Now().Before(deadline) {
+						req, err := side.next()
+						if err != nil {
+							mu.Lock()
+							failed = err
+							mu.Unlock()
+							return
+						}
+						t0 := time.Now()
+						resp, err := client.Do(req)
+						if err == nil {
+							body.Reset()
+							_, err = body.ReadFrom(resp.Body)
+							resp.Body.Close()
+							if err == nil {
+								err = side.check(resp.StatusCode, body.Bytes())
+							}
+						}
+						end := time.Now()
+						if err != nil {
+							mu.Lock()
+							failed = fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+							mu.Unlock()
+							return
+						}
+						n++
+						if !end.After(deadline) {
+							mine = append(mine, end.Sub(t0))
+						}
+					}
+					mu.Lock()
+					a.lat = append(a.lat, mine...)
+					a.done += n
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			a.window += turn
+			a.cpu += processCPU() - cpu0
+			a.pgCPU += treeCPU(pg) - pg0
+			if failed != nil {
+				b.Fatalf("%s: %v", side.name, failed)
+			}
+		}
+	}
+	out := make([]sideFigures, len(sides))
+	for i, a := range accs {
+		slices.Sort(a.lat)
+		f := sideFigures{rate: float64(len(a.lat)) / a.window.Seconds()}
+		if len(a.lat) > 0 {
+			pct := func(p float64) float64 {
+				return float64(a.lat[min(len(a.lat)-1, int(p*float64(len(a.lat))))].Microseconds()) / 1000
+			}
+			f.p50, f.p99 = pct(0.50), pct(0.99)
+		}
+		if a.done > 0 {
+			f.cpu = float64(a.cpu.Microseconds()) / float64(a.done)
+			f.pgCPU = float64(a.pgCPU.Microseconds()) / float64(a.done)
+		}
+		out[i] = f
+	}
+	return out
 }
 
 // newBenchClient is the client pool of a benchmark: benchClients
