@@ -94,6 +94,7 @@ func BenchmarkCreate(b *testing.B) {
 					b.ReportMetric(med, "ratio_median")
 					b.ReportMetric(lo, "ratio_min")
 					b.ReportMetric(hi, "ratio_max")
+					b.ReportMetric(0.5, "ratio_median@min") // the target (issue 12)
 				}
 			})
 			rates[side.name] = append(rates[side.name], rate)

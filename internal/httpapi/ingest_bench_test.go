@@ -225,6 +225,7 @@ func BenchmarkIngest(b *testing.B) {
 					b.ReportMetric(med, "ratio_median")
 					b.ReportMetric(lo, "ratio_min")
 					b.ReportMetric(hi, "ratio_max")
+					b.ReportMetric(2, "ratio_median@min") // the target (issue 12)
 					env.checkStored(b)
 				}
 			})

@@ -23,7 +23,11 @@ import (
 	"github.com/parkhq/park/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	stopBenchDB()
+	os.Exit(code)
+}
 
 // logWatcher collects parkd's JSON log and reports the address of the
 // "listening" line.
