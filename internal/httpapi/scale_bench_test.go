@@ -158,7 +158,6 @@ SELECT pg_temp.tid(t), pg_temp.eui(s), pg_temp.msg(t, s, r),
 // that serve its measured tenant.
 type scaleDB struct {
 	name     string
-	tenants  int
 	slug     string       // the measured tenant's slug
 	ingest   *ingestBench // the ingest load's state: server, client, tenant, token
 	jwt      string       // an access token of the measured tenant's owner
@@ -511,7 +510,7 @@ func newScaleDB(b *testing.B, c *pgcluster.Cluster, name string, measured, lo, h
 
 	// The foreign-key triggers were off: every space must have its site,
 	// and every reading of the measured tenant its space.
-	d := &scaleDB{name: strings.TrimPrefix(name, "park_"), tenants: hi - lo}
+	d := &scaleDB{name: strings.TrimPrefix(name, "park_")}
 	var tenant uuid.UUID
 	var sited, matched int64
 	var size string
