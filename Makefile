@@ -45,7 +45,7 @@ BENCHFLAGS = -p 1 -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 10m
 bench:
 	$(GO) build -o $(BIN)/benchreport ./internal/benchreport
 	pkgs=$$(./$(BIN)/benchreport -packages) && \
-	$(GO) test -json $(BENCHFLAGS) $$pkgs | ./$(BIN)/benchreport -file BENCHMARKS.md \
+	$(GO) test -json $(BENCHFLAGS) $$pkgs | ./$(BIN)/benchreport -file BENCHMARKS.md -save $(BIN)/bench.json \
 		-command 'make bench' -runs "go test -json $(subst $$,\$$,$(BENCHFLAGS)) $$pkgs | benchreport" \
 		-settings "-benchtime $(BENCHTIME) per side and round, packages one at a time (-p 1)"
 

@@ -52,6 +52,7 @@ func run1(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() t
 	settings := fs.String("settings", "", "settings of the run worth stating (benchtime, GOGC, …)")
 	quiet := fs.Bool("quiet", false, "do not echo the test output")
 	packages := fs.Bool("packages", false, "print the packages (./dir) that declare benchmarks, for go test, and exit")
+	save := fs.String("save", "", "also write the go test -json input to this file (to render again: benchreport -file … < it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -68,8 +69,18 @@ func run1(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() t
 	if *quiet {
 		echo = nil
 	}
+	in := stdin
+	if *save != "" {
+		f, err := os.Create(*save)
+		if err != nil {
+			fmt.Fprintln(stderr, "benchreport:", err)
+			return 2
+		}
+		defer f.Close()
+		in = io.TeeReader(stdin, f)
+	}
 	started := now()
-	r, err := parse(stdin, echo)
+	r, err := parse(in, echo)
 	if err == nil && now().Sub(started) > r.end.Sub(r.start) {
 		// Read from the start of the pipe: the build before the first
 		// test event counts too.

@@ -132,9 +132,10 @@ func figuresOf(b *bench) []figure {
 		if len(figs) == 0 {
 			continue
 		}
-		// Ratios first, then in the order go test printed them (by unit).
+		// Figures with a target first, then the other ratios, each in the
+		// order go test printed them (by unit).
 		sort.SliceStable(figs, func(i, j int) bool {
-			return strings.HasSuffix(figs[i].unit, ratioSuffix) && !strings.HasSuffix(figs[j].unit, ratioSuffix)
+			return figs[i].target != nil && figs[j].target == nil
 		})
 		for _, m := range res.Metrics {
 			if !used[m.Unit] && !(m.Unit == "ns/op" && m.Value == 0) {
