@@ -28,7 +28,7 @@ import (
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/bootstrap"
 	"github.com/parkhq/park/internal/pgcluster"
-	"github.com/parkhq/park/migrations"
+	"github.com/parkhq/park/internal/pgtest"
 	"github.com/parkhq/park/ratelimit"
 	"github.com/parkhq/park/tenancy"
 )
@@ -434,22 +434,8 @@ func newScaleDB(b *testing.B, c *pgcluster.Cluster, name string, measured, lo, h
 	b.Helper()
 	start := time.Now()
 	ctx := context.Background()
-	if err := adminExec(ctx, c.AdminURL("postgres"), "CREATE DATABASE "+name); err != nil {
-		b.Fatal(err)
-	}
-	url := c.AdminURL(name)
-	if _, err := bootstrap.Run(ctx, url, bootstrap.Options{}); err != nil {
-		b.Fatal(err)
-	}
-	if err := bootstrap.CreateLogin(ctx, url, bootstrap.RoleServer, false, bootstrap.RoleApp); err != nil {
-		b.Fatal(err)
-	}
-	r, err := migrations.Open(ctx, url)
+	url, err := pgtest.CreateMigrated(ctx, c, name)
 	if err != nil {
-		b.Fatal(err)
-	}
-	_, upErr := r.Up(ctx)
-	if err := errors.Join(upErr, r.Close()); err != nil {
 		b.Fatal(err)
 	}
 

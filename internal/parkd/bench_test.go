@@ -20,13 +20,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/bootstrap"
 	"github.com/parkhq/park/internal/pgcluster"
-	"github.com/parkhq/park/migrations"
+	"github.com/parkhq/park/internal/pgtest"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -139,28 +138,8 @@ func openBenchDB() (_ *benchDB, err error) {
 	}()
 
 	const name = "park_bench"
-	pg, err := pgx.Connect(ctx, c.AdminURL("postgres"))
+	url, err := pgtest.CreateMigrated(ctx, c, name)
 	if err != nil {
-		return nil, err
-	}
-	_, err = pg.Exec(ctx, "CREATE DATABASE "+name)
-	pg.Close(ctx)
-	if err != nil {
-		return nil, err
-	}
-	url := c.AdminURL(name)
-	if _, err := bootstrap.Run(ctx, url, bootstrap.Options{}); err != nil {
-		return nil, err
-	}
-	if err := bootstrap.CreateLogin(ctx, url, bootstrap.RoleServer, false, bootstrap.RoleApp); err != nil {
-		return nil, err
-	}
-	r, err := migrations.Open(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	_, upErr := r.Up(ctx)
-	if err := errors.Join(upErr, r.Close()); err != nil {
 		return nil, err
 	}
 

@@ -278,6 +278,28 @@ func buildTemplate(ctx context.Context, c *pgcluster.Cluster, admin *pgxpool.Poo
 	return nil
 }
 
+// CreateMigrated creates database name on c (a cluster the caller
+// started, such as a benchmark's durable one) and prepares it as the test
+// template is prepared: bootstrapped, with the passwordless logins
+// park_server and park_admin, and migrated. It returns the database's
+// superuser URL.
+func CreateMigrated(ctx context.Context, c *pgcluster.Cluster, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, c.AdminURL("postgres"))
+	if err != nil {
+		return "", err
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	conn.Close(ctx)
+	if err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	url := c.AdminURL(name)
+	if err := prepareDatabase(ctx, url); err != nil {
+		return "", fmt.Errorf("prepare database %s: %w", name, err)
+	}
+	return url, nil
+}
+
 // prepareDatabase bootstraps the empty database at url (a superuser URL),
 // makes the passwordless logins park_server and park_admin (cluster-global:
 // made once per cluster, kept in step after) and migrates it.
