@@ -21,7 +21,9 @@ import (
 // effect within this long on each parkd instance. A newly rotated secret
 // works at once (a request that fails against the cached secrets is
 // checked again against fresh ones), and a secret whose grace ends stops at
-// that instant (expiry is checked on every use).
+// that instant (expiry is checked on every use) — on another instance, whose
+// cache may hold the secret as read before the rotation gave it an end, at
+// most this TTL later.
 const DefaultAuthCacheTTL = 5 * time.Second
 
 // maxAuthCacheEntries bounds each of the cache's maps. Unknown slugs are

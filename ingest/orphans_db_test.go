@@ -16,6 +16,10 @@ import (
 
 func TestOrphanAssignAppliesLastReading(t *testing.T) {
 	t.Parallel()
+	testOrphanAssign(t, newStoreFixture)
+}
+
+func testOrphanAssign(t *testing.T, newStoreFixture fixtureMaker) {
 	// A space without a sensor, and one with another sensor.
 	f := newStoreFixture(t, ingest.StoreOptions{}, euiA)
 	ctx := context.Background()

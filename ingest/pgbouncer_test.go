@@ -83,3 +83,38 @@ func TestClaimMessageThroughPgBouncer(t *testing.T) {
 		t.Errorf("%d of 20 concurrent copies were new, want exactly 1", newCount)
 	}
 }
+
+// newBouncedStoreFixture is newStoreFixture with the store's pool going
+// through PgBouncer's pool-8 entry in exec mode, 20 client connections on
+// 8 server connections in transaction pooling, as production may run.
+func newBouncedStoreFixture(t *testing.T, opts ingest.StoreOptions, euis ...string) *storeFixture {
+	t.Helper()
+	f := newStoreFixture(t, opts, euis...)
+	b := pgbouncertest.New(t, f.db)
+	f.store = ingest.NewStore(tenancy.NewStore(b.ServerPool(t, pgbouncertest.Wide, 20)), opts)
+	return f
+}
+
+// TestIngestThroughPgBouncer runs the ingest store's important tests with
+// every statement going through PgBouncer: dedupe (in a batch, across
+// batches, by window, 20 concurrent copies), group commit through the
+// writer, concurrent batches of one tenant, and orphans (cap, limit,
+// assignment).
+func TestIngestThroughPgBouncer(t *testing.T) {
+	t.Parallel()
+	for name, body := range map[string]func(*testing.T, fixtureMaker){
+		"dedupe":                   testStoresAndDedupes,
+		"dedupe window":            testIDLessWindow,
+		"dedupe concurrent copies": testConcurrentCopies,
+		"group commit":             testThroughWriter,
+		"concurrent batches":       testConcurrentBatches,
+		"orphans":                  testOrphans,
+		"orphan limit":             testOrphanLimit,
+		"orphan assign":            testOrphanAssign,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			body(t, newBouncedStoreFixture)
+		})
+	}
+}

@@ -17,6 +17,10 @@ import (
 // message is stored once, and each space ends at its newest reading
 // whatever order the batches committed in.
 func TestStoreBatchConcurrentBatches(t *testing.T) {
+	testConcurrentBatches(t, newStoreFixture)
+}
+
+func testConcurrentBatches(t *testing.T, newStoreFixture fixtureMaker) {
 	const spaces, workers, batches, perBatch = 20, 8, 20, 10
 	euis := make([]string, spaces)
 	for i := range euis {

@@ -40,6 +40,11 @@ func newStoreFixture(t *testing.T, opts ingest.StoreOptions, euis ...string) *st
 	return f
 }
 
+// fixtureMaker makes a storeFixture: newStoreFixture, or a variant whose
+// store goes another way (through PgBouncer, in pgx's default mode), so one
+// test body runs each way.
+type fixtureMaker func(t *testing.T, opts ingest.StoreOptions, euis ...string) *storeFixture
+
 func execPool(t *testing.T, db *pgtest.DB) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(db.ServerURL + "&default_query_exec_mode=exec")
@@ -135,6 +140,10 @@ const (
 
 func TestStoreBatchStoresAndDedupes(t *testing.T) {
 	t.Parallel()
+	testStoresAndDedupes(t, newStoreFixture)
+}
+
+func testStoresAndDedupes(t *testing.T, newStoreFixture fixtureMaker) {
 	f := newStoreFixture(t, ingest.StoreOptions{}, euiA, euiB)
 
 	st := f.storeBatch(t,
@@ -212,6 +221,10 @@ func TestStoreBatchOlderReadingKeepsNewerState(t *testing.T) {
 
 func TestStoreBatchIDLessWindow(t *testing.T) {
 	t.Parallel()
+	testIDLessWindow(t, newStoreFixture)
+}
+
+func testIDLessWindow(t *testing.T, newStoreFixture fixtureMaker) {
 	f := newStoreFixture(t, ingest.StoreOptions{DedupeWindow: 5 * time.Minute}, euiA)
 	at := func(d time.Duration, fcnt uint32) *ingest.Uplink {
 		u := reading(euiA, fmt.Sprintf("fcnt:%d", fcnt), fcnt, yes, t0.Add(d))
@@ -240,6 +253,10 @@ func TestStoreBatchIDLessWindow(t *testing.T) {
 
 func TestStoreBatchConcurrentCopies(t *testing.T) {
 	t.Parallel()
+	testConcurrentCopies(t, newStoreFixture)
+}
+
+func testConcurrentCopies(t *testing.T, newStoreFixture fixtureMaker) {
 	f := newStoreFixture(t, ingest.StoreOptions{}, euiA)
 	var wg sync.WaitGroup
 	results := make(chan ingest.Status, 20)
@@ -274,6 +291,10 @@ func TestStoreBatchConcurrentCopies(t *testing.T) {
 
 func TestStoreBatchOrphans(t *testing.T) {
 	t.Parallel()
+	testOrphans(t, newStoreFixture)
+}
+
+func testOrphans(t *testing.T, newStoreFixture fixtureMaker) {
 	f := newStoreFixture(t, ingest.StoreOptions{MaxOrphans: 2}, euiA)
 	st := f.storeBatch(t,
 		reading(euiX, "o1", 1, yes, t0),
@@ -337,6 +358,10 @@ func (l *limitTo) AllowOrphans(_ context.Context, _ uuid.UUID, n int) (int, erro
 
 func TestStoreBatchOrphanLimit(t *testing.T) {
 	t.Parallel()
+	testOrphanLimit(t, newStoreFixture)
+}
+
+func testOrphanLimit(t *testing.T, newStoreFixture fixtureMaker) {
 	f := newStoreFixture(t, ingest.StoreOptions{Orphans: &limitTo{left: 1}})
 	st := f.storeBatch(t, reading(euiX, "o1", 1, yes, t0), reading(euiX, "o2", 2, yes, t0))
 	if fmt.Sprint(st) != "[orphan orphan_dropped]" {
@@ -367,8 +392,18 @@ func TestStoreBatchTenantIsolation(t *testing.T) {
 
 func TestStoreBatchThroughWriter(t *testing.T) {
 	t.Parallel()
+	testThroughWriter(t, func(t *testing.T, opts ingest.StoreOptions, euis ...string) *storeFixture {
+		f := newStoreFixture(t, opts, euis...)
+		// pgx's default mode, parkd's own without PgBouncer.
+		f.store = ingest.NewStore(tenancy.NewStore(f.db.ServerPool(t, 8)), opts)
+		return f
+	})
+}
+
+// testThroughWriter: 100 concurrent uplinks through the group-commit
+// writer are answered as stored exactly as often as rows were stored.
+func testThroughWriter(t *testing.T, newStoreFixture fixtureMaker) {
 	f := newStoreFixture(t, ingest.StoreOptions{}, euiA, euiB)
-	f.store = ingest.NewStore(tenancy.NewStore(f.db.ServerPool(t, 8)), ingest.StoreOptions{})
 	w, err := ingest.NewWriter(f.store.StoreBatch, ingest.WriterOptions{})
 	if err != nil {
 		t.Fatal(err)

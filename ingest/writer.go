@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parkhq/park/tenancy"
 )
 
 // Status is what became of one uplink; the webhook answers it as
@@ -81,7 +83,9 @@ type WriterOptions struct {
 // forward, space rows locked in id order).
 //
 // When a batch fails before its COMMIT (nothing stored), the writer runs its
-// uplinks again one by one, so one bad row costs only its own request. When
+// uplinks again one by one, so one bad row costs only its own request;
+// unless the database is unavailable or the deadline passed, which no row
+// caused: then every request of the batch gets that error (a 503) at once. When
 // the COMMIT itself fails or its outcome is unknown, every request of the
 // batch gets the error, since answering 2xx for a reading that may be lost
 // is the one thing the writer must never do.
@@ -213,7 +217,7 @@ func (w *Writer) run(tenantID uuid.UUID, batch []*pending) {
 		for i, p := range batch {
 			p.done <- outcome{status: statuses[i]}
 		}
-	case errors.Is(err, ErrCommitUnknown) || len(batch) == 1:
+	case errors.Is(err, ErrCommitUnknown) || len(batch) == 1 || unavailable(err):
 		for _, p := range batch {
 			p.done <- outcome{err: err}
 		}
@@ -229,6 +233,15 @@ func (w *Writer) run(tenantID uuid.UUID, batch []*pending) {
 			}
 		}
 	}
+}
+
+// unavailable tells a failure that no row caused: the database is down or
+// too slow for the writer's deadline. Running each row alone would only
+// repeat it once per row, keeping every request of the batch waiting
+// (behind PgBouncer each attempt may wait for a server connection) for the
+// same answer.
+func unavailable(err error) bool {
+	return errors.Is(err, tenancy.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // Queued returns the number of uplinks waiting for a commit (the ones in

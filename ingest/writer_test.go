@@ -14,6 +14,7 @@ import (
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/ratelimit"
+	"github.com/parkhq/park/tenancy"
 )
 
 // These tests drive the writer's batching with commit functions that record
@@ -551,5 +552,51 @@ func TestWriterCommitsInFlight(t *testing.T) {
 	}
 	if got := gatherGauge(t, reg, "park_ingest_queue_depth"); got != 0 {
 		t.Fatalf("queue depth after drain: %v", got)
+	}
+}
+
+// TestWriterUnavailableFailsTheBatchAtOnce: a batch that fails because the
+// database is unavailable (or the writer's deadline passed) is not run
+// again row by row: each rerun would fail the same way, and behind
+// PgBouncer each may wait for a server connection, so the batch's requests
+// would wait once per row for the same 503.
+func TestWriterUnavailableFailsTheBatchAtOnce(t *testing.T) {
+	t.Parallel()
+	for _, cause := range []error{
+		&tenancy.DBError{Kind: tenancy.ErrUnavailable},
+		fmt.Errorf("store uplinks: %w", context.DeadlineExceeded),
+	} {
+		g := newGate()
+		var mu sync.Mutex
+		calls := 0
+		w := newWriter(t, func(ctx context.Context, tenant uuid.UUID, b []*ingest.Uplink) ([]ingest.Status, error) {
+			mu.Lock()
+			calls++
+			n := calls
+			mu.Unlock()
+			if n == 1 {
+				return g.commit(ctx, tenant, b)
+			}
+			return nil, fmt.Errorf("begin transaction: %w", cause)
+		}, ingest.WriterOptions{CommitsInFlight: 1})
+		tenant := uuid.New()
+		first := submitAll(w, tenant, []string{"first"})
+		<-g.entered
+		rest := submitAll(w, tenant, keys("k", 5))
+		for w.Queued() != 5 {
+			time.Sleep(time.Millisecond)
+		}
+		close(g.release)
+		<-first
+		for range 5 {
+			if err := <-rest; !errors.Is(err, cause) && !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("got %v, want %v for every row", err, cause)
+			}
+		}
+		mu.Lock()
+		if calls != 2 {
+			t.Errorf("%v: %d commits, want 2: the batch of 5 was run again row by row", cause, calls)
+		}
+		mu.Unlock()
 	}
 }

@@ -97,11 +97,11 @@ func TestCatalogFindsBreaks(t *testing.T) {
 		// their columns (00010, 00015).
 		{"integrity counts public exec", `GRANT EXECUTE ON FUNCTION maint.reservation_integrity_counts() TO PUBLIC`, "function maint.reservation_integrity_counts(): SECURITY DEFINER executable by PUBLIC"},
 		{"integrity counts owner", `ALTER FUNCTION maint.reservation_integrity_counts() OWNER TO park_owner`, "function maint.reservation_integrity_counts(): SECURITY DEFINER owned by park_owner, not park_auth or park_maint"},
-		{"unknown maint function", `GRANT CREATE ON SCHEMA maint TO park_maint; CREATE FUNCTION maint.everything() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'SELECT 1::bigint'; ALTER FUNCTION maint.everything() OWNER TO park_maint; REVOKE EXECUTE ON FUNCTION maint.everything() FROM PUBLIC; GRANT EXECUTE ON FUNCTION maint.everything() TO park_app`, "function maint.everything(): owned by park_maint but not one of its known functions"},
-		{"maint deletes reservations", `GRANT DELETE ON reservations TO park_maint`, "park_maint holds reservations: DELETE, beyond what it may hold"},
-		{"maint reads a reservation column more", `GRANT SELECT (cancelled_at) ON reservations TO park_maint`, "park_maint holds reservations: SELECT (cancelled_at), beyond what it may hold"},
-		{"maint reads users", `GRANT SELECT (email) ON users TO park_maint`, "park_maint holds users: SELECT (email), beyond what it may hold"},
-		{"maint lacks conflicts view", `REVOKE SELECT ON reservation_conflicts FROM park_maint`, "park_maint lacks reservation_conflicts: SELECT"},
+		{"unknown maint function", `GRANT CREATE ON SCHEMA maint TO park_maint; CREATE FUNCTION maint.everything() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'SELECT 1::bigint'; ALTER FUNCTION maint.everything() OWNER TO park_maint; REVOKE EXECUTE ON FUNCTION maint.everything() FROM PUBLIC; GRANT EXECUTE ON FUNCTION maint.everything() TO park_app`, "function maint.everything(): owned by park_maint but not one of its functions (migrations.MaintFunctions)"},
+		{"maint deletes reservations", `GRANT DELETE ON reservations TO park_maint`, "table public.reservations: park_maint holds DELETE, beyond what it may hold"},
+		{"maint reads a reservation column more", `GRANT SELECT (cancelled_at) ON reservations TO park_maint`, "table public.reservations: park_maint holds SELECT (cancelled_at), beyond what it may hold"},
+		{"maint reads users", `GRANT SELECT (email) ON users TO park_maint`, "table public.users: park_maint holds SELECT (email), beyond what it may hold"},
+		{"maint lacks conflicts view", `REVOKE SELECT ON reservation_conflicts FROM park_maint`, "table public.reservation_conflicts: park_maint lacks SELECT"},
 		{"exclude dropped", `ALTER TABLE reservations DROP CONSTRAINT reservations_no_overlap`, "constraint public.reservations.reservations_no_overlap: missing"},
 		{"app owns", `CREATE TABLE public.mine (tenant_id uuid); ALTER TABLE mine OWNER TO park_app`, "role park_app: owns relation mine"},
 		// The password writer's grant, exactly (00007).
@@ -168,16 +168,40 @@ func TestCatalogFindsBreaks(t *testing.T) {
 			"table public.webhook_secrets: citus: reference with tenant_id, but not one of the look-up tables (migrations.LookupTables) that tenant deletion clears"},
 		{"ops deletes platform events", `GRANT DELETE ON platform_events TO park_ops`, "park_ops holds platform_events: DELETE, beyond what it may hold"},
 		{"ops lacks slug delete", `REVOKE DELETE ON tenant_slugs FROM park_ops`, "park_ops lacks tenant_slugs: DELETE"},
+		// park_maint's functions and grants, exactly (00010, 00014, 00015).
+		{"maint extra column grant", `GRANT UPDATE (seen_at) ON uplink_dedupe TO park_maint`, "table public.uplink_dedupe: park_maint holds UPDATE (seen_at), beyond what it may hold"},
+		{"maint reads whole table", `GRANT SELECT ON sensor_readings TO park_maint`, "table public.sensor_readings: park_maint holds SELECT, beyond what it may hold"},
+		{"maint reads a payload", `GRANT SELECT (payload) ON sensor_readings TO park_maint`, "table public.sensor_readings: park_maint holds SELECT (payload), beyond what it may hold"},
+		{"maint deletes elsewhere", `GRANT DELETE ON spaces TO park_maint`, "table public.spaces: park_maint holds DELETE, beyond what it may hold"},
+		{"maint inserts", `GRANT INSERT ON idempotency_keys TO park_maint`, "table public.idempotency_keys: park_maint holds INSERT, beyond what it may hold"},
+		{"maint lacks delete", `REVOKE DELETE ON idempotency_keys FROM park_maint`, "table public.idempotency_keys: park_maint lacks DELETE"},
+		{"maint lacks a column", `REVOKE SELECT (settings) ON tenants FROM park_maint`, "table public.tenants: park_maint lacks SELECT (settings)"},
+		{"maint extra function", `CREATE FUNCTION maint.prune_everything() RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'SELECT 0::bigint'; ALTER FUNCTION maint.prune_everything() OWNER TO park_maint; REVOKE EXECUTE ON FUNCTION maint.prune_everything() FROM PUBLIC; GRANT EXECUTE ON FUNCTION maint.prune_everything() TO park_app`, "function maint.prune_everything(): owned by park_maint but not one of its functions (migrations.MaintFunctions)"},
+		{"maint function dropped", `DROP FUNCTION maint.prune_readings()`, "function maint.prune_readings(): missing, or not a SECURITY DEFINER function of park_maint"},
+		{"maint prune public exec", `GRANT EXECUTE ON FUNCTION maint.prune_uplink_dedupe() TO PUBLIC`, "function maint.prune_uplink_dedupe(): SECURITY DEFINER executable by PUBLIC"},
+		{"maint prune ops exec", `GRANT EXECUTE ON FUNCTION maint.prune_readings() TO park_ops`, "function maint.prune_readings(): executable by park_ops; park_maint's functions are for park_app alone"},
+		{"maint prune search path", `ALTER FUNCTION maint.prune_idempotency_keys() RESET search_path`, "function maint.prune_idempotency_keys(): SECURITY DEFINER without search_path = pg_catalog, pg_temp"},
+		{"maint prune owner", `ALTER FUNCTION maint.prune_readings() OWNER TO park_owner`, "function maint.prune_readings(): SECURITY DEFINER owned by park_owner, not park_auth or park_maint"},
+		{"maint member of ops", `GRANT park_ops TO park_maint`, "role park_maint: is a member of park_ops"},
+		{"maint bypasses rls", `ALTER ROLE park_maint BYPASSRLS`, "role park_maint: bypasses row-level security"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			db := pgtest.NewDB(t)
-			admin := db.AdminPool(t)
-			if _, err := admin.Exec(context.Background(), tc.sql); err != nil {
+			ctx := context.Background()
+			// One transaction, rolled back: roles and their memberships
+			// are global to the cluster every test shares, so a break
+			// that committed would show in other tests' catalogs.
+			tx, err := db.AdminPool(t).Begin(ctx)
+			if err != nil {
 				t.Fatal(err)
 			}
-			problems, err := migrations.CheckCatalog(context.Background(), admin)
+			defer tx.Rollback(ctx)
+			if _, err := tx.Exec(ctx, tc.sql); err != nil {
+				t.Fatal(err)
+			}
+			problems, err := migrations.CheckCatalog(ctx, tx)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -37,35 +37,6 @@ var RequiredConstraints = []string{
 	"public.refresh_tokens.refresh_tokens_tenant_id_user_id_fkey",
 }
 
-// MaintFunctions are the SECURITY DEFINER functions park_maint may own: the
-// parameterless counts behind parkd's cross-tenant gauges. Any other
-// function of park_maint's is a catalog problem, so widening its reach
-// takes a change here as well as a migration.
-var MaintFunctions = []string{
-	"maint.orphan_device_counts()",         // park_orphan_devices (00010)
-	"maint.reservation_integrity_counts()", // park_reservation_integrity_findings (00015)
-}
-
-// MaintGrants is every privilege park_maint holds directly on a relation
-// of schema public, as "table: PRIV" or "table: PRIV (column)" (the form of
-// OpsWriteGrants): SELECT on exactly the columns MaintFunctions read, each
-// table behind a FOR SELECT TO park_maint policy, and no write. The catalog
-// check pins the list exactly.
-var MaintGrants = []string{
-	"orphan_devices: SELECT (status)",
-	"orphan_devices: SELECT (tenant_id)",
-	"reservation_conflicts: SELECT",
-	"reservations: SELECT (created_at)",
-	"reservations: SELECT (during)",
-	"reservations: SELECT (id)",
-	"reservations: SELECT (space_id)",
-	"reservations: SELECT (status)",
-	"reservations: SELECT (tenant_id)",
-	"spaces: SELECT (deleted_at)",
-	"spaces: SELECT (id)",
-	"spaces: SELECT (tenant_id)",
-}
-
 // UsersGrants is every privilege the server's roles (park_app, park_auth)
 // and PUBLIC may hold directly on public.users: a table-wide privilege as
 // "SELECT", a column privilege as "UPDATE (password_hash)". A hash is the
@@ -115,6 +86,37 @@ var OpsWriteGrants = []string{
 	"users: UPDATE (password_hash)",
 	"users: UPDATE (token_version)",
 	"users: UPDATE (updated_at)",
+}
+
+// MaintFunctions are the SECURITY DEFINER functions park_maint owns, all
+// without parameters, each returning numbers only: the orphan counts behind
+// a gauge (00010), the retention batches (00014) and the reservation
+// integrity counts behind park_reservation_integrity_findings (00015). The catalog check
+// reports a park_maint function not named here, one named here that is
+// missing, and EXECUTE on them for anyone but park_app.
+var MaintFunctions = []string{
+	"maint.orphan_device_counts()",
+	"maint.prune_idempotency_keys()",
+	"maint.prune_readings()",
+	"maint.prune_uplink_dedupe()",
+	"maint.reservation_integrity_counts()",
+}
+
+// MaintGrants is every privilege park_maint may hold on a table, by table,
+// in the form of UsersGrants; the catalog check pins it exactly, on every
+// relation of the database. park_maint reads the columns its functions
+// test (ctid among them: a batch deletes by row address) and deletes the
+// rows retention removes, nothing more.
+var MaintGrants = map[string][]string{
+	"public.idempotency_keys":      {"DELETE", "SELECT (ctid)", "SELECT (expires_at)"},
+	"public.orphan_devices":        {"SELECT (status)", "SELECT (tenant_id)"},
+	"public.reservation_conflicts": {"SELECT"},
+	"public.reservations": {"SELECT (created_at)", "SELECT (during)", "SELECT (id)", "SELECT (space_id)",
+		"SELECT (status)", "SELECT (tenant_id)"},
+	"public.spaces":          {"SELECT (deleted_at)", "SELECT (id)", "SELECT (tenant_id)"},
+	"public.sensor_readings": {"DELETE", "SELECT (ctid)", "SELECT (received_at)", "SELECT (tenant_id)"},
+	"public.tenants":         {"SELECT (id)", "SELECT (settings)"},
+	"public.uplink_dedupe":   {"DELETE", "SELECT (ctid)", "SELECT (seen_at)"},
 }
 
 // Report lists the invariants Verify found broken; empty means clean.
@@ -307,6 +309,10 @@ func checkData(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 //     role in its comment, a distributed table whose keys, foreign keys or
 //     triggers Citus would refuse, a reference table referencing a
 //     distributed one;
+//   - a park_maint function other than MaintFunctions, one of them
+//     missing or executable by another role than park_app; a table
+//     privilege of park_maint other than exactly MaintGrants; park_maint
+//     bypassing RLS, a superuser, or a member of any role;
 //   - app_tenant_id() missing or not STABLE;
 //   - an object not owned by park_owner (SECURITY DEFINER functions aside);
 //   - park_app owning anything, bypassing RLS, being a superuser or a member
@@ -417,11 +423,17 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		name, owner     string
 		config          []string
 		publicExec, app bool
+		// executors are the roles granted EXECUTE other than the owner,
+		// park_app and PUBLIC.
+		executors []string
 	}
 	rows, err = q.Query(ctx, `
 		select p.oid::regprocedure::text, pg_get_userbyid(p.proowner), coalesce(p.proconfig, '{}'),
 		       p.proacl is null or exists (select 1 from aclexplode(p.proacl) a where a.grantee = 0 and a.privilege_type = 'EXECUTE'),
-		       has_function_privilege('park_app', p.oid, 'EXECUTE')
+		       has_function_privilege('park_app', p.oid, 'EXECUTE'),
+		       array(select distinct pg_get_userbyid(a.grantee) from aclexplode(p.proacl) a
+		              where a.grantee not in (0, p.proowner) and pg_get_userbyid(a.grantee) <> 'park_app'
+		              order by 1)
 		  from pg_proc p join pg_namespace n on n.oid = p.pronamespace
 		 where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema')
 		 order by 1`)
@@ -430,18 +442,26 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 	}
 	definers, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (definer, error) {
 		var d definer
-		err := r.Scan(&d.name, &d.owner, &d.config, &d.publicExec, &d.app)
+		err := r.Scan(&d.name, &d.owner, &d.config, &d.publicExec, &d.app, &d.executors)
 		return d, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("catalog functions: %w", err)
 	}
+	maintOwned := map[string]bool{}
 	for _, d := range definers {
+		if d.owner == "park_maint" {
+			maintOwned[d.name] = true
+			if !slices.Contains(MaintFunctions, d.name) {
+				add("function %s: owned by park_maint but not one of its functions (migrations.MaintFunctions)", d.name)
+			}
+			for _, e := range d.executors {
+				add("function %s: executable by %s; park_maint's functions are for park_app alone", d.name, e)
+			}
+		}
 		switch {
 		case d.owner == "park_maint" && !strings.HasSuffix(d.name, "()"):
 			add("function %s: park_maint's SECURITY DEFINER functions take no parameters", d.name)
-		case d.owner == "park_maint" && !slices.Contains(MaintFunctions, d.name):
-			add("function %s: owned by park_maint but not one of its known functions", d.name)
 		case d.owner != "park_auth" && d.owner != "park_maint":
 			add("function %s: SECURITY DEFINER owned by %s, not park_auth or park_maint", d.name, d.owner)
 		}
@@ -456,20 +476,16 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 		}
 	}
 
-	maint, err := maintGrants(ctx, q)
+	for _, f := range MaintFunctions {
+		if !maintOwned[f] {
+			add("function %s: missing, or not a SECURITY DEFINER function of park_maint", f)
+		}
+	}
+	maintProblems, err := checkMaintRole(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	for _, g := range maint {
-		if !slices.Contains(MaintGrants, g) {
-			add("park_maint holds %s, beyond what it may hold", g)
-		}
-	}
-	for _, w := range MaintGrants {
-		if !slices.Contains(maint, w) {
-			add("park_maint lacks %s", w)
-		}
-	}
+	problems = append(problems, maintProblems...)
 
 	grants, err := usersGrants(ctx, q)
 	if err != nil {
@@ -583,36 +599,6 @@ func CheckCatalog(ctx context.Context, q Querier) ([]string, error) {
 	return append(problems, appProblems...), nil
 }
 
-// maintGrants reads the privileges park_maint holds directly on the
-// relations of schema public, table-wide and per column, in the form of
-// MaintGrants, sorted.
-func maintGrants(ctx context.Context, q Querier) ([]string, error) {
-	rows, err := q.Query(ctx, `
-		with rel as (
-		  select c.oid, c.relname, c.relacl from pg_class c join pg_namespace n on n.oid = c.relnamespace
-		   where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'f')
-		), acl as (
-		  select rel.relname, a.grantee, a.privilege_type, null::name col
-		    from rel, aclexplode(rel.relacl) a
-		  union all
-		  select rel.relname, a.grantee, a.privilege_type, att.attname
-		    from rel join pg_attribute att on att.attrelid = rel.oid and not att.attisdropped,
-		         aclexplode(att.attacl) a
-		)
-		select relname || ': ' || privilege_type || coalesce(' (' || col || ')', '')
-		  from acl
-		 where grantee = (select oid from pg_roles where rolname = 'park_maint')
-		 order by 1`)
-	if err != nil {
-		return nil, fmt.Errorf("catalog park_maint grants: %w", err)
-	}
-	grants, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("catalog park_maint grants: %w", err)
-	}
-	return grants, nil
-}
-
 // usersGrants reads the privileges granted directly on public.users, table
 // and column, to the roles of UsersGrants, as "PRIV" or "PRIV (column)",
 // sorted.
@@ -675,6 +661,91 @@ func opsWriteGrants(ctx context.Context, q Querier) ([]string, error) {
 		return nil, fmt.Errorf("catalog park_ops grants: %w", err)
 	}
 	return grants, nil
+}
+
+// checkMaintRole reports what park_maint holds beyond MaintGrants (or
+// lacks of them), and whether it is more than a NOLOGIN role of its own:
+// a superuser, BYPASSRLS, or a member of another role, whose privileges
+// its functions would then carry.
+func checkMaintRole(ctx context.Context, q Querier) ([]string, error) {
+	var problems []string
+	var exists, super, bypass bool
+	err := q.QueryRow(ctx, `select true, rolsuper, rolbypassrls from pg_roles where rolname = 'park_maint'`).Scan(&exists, &super, &bypass)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return []string{"role park_maint: missing (run parkctl db bootstrap)"}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inspect park_maint: %w", err)
+	}
+	if super {
+		problems = append(problems, "role park_maint: is a superuser")
+	}
+	if bypass {
+		problems = append(problems, "role park_maint: bypasses row-level security")
+	}
+	rows, err := q.Query(ctx, `
+		select pg_get_userbyid(m.roleid) from pg_auth_members m
+		 where m.member = (select oid from pg_roles where rolname = 'park_maint')
+		 order by 1`)
+	if err != nil {
+		return nil, fmt.Errorf("inspect park_maint: %w", err)
+	}
+	member, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("inspect park_maint: %w", err)
+	}
+	for _, m := range member {
+		problems = append(problems, "role park_maint: is a member of "+m)
+	}
+
+	rows, err = q.Query(ctx, `
+		with acl as (
+		  select c.oid, a.grantee, a.privilege_type, null::name col
+		    from pg_class c, aclexplode(c.relacl) a
+		  union all
+		  select att.attrelid, a.grantee, a.privilege_type, att.attname
+		    from pg_attribute att, aclexplode(att.attacl) a
+		   where not att.attisdropped
+		)
+		select n.nspname || '.' || c.relname, acl.privilege_type || coalesce(' (' || acl.col || ')', '')
+		  from acl
+		  join pg_class c on c.oid = acl.oid
+		  join pg_namespace n on n.oid = c.relnamespace
+		 where acl.grantee = (select oid from pg_roles where rolname = 'park_maint')
+		 order by 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog park_maint grants: %w", err)
+	}
+	held := map[string][]string{}
+	var table, grant string
+	_, err = pgx.ForEachRow(rows, []any{&table, &grant}, func() error {
+		held[table] = append(held[table], grant)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog park_maint grants: %w", err)
+	}
+	tables := slices.Sorted(maps.Keys(held))
+	for t := range maps.Keys(MaintGrants) {
+		if !slices.Contains(tables, t) {
+			tables = append(tables, t)
+		}
+	}
+	slices.Sort(tables)
+	for _, t := range tables {
+		want, got := MaintGrants[t], held[t]
+		for _, g := range got {
+			if !slices.Contains(want, g) {
+				problems = append(problems, fmt.Sprintf("table %s: park_maint holds %s, beyond what it may hold", t, g))
+			}
+		}
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				problems = append(problems, fmt.Sprintf("table %s: park_maint lacks %s", t, w))
+			}
+		}
+	}
+	return problems, nil
 }
 
 // CheckAppRole reports what makes park_app more than the server's

@@ -4,8 +4,6 @@ import (
 	"context"
 	"slices"
 	"sync"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // batcher sends concurrent decisions as pipelines of EVALSHAs, at most
@@ -114,7 +112,7 @@ func (b *batcher) run(batch []*call) {
 		c.reply, c.err = b.l.eval(ctx, c.key, c.args)
 		return
 	}
-	cmds := b.send(ctx, batch, nil)
+	cmds := b.send(ctx, batch, nil, false)
 	var again []int
 	for i, cmd := range cmds {
 		if isNoScript(cmd.Err()) {
@@ -122,33 +120,29 @@ func (b *batcher) run(batch []*call) {
 		}
 	}
 	if len(again) > 0 {
-		// Redis lost the script (restart, failover, SCRIPT FLUSH): load it
-		// and run what it refused once more, as eval does.
-		if err := b.l.load(ctx); err != nil {
-			for _, i := range again {
-				batch[i].err = err
-			}
-		} else {
-			redo := b.send(ctx, batch, again)
-			for j, i := range again {
-				cmds[i] = redo[j]
-			}
+		// Redis lost the script (restart, failover, SCRIPT FLUSH): run what
+		// it refused once more by its source, as eval does.
+		redo := b.send(ctx, batch, again, true)
+		for j, i := range again {
+			cmds[i] = redo[j]
 		}
 	}
 	for i, c := range batch {
-		if c.err == nil {
-			c.reply, c.err = cmds[i].Int64Slice()
-		}
+		c.reply, c.err = b.l.reply(cmds[i])
 	}
 }
 
 // send pipelines the calls of batch at the given indexes, or all of them
-// when only is nil.
-func (b *batcher) send(ctx context.Context, batch []*call, only []int) []*redis.Cmd {
+// when only is nil: EVALSHAs, or EVALs of the script's source with script
+// set. On a cluster go-redis splits a pipeline by node and follows MOVED
+// and ASK replies command by command; each command keeps its own error.
+func (b *batcher) send(ctx context.Context, batch []*call, only []int, script bool) []noRetry {
 	pipe := b.l.client.Pipeline()
-	var cmds []*redis.Cmd
+	var cmds []noRetry
 	add := func(c *call) {
-		cmds = append(cmds, pipe.EvalSha(ctx, gcraSHA, []string{c.key}, c.args[:]...))
+		cmd := evalCmd(ctx, c.key, c.args, script)
+		_ = pipe.Process(ctx, cmd)
+		cmds = append(cmds, cmd)
 	}
 	if only == nil {
 		for _, c := range batch {

@@ -22,9 +22,11 @@
 // # Redis
 //
 // RedisLimiter runs the script with EVALSHA, one key per call (so it works
-// on Redis Cluster too), and loads it on NOSCRIPT (first use, restart,
-// failover, SCRIPT FLUSH) before trying once more. The time is Redis's own
-// TIME, read inside the script, so every server shares one clock. Each
+// on Redis Cluster too), and on NOSCRIPT (first use, restart, failover,
+// SCRIPT FLUSH) runs it once more by its source with EVAL, which loads it
+// on the one node that needs it. The time is Redis's own TIME, read inside
+// the script, so every server shares one clock (on a cluster, the clock of
+// the master holding the key's slot). Each
 // key is SET with a TTL of the time until its quota is full again, so
 // idle keys expire by themselves. Concurrent calls are batched into
 // pipelines, self-clocked like a group commit: a lone call goes out at
@@ -32,8 +34,13 @@
 // flight leave together when one returns. NewRedisClient makes the client
 // a limiter wants: no retries, one dial attempt, timeouts of 200 ms, a
 // small pool — a decision that cannot be made at once is better made in
-// process. Redis 5 or newer is required (scripts replicated by effects,
-// so TIME before a write needs no redis.replicate_commands()).
+// process. A URL with addr parameters (redis.ParseClusterURL's form) makes
+// a Redis Cluster client instead: it follows one MOVED or ASK redirection,
+// and the limiter's commands are marked never to be resent after a
+// network error (a lost reply may hide a charge). On a cluster the batches
+// are per master, so a slow master delays only its own keys. Redis 5 or
+// newer is required (scripts replicated by effects, so TIME before a
+// write needs no redis.replicate_commands()).
 //
 // # Keys
 //
@@ -62,7 +69,11 @@
 // is open no request waits on Redis; each policy gets its OnOutage answer
 // — FailLocal (the default) decides in process, FailClosed denies — and
 // one call per probe interval tries Redis again. The first probe that
-// succeeds closes it and logs the recovery. Login and refresh policies are
+// succeeds closes it and logs the recovery. On a Redis Cluster (a primary
+// that is a Sharder) there is one breaker per master: a lost master sends
+// only its slots' keys to the fallback, and its lines name it; a breaker
+// no call needs for ShardIdleReset closes untested (its slots may have
+// failed over to another address). Login and refresh policies are
 // always FailLocal (Policies.WithFailMode leaves them so): during an
 // outage they keep limiting, per server. go-redis logs through a
 // process-wide logger of its own; RouteRedisLogs makes its lines debug

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,20 +21,43 @@ const (
 	msgRecovered = "redis limiter recovered"
 )
 
-// logRecorder is a slog.Handler that keeps the messages it receives.
+// logRecorder is a slog.Handler that keeps the messages it receives, and
+// the shard each names.
 type logRecorder struct {
-	mu   sync.Mutex
-	msgs []string
+	mu     sync.Mutex
+	msgs   []string
+	shards []string // "" for a record without a shard attribute
 }
 
 func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
 func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
 func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
 func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	shard := ""
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == "shard" {
+			shard = a.Value.String()
+		}
+		return true
+	})
 	r.mu.Lock()
 	r.msgs = append(r.msgs, rec.Message)
+	r.shards = append(r.shards, shard)
 	r.mu.Unlock()
 	return nil
+}
+
+// countShard counts the records of msg that name shard.
+func (r *logRecorder) countShard(msg, shard string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for i, m := range r.msgs {
+		if m == msg && r.shards[i] == shard {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *logRecorder) count(msg string) int {
@@ -374,4 +398,157 @@ func TestMetricsRegistration(t *testing.T) {
 	var nilMetrics *Metrics // records nothing, panics never
 	nilMetrics.observe(p, Result{}, nil)
 	nilMetrics.backendError()
+}
+
+// shardedPrimary is a primary limiter whose keys live on shards, named by
+// the key's part before "/" (none: shard ""), each of which a test can
+// take down.
+type shardedPrimary struct {
+	mu    sync.Mutex
+	down  map[string]bool
+	calls map[string]int
+}
+
+func newShardedPrimary() *shardedPrimary {
+	return &shardedPrimary{down: map[string]bool{}, calls: map[string]int{}}
+}
+
+func (s *shardedPrimary) Shard(_ context.Context, key string) string {
+	shard, _, ok := strings.Cut(key, "/")
+	if !ok {
+		return ""
+	}
+	return shard
+}
+
+func (s *shardedPrimary) Allow(ctx context.Context, key string, p Policy, _ int) (Result, error) {
+	shard := s.Shard(ctx, key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[shard]++
+	if s.down[shard] {
+		return Result{}, errors.New("connection refused")
+	}
+	return Result{Allowed: true, Remaining: 1000, Policy: p}, nil
+}
+
+func (s *shardedPrimary) set(shard string, down bool) {
+	s.mu.Lock()
+	s.down[shard] = down
+	s.mu.Unlock()
+}
+
+func (s *shardedPrimary) callsTo(shard string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[shard]
+}
+
+// TestFallbackShards: with a sharded primary (a Redis Cluster), a shard's
+// failure opens only its own breaker; the other shards' keys still reach
+// the primary, each outage is logged once naming its shard, and each
+// shard recovers through its own probe.
+func TestFallbackShards(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	primary := newShardedPrimary()
+	logs := &logRecorder{}
+	f := NewFallback(primary, NewLocal(LocalOptions{Now: clock.Now}),
+		FallbackOptions{Logger: slog.New(logs), ProbeInterval: time.Second, Now: clock.Now})
+	p := Policy{Name: "api", Rate: 1.0 / 60, Burst: 100}
+	fromPrimary := func(key string) bool {
+		res, err := f.Allow(ctx, key, p, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Remaining == 1000
+	}
+
+	primary.set("a", true)
+	if fromPrimary("a/t1") {
+		t.Fatal("shard a down, yet the primary's answer")
+	}
+	for range 20 {
+		if fromPrimary("a/t2") {
+			t.Fatal("shard a's breaker let a call through before the probe interval")
+		}
+		if !fromPrimary("b/t3") || !fromPrimary("unsharded") {
+			t.Fatal("shard a's outage sent another shard's key to the fallback")
+		}
+	}
+	if n := primary.callsTo("a"); n != 1 {
+		t.Errorf("shard a called %d times, want 1 (its breaker is open)", n)
+	}
+	if !f.Degraded() || logs.countShard(msgDown, "a") != 1 || logs.count(msgDown) != 1 {
+		t.Errorf("Degraded %v, warnings %d (shard a %d); want true, 1 naming a", f.Degraded(), logs.count(msgDown), logs.countShard(msgDown, "a"))
+	}
+
+	primary.set("b", true)
+	fromPrimary("b/t3")
+	if logs.countShard(msgDown, "b") != 1 {
+		t.Errorf("shard b's outage: %d warnings naming it, want 1", logs.countShard(msgDown, "b"))
+	}
+
+	primary.set("a", false)
+	clock.Advance(time.Second)
+	if !fromPrimary("a/t2") {
+		t.Fatal("shard a back, its probe did not reach the primary")
+	}
+	if !f.Degraded() || logs.countShard(msgRecovered, "a") != 1 {
+		t.Errorf("shard a recovered, b down: Degraded %v, %d recoveries of a", f.Degraded(), logs.countShard(msgRecovered, "a"))
+	}
+	if fromPrimary("b/t3") {
+		t.Error("shard b's breaker closed with shard a's")
+	}
+	primary.set("b", false)
+	clock.Advance(time.Second)
+	if !fromPrimary("b/t3") || f.Degraded() || logs.countShard(msgRecovered, "b") != 1 {
+		t.Errorf("all shards back: Degraded %v, %d recoveries of b", f.Degraded(), logs.countShard(msgRecovered, "b"))
+	}
+}
+
+// TestFallbackShardIdleReset: an open shard breaker no call needs for
+// ShardIdleReset is closed untested (a failover may have moved its slots
+// to a new address), and a later call to the shard tries it afresh; one
+// that calls keep needing stays open.
+func TestFallbackShardIdleReset(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	primary := newShardedPrimary()
+	logs := &logRecorder{}
+	f := NewFallback(primary, NewLocal(LocalOptions{Now: clock.Now}),
+		FallbackOptions{Logger: slog.New(logs), ProbeInterval: time.Second, Now: clock.Now})
+	p := Policy{Name: "api", Rate: 1.0 / 60, Burst: 100}
+	primary.set("a", true)
+	primary.set("c", true)
+	f.Allow(ctx, "a/t", p, 1)
+	f.Allow(ctx, "c/t", p, 1)
+	// Shard c keeps being needed every 10 s; shard a is not; b is healthy.
+	for range 7 {
+		clock.Advance(10 * time.Second)
+		f.Allow(ctx, "c/t", p, 1)
+		f.Allow(ctx, "b/t", p, 1)
+	}
+	const msgReset = "redis limiter shard unused, breaker closed untested"
+	if logs.countShard(msgReset, "a") != 1 || logs.count(msgReset) != 1 {
+		t.Errorf("resets logged: %d (shard a %d), want 1 of a", logs.count(msgReset), logs.countShard(msgReset, "a"))
+	}
+	if !f.Degraded() {
+		t.Error("Degraded() = false, yet shard c is down and needed")
+	}
+	before := primary.callsTo("a")
+	f.Allow(ctx, "a/t", p, 1)
+	if primary.callsTo("a") != before+1 || logs.countShard(msgDown, "a") != 2 {
+		t.Errorf("after the reset shard a was not tried afresh: %d calls, %d warnings", primary.callsTo("a")-before, logs.countShard(msgDown, "a"))
+	}
+	primary.set("c", false)
+	clock.Advance(time.Second)
+	primary.set("a", false)
+	f.Allow(ctx, "a/t", p, 1)
+	f.Allow(ctx, "c/t", p, 1)
+	if f.Degraded() {
+		t.Error("Degraded() = true with every shard back")
+	}
 }

@@ -450,3 +450,48 @@ func TestAppCannotUpdateUsers(t *testing.T) {
 		t.Errorf("inserting a tenant with settings as park_app: %v", err)
 	}
 }
+
+// TestRememberedTokenStillAuthorized: a token the server has verified
+// before (and remembers) is still refused on the next request when its
+// token_version is bumped, its membership removed or its tenant
+// suspended: the memory covers the signature check only, never
+// authorization. ForgetMember drops the membership read at once, as a
+// change made through this server does, so each refusal shows the token's
+// memory was not trusted for it.
+func TestRememberedTokenStillAuthorized(t *testing.T) {
+	t.Parallel()
+	b := setupAuth(t)
+	ctx := context.Background()
+	reason := func(err error) string {
+		var af *tenancy.AuthFailure
+		if errors.As(err, &af) {
+			return af.Reason
+		}
+		return ""
+	}
+	for _, c := range []struct {
+		name, sql, reason string
+		want              error
+	}{
+		{"version", `UPDATE users SET token_version = token_version + 1 WHERE id = $2 AND $1::uuid IS NOT NULL`, "version", tenancy.ErrUnauthorized},
+		{"removed", `DELETE FROM user_memberships WHERE tenant_id = $1 AND user_id = $2`, "no_membership", tenancy.ErrUnauthorized},
+		{"suspended", `UPDATE tenants SET status = 'suspended' WHERE id = $1 AND $2::uuid IS NOT NULL`, "suspended", tenancy.ErrTenantSuspended},
+	} {
+		s := b.register(t, c.name+"@acme.com", "acme-"+c.name)
+		for range 3 {
+			if _, err := b.auth.PrincipalFromToken(ctx, s.AccessToken); err != nil {
+				t.Fatalf("%s: before the change: %v", c.name, err)
+			}
+		}
+		b.exec(t, c.sql, s.Tenant.ID, s.User.ID)
+		b.auth.ForgetMember(s.Tenant.ID, s.User.ID)
+		_, err := b.auth.PrincipalFromToken(ctx, s.AccessToken)
+		if !errors.Is(err, c.want) || reason(err) != c.reason {
+			t.Errorf("%s: %v (reason %q), want %v (%s)", c.name, err, reason(err), c.want, c.reason)
+		}
+		// Still verifiable: the memory was right about the signature.
+		if _, err := b.auth.Tokens().Verify(s.AccessToken); err != nil {
+			t.Errorf("%s: the token no longer verifies: %v", c.name, err)
+		}
+	}
+}

@@ -208,11 +208,15 @@ func messageOf(err error, pgErr *pgconn.PgError) string {
 }
 
 // isConnectionError reports failures to reach or keep a connection.
+// pgconn.ErrConnClosed is a connection pgx closed after an earlier failure
+// (a server or PgBouncer that went away mid-batch): the next statement on
+// it fails so before anything is sent.
 func isConnectionError(err error) bool {
 	var connErr *pgconn.ConnectError
 	var netErr net.Error
 	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, pgconn.ErrConnClosed)
 }
 
 // contextError keeps the message of an error caused by a cancelled or

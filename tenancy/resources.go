@@ -55,15 +55,22 @@ func (s *Store) queryRow(ctx context.Context, tenantID uuid.UUID, scan func(pgx.
 
 // queryPage runs a keyset-paginated list query in the tenant's scope in one
 // round trip. The query must end with `limit $n` and be given limit+1, so
-// the extra row tells whether there is a next page.
+// the extra row tells whether there is a next page. The rows go straight
+// into a slice made for limit+1 of them: a page is read on every list
+// request, and growing the slice from nil copied it several times over.
 func queryPage[T any](ctx context.Context, s *Store, tenantID uuid.UUID, limit int,
 	scan func(pgx.Row) (T, error), key func(T) Cursor, sql string, args ...any) (*Page[T], error) {
-	var rows []T
+	rows := make([]T, 0, limit+1)
 	var b pgx.Batch
 	b.Queue(sql, args...).Query(func(r pgx.Rows) error {
-		var err error
-		rows, err = pgx.CollectRows(r, func(row pgx.CollectableRow) (T, error) { return scan(row) })
-		return err
+		for r.Next() {
+			v, err := scan(r)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, v)
+		}
+		return r.Err()
 	})
 	if err := s.InTenantBatch(ctx, tenantID, &b); err != nil {
 		return nil, err

@@ -263,3 +263,28 @@ func TestSpaceIsolation(t *testing.T) {
 		t.Fatalf("A's space after B's attempts: %+v, %v", got, err)
 	}
 }
+
+// TestListReadsIntoAPageSizedSlice: a page's rows go into a slice made for
+// the page and its look-ahead row (limit+1), not one grown from nil by
+// appending, which copied the rows read so far several times over on
+// every list request.
+func TestListReadsIntoAPageSizedSlice(t *testing.T) {
+	t.Parallel()
+	b := newResBundle(t)
+	ctx := testCtx(t)
+	tenant := b.tenant(t)
+	site := b.site(t, tenant, "Garage")
+	if _, err := b.admin.Exec(ctx, `insert into spaces (tenant_id, id, site_id, code)
+		select $1, gen_random_uuid(), $2, 'S' || i from generate_series(1, 60) i`, tenant, site.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []int{1, 50, 59, 60, 100} {
+		page, err := b.store.SpaceList(ctx, &tenancy.SpaceListParams{TenantID: tenant, Page: tenancy.PageParams{Limit: limit}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := min(limit, 60); len(page.Items) != want || cap(page.Items) != limit+1 {
+			t.Errorf("limit %d: %d items in a slice of capacity %d, want %d in %d", limit, len(page.Items), cap(page.Items), want, limit+1)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -52,6 +53,7 @@ type Tokens struct {
 	kid, prevKID      string
 	ttl               time.Duration
 	now               func() time.Time
+	verified          *verifiedTokens
 }
 
 // NewTokens makes a Tokens; previous may be nil. now may be nil (time.Now).
@@ -68,7 +70,7 @@ func NewTokens(current, previous []byte, ttl time.Duration, now func() time.Time
 	if now == nil {
 		now = time.Now
 	}
-	t := &Tokens{current: current, kid: keyID(current), ttl: ttl, now: now}
+	t := &Tokens{current: current, kid: keyID(current), ttl: ttl, now: now, verified: newVerifiedTokens(MaxVerifiedTokens)}
 	if previous != nil {
 		t.previous, t.prevKID = previous, keyID(previous)
 	}
@@ -114,7 +116,31 @@ func (t *Tokens) Issue(userID, tenantID uuid.UUID, tokenVersion int) (string, *A
 // string "exp" the library would read as a number), no iat, and a lifetime
 // exp − iat beyond the access TTL plus the leeway (a token minted for longer
 // than this server would ever issue, e.g. with a leaked secret).
+//
+// A token that passed is remembered, keyed by the whole token, until its
+// exp (not exp plus the leeway): a client sends the same token on every
+// request for up to DefaultAccessTTL, and parsing it and checking its HMAC
+// every time was a fifth of the server's own cost of a small read. Any
+// change to a remembered token is another key, checked in full. Only
+// verification is remembered: the caller (Auth.PrincipalFromToken) still
+// checks membership and token_version on every request. The returned
+// claims are the caller's own copy; their Audience and time pointers are
+// shared and must not be modified.
 func (t *Tokens) Verify(token string) (*AccessClaims, error) {
+	now := t.now()
+	if c, ok := t.verified.get(token, now); ok {
+		return &c, nil
+	}
+	claims, err := t.verify(token)
+	if err != nil {
+		return nil, err
+	}
+	t.verified.put(token, *claims, claims.ExpiresAt.Time, now)
+	return claims, nil
+}
+
+// verify is Verify without the memory of verified tokens.
+func (t *Tokens) verify(token string) (*AccessClaims, error) {
 	claims := &AccessClaims{}
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -184,6 +210,71 @@ func numericTimeClaims(raw string) error {
 		}
 	}
 	return nil
+}
+
+// MaxVerifiedTokens bounds how many verified access tokens a Tokens
+// remembers (about 600 bytes each): more than the tokens a server's users
+// hold at once, and a few megabytes at most.
+const MaxVerifiedTokens = 10_000
+
+// verifiedTokens remembers the claims of verified access tokens until each
+// token's exp. It holds at most max entries; when full it drops the
+// expired ones, and if none are, everything (so a flood of distinct valid
+// tokens costs one sweep per max insertions, and a cold cache is only
+// slower).
+type verifiedTokens struct {
+	mu      sync.RWMutex
+	max     int
+	entries map[string]verifiedToken
+}
+
+type verifiedToken struct {
+	claims AccessClaims
+	exp    time.Time // not trusted from this instant on
+}
+
+func newVerifiedTokens(max int) *verifiedTokens {
+	return &verifiedTokens{max: max, entries: make(map[string]verifiedToken)}
+}
+
+// get returns the claims of token if it was verified and now is before its
+// exp.
+func (c *verifiedTokens) get(token string, now time.Time) (AccessClaims, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[token]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.exp) {
+		return AccessClaims{}, false
+	}
+	return e.claims, true
+}
+
+// put remembers a verified token until exp; a token already at or past its
+// exp (accepted within the leeway) is not remembered.
+func (c *verifiedTokens) put(token string, claims AccessClaims, exp, now time.Time) {
+	if !now.Before(exp) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[token]; !ok && len(c.entries) >= c.max {
+		for k, e := range c.entries {
+			if !now.Before(e.exp) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= c.max {
+			clear(c.entries)
+		}
+	}
+	c.entries[token] = verifiedToken{claims: claims, exp: exp}
+}
+
+// len is the number of remembered tokens, expired ones included.
+func (c *verifiedTokens) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
 }
 
 // refreshTokenPrefix marks Park refresh tokens.

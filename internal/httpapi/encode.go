@@ -1,13 +1,16 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/parkhq/park/tenancy"
 )
@@ -30,17 +33,40 @@ type validator interface {
 	Validate() error
 }
 
-// encode writes v as JSON with status. It marshals before writing, so an
-// encoding failure still becomes a clean 500.
+// encode writes v as JSON with status, followed by a newline. It encodes
+// into a pooled buffer before writing, so an encoding failure still becomes
+// a clean 500, and sends the buffer in one write with a Content-Length:
+// one copy of the body (json.Marshal's result and appending the newline
+// made two more), and no chunked framing for the client to undo.
 func encode[T any](w http.ResponseWriter, status int, v T) error {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	_, err = w.Write(append(b, '\n'))
+	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// maxPooledBuffer is the largest response buffer kept for reuse: a rare
+// huge answer must not pin its memory for the life of the process.
+const maxPooledBuffer = 256 << 10
+
+// buffers holds the response buffers of encode.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	buffers.Put(b)
 }
 
 // decode reads one JSON value of type T from the request body and validates

@@ -1,7 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -92,5 +96,68 @@ func TestDecode(t *testing.T) {
 				t.Fatalf("detail %q, want %q", p["detail"], tt.detail)
 			}
 		})
+	}
+}
+
+// TestEncode: one JSON value and a newline, sent with its Content-Length
+// (not chunked); a value that cannot be encoded writes nothing and is an
+// error; a huge answer's buffer is not kept for reuse.
+func TestEncode(t *testing.T) {
+	t.Parallel()
+	w := httptest.NewRecorder()
+	if err := encode(w, http.StatusCreated, map[string]string{"a": "<b>"}); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusCreated || w.Body.String() != "{\"a\":\"\\u003cb\\u003e\"}\n" {
+		t.Fatalf("%d %q", w.Code, w.Body)
+	}
+	if got := w.Header().Get("Content-Length"); got != strconv.Itoa(w.Body.Len()) {
+		t.Fatalf("Content-Length %q for a body of %d bytes", got, w.Body.Len())
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+
+	w = httptest.NewRecorder()
+	if err := encode(w, http.StatusOK, map[string]any{"f": func() {}}); err == nil {
+		t.Fatal("no error for an unencodable value")
+	}
+	if w.Body.Len() != 0 || w.Header().Get("Content-Length") != "" {
+		t.Fatalf("wrote %q %v for a failed encoding", w.Body, w.Header())
+	}
+
+	big := &bytes.Buffer{}
+	big.Grow(maxPooledBuffer + 1)
+	putBuffer(big)
+	for range 100 {
+		if b := getBuffer(); b == big {
+			t.Fatal("a buffer over maxPooledBuffer went back to the pool")
+		}
+	}
+}
+
+// TestEncodeOverHTTP: a list answer larger than net/http's buffer reaches a
+// client with a Content-Length, not chunked.
+func TestEncodeOverHTTP(t *testing.T) {
+	t.Parallel()
+	items := make([]string, 2000)
+	for i := range items {
+		items[i] = "item " + strconv.Itoa(i)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = encode(w, http.StatusOK, items)
+	}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.TransferEncoding) != 0 || resp.ContentLength != int64(len(body)) || len(body) < 20_000 {
+		t.Fatalf("transfer encoding %v, Content-Length %d, body %d bytes", resp.TransferEncoding, resp.ContentLength, len(body))
 	}
 }

@@ -83,6 +83,14 @@ func as[T error]() func(error) bool {
 	return func(err error) bool { var t T; return errors.As(err, &t) }
 }
 
+// isDB matches errors of kind, translated by a store or not: a driver
+// error that reached a handler untranslated (a refused or broken
+// connection, SQLSTATE 57014, 57P01, 53300, …) is classified the same way,
+// so it cannot come out as a 500.
+func isDB(kind error) func(error) bool {
+	return func(err error) bool { return errors.Is(tenancy.InterpretError(err), kind) }
+}
+
 // problemRules is the one table from errors to HTTP problems, first match
 // wins. Statuses of 500 and above never expose the error: it is logged with
 // the request id, and the client gets the id to quote.
@@ -125,14 +133,17 @@ var problemRules = []problemRule{
 		title: "Idempotency key reused", exposeError: true},
 	{match: is(tenancy.ErrConflict), status: http.StatusConflict, slug: "conflict",
 		title: "Conflict", detail: "the request conflicts with existing data", exposeError: true},
-	{match: is(tenancy.ErrSerialization), status: http.StatusServiceUnavailable, slug: "try-again",
+	{match: isDB(tenancy.ErrSerialization), status: http.StatusServiceUnavailable, slug: "try-again",
 		title: "Try again", detail: "the request collided with a concurrent one; retry it",
 		headers: map[string]string{"Retry-After": "1"}},
-	{match: is(tenancy.ErrUnavailable), status: http.StatusServiceUnavailable, slug: "unavailable",
+	{match: isDB(tenancy.ErrUnavailable), status: http.StatusServiceUnavailable, slug: "unavailable",
 		title: "Service unavailable", detail: "the database is unavailable; retry later",
 		headers: map[string]string{"Retry-After": "5"}},
+	// The request's deadline (Deps.RequestTimeout), most often spent
+	// waiting for a pooled connection or a lock of a slow database.
 	{match: is(context.DeadlineExceeded), status: http.StatusServiceUnavailable, slug: "timeout",
-		title: "Timed out", detail: "the request took too long"},
+		title: "Timed out", detail: "the request took too long; retry later",
+		headers: map[string]string{"Retry-After": "5"}},
 }
 
 // internalProblem answers everything the table does not know.

@@ -114,6 +114,25 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
+// withDeadline bounds the request by Deps.RequestTimeout. Every database
+// call of a handler takes the request's context, so waiting for a pooled
+// connection, a lock or a statement ends at the deadline with an error the
+// problem table answers 503 (timeout or unavailable), and the statement is
+// cancelled in the database. An uplink already handed to the ingest writer
+// waits for its batch's outcome instead (bounded by the writer's own
+// deadline): its answer must say whether it was stored.
+func (s *server) withDeadline(next http.Handler) http.Handler {
+	d := s.deps.RequestTimeout
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
 // recoverPanics turns a panicking handler into a logged 500 instead of a
 // dropped connection. http.ErrAbortHandler is net/http's deliberate abort
 // and is passed on.

@@ -48,6 +48,12 @@ type Deps struct {
 	// ReadyTimeout bounds each readiness probe; 0 means
 	// DefaultReadyTimeout.
 	ReadyTimeout time.Duration
+	// RequestTimeout is the deadline of every request's context, so a
+	// request waiting on a slow or saturated database (a pooled
+	// connection, a lock, a long query) gives up and is answered 503 with
+	// Retry-After instead of hanging; the database cancels its statement.
+	// 0 means no deadline.
+	RequestTimeout time.Duration
 	// CORSAllowedOrigins enables CORS for these origins ("*" for any;
 	// parkd allows that only in dev). Empty disables CORS.
 	CORSAllowedOrigins []string
@@ -193,6 +199,7 @@ func (s *server) handler(routes []Route) http.Handler {
 		h = corsHandler(s.deps.CORSAllowedOrigins).Handler(h)
 	}
 	h = s.recoverPanics(h)
+	h = s.withDeadline(h)
 	h = s.logRequests(h)
 	return h
 }

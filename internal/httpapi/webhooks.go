@@ -211,6 +211,12 @@ func (s *server) handleSecretRotate() http.Handler {
 		if err != nil {
 			return err
 		}
+		// The cached secrets lack the end of grace the rotation gave the
+		// old one: drop them, so here it ends on time (other servers
+		// within the cache TTL).
+		if s.deps.Ingest != nil {
+			s.deps.Ingest.ForgetSecrets(p.TenantID)
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		return created(w, "/api/v1/webhook-secrets/"+sec.ID.String(), secretCreated{Secret: sec, Value: value})
 	})

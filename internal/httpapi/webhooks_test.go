@@ -261,6 +261,30 @@ func TestWebhookSecretRevokedAtOnce(t *testing.T) {
 	}
 }
 
+// TestWebhookSecretRotationGraceAtOnce: the intake caches a tenant's
+// opened secrets, the old one without the expiry a rotation gives it; a
+// rotation through this server drops them, so the old secret ends here
+// when its grace does (other servers within the cache TTL).
+func TestWebhookSecretRotationGraceAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha") // its uplinks have filled the cache
+	if w := e.hook(t, e.h, "/api/v1/webhooks/uplink/alpha", `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":5,"id":"ro-1"}`,
+		"Authorization", "Bearer "+a.webhookToken); w.Code != 200 {
+		t.Fatalf("before the rotation: %d %s", w.Code, w.Body)
+	}
+	fresh := e.json(t, "POST", "/api/v1/webhook-secrets", a.token, `{"mode":"token","grace":"0s"}`, 201)["secret"].(string)
+	// The clock has not moved: only the eviction can refuse it.
+	if w := e.hook(t, e.h, "/api/v1/webhooks/uplink/alpha", `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":6,"id":"ro-2"}`,
+		"Authorization", "Bearer "+a.webhookToken); w.Code != 401 {
+		t.Fatalf("the old secret after a rotation without grace: %d %s", w.Code, w.Body)
+	}
+	if w := e.hook(t, e.h, "/api/v1/webhooks/uplink/alpha", `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":7,"id":"ro-3"}`,
+		"Authorization", "Bearer "+fresh); w.Code != 200 {
+		t.Fatalf("the new secret: %d %s", w.Code, w.Body)
+	}
+}
+
 // TestWebhookServerErrorsCounted: an uplink the server failed to store (a
 // 5xx; here the writer is shut down) counts as result "error", a malformed
 // one as "rejected", and both series exist at 0 before anything happens,

@@ -15,10 +15,12 @@ import (
 	"github.com/parkhq/park/internal/parkctl/apikey"
 	"github.com/parkhq/park/internal/parkctl/audit"
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/dashboard"
 	"github.com/parkhq/park/internal/parkctl/db"
 	"github.com/parkhq/park/internal/parkctl/migrate"
 	"github.com/parkhq/park/internal/parkctl/orphans"
 	"github.com/parkhq/park/internal/parkctl/output"
+	"github.com/parkhq/park/internal/parkctl/readings"
 	"github.com/parkhq/park/internal/parkctl/reservations"
 	"github.com/parkhq/park/internal/parkctl/site"
 	"github.com/parkhq/park/internal/parkctl/smoke"
@@ -139,7 +141,8 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		inGroup(groupTenancy, apikey.NewCmdAPIKey(f)),
 		inGroup(groupOperations, audit.NewCmdAudit(f, nil)),
 		inGroup(groupOperations, smoke.NewCmdSmoke(f, nil)),
-		// dashboard: groupOperations.
+		inGroup(groupOperations, readings.NewCmdReadings(f)),
+		inGroup(groupOperations, dashboard.NewCmdDashboard(f, nil)),
 	)
 	addGroups(cmd)
 	addCompletionCmd(cmd)

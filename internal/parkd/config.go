@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 	"gopkg.in/yaml.v3"
 
+	"github.com/parkhq/park/ratelimit"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -92,6 +92,10 @@ type Config struct {
 	// IdempotencyKeyTTL is how long an idempotency key and its answer are
 	// kept before the key may be used again.
 	IdempotencyKeyTTL time.Duration
+	// RequestTimeout is every request's deadline: a request waiting on a
+	// slow or saturated database gives up then with a 503 and
+	// Retry-After, and its statement is cancelled.
+	RequestTimeout time.Duration
 	// AllowPrivilegedDBLogin lets serve start with a superuser, BYPASSRLS
 	// or park_owner/park_ops login, warning on every start.
 	AllowPrivilegedDBLogin bool
@@ -110,6 +114,14 @@ type Config struct {
 	LogLevel slog.Level
 	// ShutdownTimeout bounds the draining of in-flight requests.
 	ShutdownTimeout time.Duration
+	// MaintenanceInterval is how often the retention maintenance runs
+	// (the first run right after serving begins); 0 disables it.
+	MaintenanceInterval time.Duration
+	// AuthCacheTTL is how long an instance trusts a membership (role,
+	// token version, tenant status) or an API key it read: a removal,
+	// demotion or revocation made through another instance or parkctl
+	// holds here within this time (at most tenancy.MaxCacheTTL).
+	AuthCacheTTL time.Duration
 	// DevDir is the checkout whose .park/pg holds dev's database.
 	DevDir string
 	// DevReset makes dev delete its cluster first (--reset, a flag only:
@@ -162,7 +174,7 @@ var settings = []setting{
 	{key: "jwt_previous_secret", secret: true, usage: "the previous JWT key, still accepted during a rotation (at least 32 bytes)"},
 	{key: "master_key", secret: true, usage: `key sealing webhook secrets: "v<N>:<base64 of 32 bytes>", bare base64 is v1 (required for serve; dev makes one)`},
 	{key: "master_keys_old", secret: true, usage: "comma-separated earlier master keys, used only to open what they sealed"},
-	{key: "redis_url", modes: serveDev, usage: "Redis for shared rate limits (redis:// or unix://); empty limits in process"},
+	{key: "redis_url", modes: serveDev, usage: "Redis for shared rate limits (redis:// or unix://; a Redis Cluster as redis://host1:port1?addr=host2:port2&addr=host3:port3); empty limits in process"},
 	{key: "registration", modes: serveDev, def: devOr("open", "closed"), usage: "open or closed: whether POST /api/v1/auth/register is allowed"},
 	{key: "cors_allowed_origins", modes: serveDev, usage: `comma-separated origins allowed to call the API from a browser ("*" only in dev)`},
 	{key: "trusted_proxies", modes: serveDev, usage: "comma-separated CIDRs of proxies whose X-Forwarded-For is believed"},
@@ -170,6 +182,7 @@ var settings = []setting{
 	{key: "reservation_max_duration", modes: serveDev, def: always("168h"), usage: "the longest reservation POST /reservations accepts"},
 	{key: "idempotency_key_ttl", modes: serveDev, def: always("24h"), usage: "how long an Idempotency-Key and its answer are kept"},
 	{key: "dedupe_window", modes: serveDev, def: always("5m"), usage: "how long an id-less uplink with the same frame counter counts as a duplicate"},
+	{key: "request_timeout", modes: serveDev, def: always("10s"), usage: "the longest a request may take, waiting for a database connection, a lock or a query included; past it the answer is 503 with Retry-After and the query is cancelled; also bounds each ingest batch (1s-25s)"},
 	{key: "ratelimit_fail_closed", modes: serveDev, def: always("false"), boolean: true, usage: "while Redis is down, deny API and webhook requests instead of limiting them in process (login limits always stay in process)"},
 	{key: "ratelimit_ipv4_prefix", modes: serveDev, def: always("32"), usage: "per-IP limits (login, registration, refresh, failed authentications) key an IPv4 client by this many leading bits, 16-32"},
 	{key: "ratelimit_ipv6_prefix", modes: serveDev, def: always("64"), usage: "per-IP limits key an IPv6 client by this many leading bits, 32-128 (64: one client, one /64)"},
@@ -177,6 +190,8 @@ var settings = []setting{
 	{key: "allow_privileged_db_login", modes: serveOn, def: always("false"), boolean: true, usage: "start even if the database login is a superuser, BYPASSRLS or a member of park_owner, park_ops or park_auth (warns)"},
 	{key: "log_level", modes: []Mode{ModeServe, ModeDev, ModeMigrate}, def: always("info"), usage: "debug, info, warn or error"},
 	{key: "shutdown_timeout", modes: serveDev, def: always("20s"), usage: "how long SIGTERM waits for in-flight requests"},
+	{key: "maintenance_interval", modes: serveDev, def: always("1h"), usage: "how often to delete readings past their tenant's retention, dedupe rows older than 7 days and expired idempotency keys (one instance at a time); 0 disables"},
+	{key: "auth_cache_ttl", modes: serveDev, def: always("60s"), usage: "how long an instance trusts a membership or API key it read: a removal, demotion or revocation made elsewhere holds within this time, 1s-60s"},
 	{key: "dev_dir", modes: []Mode{ModeDev}, def: always("."), usage: "checkout directory whose .park/pg holds the dev database"},
 }
 
@@ -471,7 +486,7 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 
 	// Redis.
 	if v, ok := get("redis_url"); ok && v != "" {
-		if _, err := redis.ParseURL(v); err != nil {
+		if err := ratelimit.ValidateRedisURL(v); err != nil {
 			problem("redis_url", "not a valid Redis URL: %s", redactErr(err, v))
 		}
 		c.RedisURL = v
@@ -546,12 +561,36 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 	} else {
 		c.DedupeWindow = d
 	}
+	if d, err := time.ParseDuration(value("request_timeout")); err != nil {
+		problem("request_timeout", "must be a duration such as 10s")
+	} else if d < time.Second || d > maxRequestTimeout {
+		problem("request_timeout", "must be between 1s and %s (an uplink may wait for two batches, and both must end well before the HTTP write timeout), is %s", maxRequestTimeout, d)
+	} else {
+		c.RequestTimeout = d
+	}
+
 	if d, err := time.ParseDuration(value("shutdown_timeout")); err != nil {
 		problem("shutdown_timeout", "must be a duration such as 20s")
 	} else if d <= 0 {
 		problem("shutdown_timeout", "must be more than 0")
 	} else {
 		c.ShutdownTimeout = d
+	}
+
+	if d, err := time.ParseDuration(value("maintenance_interval")); err != nil {
+		problem("maintenance_interval", "must be a duration such as 1h, or 0 to disable")
+	} else if d < 0 || (d > 0 && d < time.Second) {
+		problem("maintenance_interval", "must be 0 (disabled) or at least 1s, is %s", d)
+	} else {
+		c.MaintenanceInterval = d
+	}
+
+	if d, err := time.ParseDuration(value("auth_cache_ttl")); err != nil {
+		problem("auth_cache_ttl", "must be a duration such as 60s")
+	} else if d < time.Second || d > tenancy.MaxCacheTTL {
+		problem("auth_cache_ttl", "must be between 1s and %s, is %s", tenancy.MaxCacheTTL, d)
+	} else {
+		c.AuthCacheTTL = d
 	}
 
 	// Booleans and the rest.
@@ -733,12 +772,15 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("reservation_max_duration", c.ReservationMaxDuration),
 		slog.Duration("idempotency_key_ttl", c.IdempotencyKeyTTL),
 		slog.String("db_tenant_prologue", string(c.DBTenantPrologue)),
+		slog.Duration("request_timeout", c.RequestTimeout),
 		slog.Bool("allow_privileged_db_login", c.AllowPrivilegedDBLogin),
 		slog.Bool("ratelimit_fail_closed", c.RateLimitFailClosed),
 		slog.Int("ratelimit_ipv4_prefix", c.RateLimitIPv4Prefix),
 		slog.Int("ratelimit_ipv6_prefix", c.RateLimitIPv6Prefix),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Duration("maintenance_interval", c.MaintenanceInterval),
+		slog.Duration("auth_cache_ttl", c.AuthCacheTTL),
 	)
 }
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parkhq/park/internal/dbpool"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -36,7 +36,7 @@ func ensureDemo(ctx context.Context, serverURL, opsURL string, cost int) (*demoL
 	if err != nil {
 		return nil, err
 	}
-	ops, err := pgxpool.New(ctx, opsURL)
+	ops, err := dbpool.Open(ctx, opsURL, dbpool.Options{AppName: "parkd-dev"})
 	if err != nil {
 		return nil, fmt.Errorf("demo tenant: %w", err)
 	}
@@ -65,7 +65,7 @@ func ensureDemo(ctx context.Context, serverURL, opsURL string, cost int) (*demoL
 		return nil, fmt.Errorf("demo tenant: %w", err)
 	}
 
-	pool, err := pgxpool.New(ctx, serverURL)
+	pool, err := dbpool.Open(ctx, serverURL, dbpool.Options{AppName: "parkd-dev"})
 	if err != nil {
 		return nil, fmt.Errorf("demo tenant: %w", err)
 	}

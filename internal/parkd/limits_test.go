@@ -29,7 +29,7 @@ func TestLimitsWiring(t *testing.T) {
 		return map[string]ratelimit.Override{ratelimit.NameAPI: {Rate: 7, Burst: 9}}, nil
 	}
 	for _, closed := range []bool{false, true} {
-		for _, redisURL := range []string{"", "redis://127.0.0.1:1/0"} {
+		for _, redisURL := range []string{"", "redis://127.0.0.1:1/0", "redis://127.0.0.1:1?addr=127.0.0.1:2&addr=127.0.0.1:3"} {
 			cfg, _ := mustLoad(t, ModeServe, nil, validServe())
 			cfg.RateLimitFailClosed, cfg.RedisURL = closed, redisURL
 			l, err := newLimits(cfg, load, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
@@ -71,10 +71,12 @@ func TestLimitsWiring(t *testing.T) {
 	}
 }
 
-// TestServeRedisOutage runs parkd serve against a Redis that dies: in the
-// default fail-open mode the API goes on under in-process limits and
-// /readyz stays 200 reporting Redis degraded; with
-// PARKD_RATELIMIT_FAIL_CLOSED the API is refused (429) and /readyz is 503.
+// TestServeRedisOutage runs parkd serve against a Redis that dies under a
+// load of API reads and comes back empty: in the default fail-open mode the
+// API goes on under in-process limits and /readyz stays 200 reporting Redis
+// degraded; with PARKD_RATELIMIT_FAIL_CLOSED the API is refused (429) and
+// /readyz is 503. Either way nothing is a 5xx or a hang, and after the
+// restart the limiter returns to Redis by itself (one recovery line).
 // go-redis's own lines land in parkd's JSON log as debug records, and the
 // outage is one warning. Not parallel in its parts: go-redis's logger is
 // the process's.
@@ -115,6 +117,9 @@ func TestServeRedisOutage(t *testing.T) {
 				t.Fatalf("readyz with Redis up: %d %s", code, body)
 			}
 
+			// Readers keep going through the outage and the recovery.
+			l := startLoad(p.base, "", sess.AccessToken, 3, 0, 1)
+			defer l.stop()
 			rs.Kill()
 			code, body = rlGetAuth(t, p.base+"/api/v1/sites", sess.AccessToken)
 			readyCode, readyBody := get(t, p.base+"/readyz")
@@ -137,11 +142,33 @@ func TestServeRedisOutage(t *testing.T) {
 			for range 3 {
 				rlGetAuth(t, p.base+"/api/v1/sites", sess.AccessToken)
 			}
+
+			// Redis comes back, empty: the limiter returns to it by
+			// itself (its limits live in Redis again), readiness is ok.
+			rs.Restart()
+			restarted := time.Now()
+			waitUntil(t, 30*time.Second, "readyz ok and reads answered 200 after Redis restarted", func() bool {
+				code, body := get(t, p.base+"/readyz")
+				return code == 200 && strings.Contains(body, `"redis":"ok"`) && l.count("read", 200, restarted) >= 5
+			})
+			waitUntil(t, 10*time.Second, "rate-limit keys in the restarted Redis", func() bool {
+				n, err := rs.Client(t).DBSize(context.Background()).Result()
+				return err == nil && n > 0
+			})
+			l.stop()
+			answers := l.snapshot()
+			checkAnswers(t, answers)
+			if n := countCode(answers, 503); n > 0 {
+				t.Errorf("%d reads answered 503: a Redis outage is never the database's", n)
+			}
 			if err := p.stop(t); err != nil {
 				t.Fatal(err)
 			}
 			if n := len(p.log.lines("redis limiter unavailable, falling back")); n != 1 {
 				t.Errorf("outage warnings: %d, want 1\n%s", n, p.log)
+			}
+			if n := len(p.log.lines("redis limiter recovered")); n != 1 {
+				t.Errorf("recovery lines: %d, want 1\n%s", n, p.log)
 			}
 			goRedis := p.log.lines("go-redis")
 			if len(goRedis) == 0 {
@@ -158,6 +185,67 @@ func TestServeRedisOutage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeRedisCluster runs parkd serve with PARKD_REDIS_URL in the
+// cluster form: it limits through the Redis Cluster (a login's keys land
+// on the masters that hold their slots, which a client of one node could
+// not reach for two slots in three) and /readyz pings every master. (A
+// tenant's API key lives only until its quota is full again, 10 ms per
+// request: the login keys live seconds.)
+func TestServeRedisCluster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	c := redistest.NewCluster(t, redistest.ClusterOptions{})
+	e := serveEnv(db.ServerURL)
+	e["PARKD_REDIS_URL"] = c.URL()
+	e["PARKD_REGISTRATION"] = "open"
+	p := start(t, []string{"serve"}, e, time.Minute)
+	code, body := rlPost(t, p.base+"/api/v1/auth/register",
+		`{"user":{"email":"owner@cluster.example","name":"O","password":"password123"},"tenant":{"name":"T","slug":"cluster"}}`, "")
+	if code != 201 {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	var sess struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal([]byte(body), &sess); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if code, body := rlGetAuth(t, p.base+"/api/v1/sites", sess.AccessToken); code != 200 {
+			t.Fatalf("sites: %d %s", code, body)
+		}
+	}
+	if code, body := get(t, p.base+"/readyz"); code != 200 || !strings.Contains(body, `"redis":"ok"`) {
+		t.Errorf("readyz: %d %s", code, body)
+	}
+	if code, body := rlPost(t, p.base+"/api/v1/auth/login", `{"email":"owner@cluster.example","password":"password123"}`, ""); code != 200 {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	var found []string
+	for i := range redistest.ClusterSize {
+		keys, err := c.Node(i).Client(t).Keys(ctx, "park:rl:*:login_email_ip").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if n, err := c.NodeOf(ctx, k); err != nil || n != i {
+				t.Errorf("key %s on node %d, its slot's master is %d (%v)", k, i, n, err)
+			}
+			found = append(found, k)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("login_email_ip keys in the cluster: %q, want the login's one", found)
+	}
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(p.log.lines("redis limiter unavailable, falling back")); n != 0 {
+		t.Errorf("%d outage warnings with the cluster up\n%s", n, p.log)
 	}
 }
 

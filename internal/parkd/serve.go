@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/parkhq/park/ingest"
+	"github.com/parkhq/park/internal/dbpool"
 	"github.com/parkhq/park/internal/httpapi"
+	"github.com/parkhq/park/internal/retention"
 	"github.com/parkhq/park/ratelimit"
 	"github.com/parkhq/park/reservation"
 	"github.com/parkhq/park/tenancy"
@@ -31,6 +33,11 @@ const (
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
 	preflightTimeout  = 30 * time.Second
+	// maxRequestTimeout keeps PARKD_REQUEST_TIMEOUT well below
+	// writeTimeout: it also bounds each ingest batch, and an uplink may
+	// wait for the batch before its own, so twice it must still leave
+	// time to send the answer.
+	maxRequestTimeout = 25 * time.Second
 	// gaugeTimeout bounds the database read of a gauge at scrape time.
 	gaugeTimeout = 2 * time.Second
 )
@@ -41,7 +48,7 @@ const (
 // with the API's bound address after it is bound and before any request is
 // answered (connections queue meanwhile), so what it prints comes first.
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func(net.Addr)) error {
-	pool, err := openPool(ctx, cfg.DatabaseURL)
+	pool, err := openPool(ctx, cfg.DatabaseURL, logger)
 	if err != nil {
 		return err
 	}
@@ -81,11 +88,16 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 	if err != nil {
 		return err
 	}
+	pruner, err := newPruner(cfg, store, reg)
+	if err != nil {
+		return err
+	}
 	api := httpapi.NewServer(httpapi.Deps{
 		Logger:             logger,
 		Registry:           reg,
 		ServeMetrics:       cfg.MetricsAddr == "",
 		Checks:             checks,
+		RequestTimeout:     cfg.RequestTimeout,
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		TrustedProxies:     cfg.TrustedProxies,
 		Tenancy:            store,
@@ -133,6 +145,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(listeners[i]) }()
 	}
+	// Retention runs once serving has begun, and is stopped first on the
+	// way out, before the pool closes.
+	maintenance := startMaintenance(ctx, cfg, pruner, logger)
 
 	var serveErr error
 	select {
@@ -143,6 +158,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, listening func
 		logger.Error("server stopped", slog.String("error", serveErr.Error()))
 	}
 
+	maintenance.Stop()
 	// The caller's context is done; the drain gets its own deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
@@ -195,7 +211,10 @@ func newIngest(cfg *Config, store *tenancy.Store, l *limits, logger *slog.Logger
 	st := ingest.NewStore(store, ingest.StoreOptions{
 		DedupeWindow: cfg.DedupeWindow, Orphans: ol, Keyring: kr, Logger: logger,
 	})
-	w, err := ingest.NewWriter(st.StoreBatch, ingest.WriterOptions{Registerer: reg})
+	// A batch gets the request timeout: the uplinks in it wait for it
+	// whatever their requests' deadlines (their answer must say whether
+	// they were stored).
+	w, err := ingest.NewWriter(st.StoreBatch, ingest.WriterOptions{Registerer: reg, CommitTimeout: cfg.RequestTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +223,41 @@ func newIngest(cfg *Config, store *tenancy.Store, l *limits, logger *slog.Logger
 	}
 	in := ingest.NewIntake(store.WebhookTenant, st, w, ingest.IntakeOptions{Logger: logger})
 	return &ingestion{store: st, writer: w, intake: in}, nil
+}
+
+// newPruner makes the retention Pruner of the maintenance loop and
+// registers its series (park_pruned_rows_total, park_maintenance_runs_total);
+// nil when PARKD_MAINTENANCE_INTERVAL is 0.
+func newPruner(cfg *Config, store *tenancy.Store, reg prometheus.Registerer) (*retention.Pruner, error) {
+	if cfg.MaintenanceInterval <= 0 {
+		return nil, nil
+	}
+	m, err := retention.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return retention.NewPruner(store, retention.Options{Metrics: m}), nil
+}
+
+// maintenance is the running retention loop, or nothing.
+type maintenance struct{ loop *retention.Loop }
+
+// startMaintenance starts the retention loop every cfg.MaintenanceInterval
+// (the first run at once); with no pruner it logs that retention is off.
+func startMaintenance(ctx context.Context, cfg *Config, p *retention.Pruner, logger *slog.Logger) maintenance {
+	if p == nil {
+		logger.Info("retention maintenance disabled", slog.String("setting", "PARKD_MAINTENANCE_INTERVAL=0"))
+		return maintenance{}
+	}
+	return maintenance{loop: retention.Start(ctx, p, cfg.MaintenanceInterval, logger)}
+}
+
+// Stop ends the loop and waits for it; a run in progress rolls back its
+// open batch.
+func (m maintenance) Stop() {
+	if m.loop != nil {
+		m.loop.Stop()
+	}
 }
 
 // keyring holds the configured master keys: the current one seals, the old
@@ -269,8 +323,9 @@ func newLimits(cfg *Config, load ratelimit.LoadLimits, logger *slog.Logger, reg 
 }
 
 // newAuth builds the authenticator from the configuration: bcrypt at the
-// configured cost under a semaphore of one slot per CPU, and HS256 tokens
-// signed with the JWT secret (the previous one still verifies).
+// configured cost under a semaphore of one slot per CPU, HS256 tokens
+// signed with the JWT secret (the previous one still verifies), and
+// memberships and API keys trusted for the configured cache TTL.
 func newAuth(cfg *Config, store *tenancy.Store, reg prometheus.Registerer) (*tenancy.Auth, error) {
 	hasher, err := tenancy.NewHasher(cfg.BcryptCost, 0)
 	if err != nil {
@@ -284,7 +339,7 @@ func newAuth(cfg *Config, store *tenancy.Store, reg prometheus.Registerer) (*ten
 	if err != nil {
 		return nil, err
 	}
-	return tenancy.NewAuth(store, tenancy.AuthConfig{Hasher: hasher, Tokens: tokens, Registerer: reg})
+	return tenancy.NewAuth(store, tenancy.AuthConfig{Hasher: hasher, Tokens: tokens, CacheTTL: cfg.AuthCacheTTL, Registerer: reg})
 }
 
 func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
@@ -299,20 +354,18 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-// openPool makes the server's pool. Pool sizes and timeouts come from the
-// URL (pool_max_conns, pool_max_conn_lifetime, …); connections are made on
-// demand, so a database that is down shows up in the preflight.
-func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pcfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
+// openPool makes the server's pool through dbpool, the one place that
+// decides how Park's programs connect (exec mode behind PgBouncer, connect
+// timeout, cancelled abandoned queries). Pool sizes come from the URL
+// (pool_max_conns, …). Open connects once, so a database that cannot be
+// reached stops serve here, with the cause.
+func openPool(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := dbpool.Open(ctx, url, dbpool.Options{AppName: "parkd", Logger: logger})
+	if errors.Is(err, dbpool.ErrInvalidURL) {
 		return nil, errors.New("database URL: not a valid PostgreSQL URL")
 	}
-	if _, ok := pcfg.ConnConfig.RuntimeParams["application_name"]; !ok {
-		pcfg.ConnConfig.RuntimeParams["application_name"] = "parkd"
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return nil, fmt.Errorf("database pool: %w", err)
+		return nil, fmt.Errorf("database: %w", err)
 	}
 	return pool, nil
 }

@@ -122,9 +122,13 @@ func executable(p string) bool {
 
 // Bouncer is a running pgbouncer in front of one test database.
 type Bouncer struct {
-	dir string
+	dir    string
+	bin    string
+	cred   *syscall.Credential
+	target *pgconn.Config
 
-	cmd  *exec.Cmd
+	mu   sync.Mutex    // serializes Stop, Start and Close
+	cmd  *exec.Cmd     // nil while stopped
 	done chan struct{} // closed when cmd has exited
 	log  *tailBuffer
 
@@ -178,15 +182,43 @@ func Start(ctx context.Context, db *pgtest.DB) (*Bouncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgbouncer directory: %w", err)
 	}
-	b := &Bouncer{dir: dir, log: &tailBuffer{max: maxLogBytes}}
-	if err := b.start(ctx, bin, cred, target); err != nil {
+	b := &Bouncer{dir: dir, bin: bin, cred: cred, target: target, log: &tailBuffer{max: maxLogBytes}}
+	if err := b.start(ctx); err != nil {
 		b.Close()
 		return nil, err
 	}
 	return b, nil
 }
 
-func (b *Bouncer) start(ctx context.Context, bin string, cred *syscall.Credential, target *pgconn.Config) error {
+// Stop ends pgbouncer with SIGTERM, PgBouncer's immediate shutdown: every
+// client and server connection is dropped, as when the process crashes or
+// is restarted, and new connections are refused until Start. Stopping a
+// stopped bouncer does nothing.
+func (b *Bouncer) Stop() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil {
+		return nil
+	}
+	err := b.stop()
+	b.cmd = nil
+	return err
+}
+
+// Start starts a stopped bouncer again, with the same configuration on
+// the same socket, and returns once both entries answer a query. Starting
+// a running bouncer does nothing.
+func (b *Bouncer) Start(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd != nil {
+		return nil
+	}
+	return b.start(ctx)
+}
+
+func (b *Bouncer) start(ctx context.Context) error {
+	bin, cred, target := b.bin, b.cred, b.target
 	if err := os.WriteFile(filepath.Join(b.dir, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		return fmt.Errorf("pgbouncer directory: %w", err)
 	}
@@ -375,9 +407,12 @@ func (b *Bouncer) Close() error {
 }
 
 func (b *Bouncer) close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	var err error
 	if b.cmd != nil {
 		err = b.stop()
+		b.cmd = nil
 	}
 	if rerr := os.RemoveAll(b.dir); rerr != nil {
 		err = errors.Join(err, rerr)

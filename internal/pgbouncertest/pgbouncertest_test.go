@@ -132,3 +132,41 @@ func TestBinary(t *testing.T) {
 		t.Errorf("Binary with a non-executable %s: %v, want ErrNotFound", pgbouncertest.BinaryEnv, err)
 	}
 }
+
+// TestStopStart: a stopped bouncer refuses connections; started again it
+// answers on the same socket, and a pool made before the stop recovers.
+func TestStopStart(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	b := pgbouncertest.New(t, db)
+	pool := b.ServerPool(t, pgbouncertest.Wide, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := pool.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Stop(); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+	if _, err := pgx.Connect(ctx, b.URL(pgbouncertest.Wide, bootstrap.RoleServer)); err == nil {
+		t.Fatal("connected to a stopped bouncer")
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The pool's connections of before the stop fail once each.
+	for {
+		var one int
+		err := pool.QueryRow(ctx, "select 1").Scan(&one)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the pool does not recover after Start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

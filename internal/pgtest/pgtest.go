@@ -64,6 +64,18 @@ type DB struct {
 	OpsURL string
 
 	cluster *pgcluster.Cluster
+	private bool // on a Private cluster: Drop refuses
+}
+
+// newDBOn describes database name on cluster c.
+func newDBOn(c *pgcluster.Cluster, name string) *DB {
+	return &DB{
+		Name:      name,
+		AdminURL:  c.AdminURL(name),
+		ServerURL: c.URL(name, bootstrap.RoleServer),
+		OpsURL:    c.URL(name, bootstrap.RoleAdmin),
+		cluster:   c,
+	}
 }
 
 // URL returns a URL for this database as user, over the cluster's socket.
@@ -107,6 +119,9 @@ func newPool(t testing.TB, url string, maxConns int) *pgxpool.Pool {
 // Drop drops the database, ending any session still connected to it. It is
 // idempotent.
 func (db *DB) Drop(ctx context.Context) error {
+	if db.private {
+		return errPrivateDrop
+	}
 	admin, err := adminPool(ctx)
 	if err != nil {
 		return err
@@ -172,14 +187,7 @@ func CreateDB(ctx context.Context, migrated bool) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := newName()
-	db := &DB{
-		Name:      name,
-		AdminURL:  c.AdminURL(name),
-		ServerURL: c.URL(name, bootstrap.RoleServer),
-		OpsURL:    c.URL(name, bootstrap.RoleAdmin),
-		cluster:   c,
-	}
+	db := newDBOn(c, newName())
 	ident := pgx.Identifier{db.Name}.Sanitize()
 
 	if !migrated {
@@ -259,23 +267,7 @@ func buildTemplate(ctx context.Context, c *pgcluster.Cluster, admin *pgxpool.Poo
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE template0"); err != nil {
 		return fmt.Errorf("template: %w", err)
 	}
-	url := c.AdminURL(TemplateName)
-	if _, err := bootstrap.Run(ctx, url, bootstrap.Options{}); err != nil {
-		return fmt.Errorf("template: %w", err)
-	}
-	// The group roles exist now; the logins are cluster-global, made once.
-	if err := bootstrap.CreateLogin(ctx, url, bootstrap.RoleServer, false, bootstrap.RoleApp); err != nil {
-		return fmt.Errorf("template: login %s: %w", bootstrap.RoleServer, err)
-	}
-	if err := bootstrap.CreateLogin(ctx, url, bootstrap.RoleAdmin, true, bootstrap.RoleOwner, bootstrap.RoleOps); err != nil {
-		return fmt.Errorf("template: login %s: %w", bootstrap.RoleAdmin, err)
-	}
-	r, err := migrations.Open(ctx, url)
-	if err != nil {
-		return fmt.Errorf("template: %w", err)
-	}
-	_, upErr := r.Up(ctx)
-	if err := errors.Join(upErr, r.Close()); err != nil {
+	if err := prepareDatabase(ctx, c.AdminURL(TemplateName)); err != nil {
 		return fmt.Errorf("template: %w", err)
 	}
 	// No session may connect to the template again: one would make every
@@ -284,6 +276,49 @@ func buildTemplate(ctx context.Context, c *pgcluster.Cluster, admin *pgxpool.Poo
 		return fmt.Errorf("template: %w", err)
 	}
 	return nil
+}
+
+// CreateMigrated creates database name on c (a cluster the caller
+// started, such as a benchmark's durable one) and prepares it as the test
+// template is prepared: bootstrapped, with the passwordless logins
+// park_server and park_admin, and migrated. It returns the database's
+// superuser URL.
+func CreateMigrated(ctx context.Context, c *pgcluster.Cluster, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, c.AdminURL("postgres"))
+	if err != nil {
+		return "", err
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	conn.Close(ctx)
+	if err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	url := c.AdminURL(name)
+	if err := prepareDatabase(ctx, url); err != nil {
+		return "", fmt.Errorf("prepare database %s: %w", name, err)
+	}
+	return url, nil
+}
+
+// prepareDatabase bootstraps the empty database at url (a superuser URL),
+// makes the passwordless logins park_server and park_admin (cluster-global:
+// made once per cluster, kept in step after) and migrates it.
+func prepareDatabase(ctx context.Context, url string) error {
+	if _, err := bootstrap.Run(ctx, url, bootstrap.Options{}); err != nil {
+		return err
+	}
+	if err := bootstrap.CreateLogin(ctx, url, bootstrap.RoleServer, false, bootstrap.RoleApp); err != nil {
+		return fmt.Errorf("login %s: %w", bootstrap.RoleServer, err)
+	}
+	if err := bootstrap.CreateLogin(ctx, url, bootstrap.RoleAdmin, true, bootstrap.RoleOwner, bootstrap.RoleOps); err != nil {
+		return fmt.Errorf("login %s: %w", bootstrap.RoleAdmin, err)
+	}
+	r, err := migrations.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	_, upErr := r.Up(ctx)
+	return errors.Join(upErr, r.Close())
 }
 
 // Require ensures the test cluster runs. When the PostgreSQL server

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -199,5 +200,50 @@ func BenchmarkNewDB(b *testing.B) {
 	pgtest.NewDB(b)
 	for b.Loop() {
 		pgtest.NewDB(b)
+	}
+}
+
+// TestPrivateStopStart: a private cluster's database is migrated, refuses
+// connections while stopped, and keeps its data and URLs across a restart.
+func TestPrivateStopStart(t *testing.T) {
+	t.Parallel()
+	p := pgtest.NewPrivate(t)
+	ctx := context.Background()
+	admin := p.DB.AdminPool(t)
+	if n := scalar[int](t, admin, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`); n == 0 {
+		t.Fatal("no migrations recorded")
+	}
+	if _, err := admin.Exec(ctx, `CREATE TABLE kept (v int); INSERT INTO kept VALUES (7)`); err != nil {
+		t.Fatal(err)
+	}
+	server := p.DB.ServerPool(t, 2)
+	if err := server.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	p.Stop()
+	if err := server.Ping(ctx); err == nil {
+		t.Fatal("ping succeeded while the cluster was stopped")
+	}
+	p.Start()
+	// Each pooled connection of before the stop fails once (pgxpool pings
+	// only connections idle for a second) and is replaced.
+	deadline := time.Now().Add(10 * time.Second)
+	var v int
+	for {
+		err := admin.QueryRow(ctx, `SELECT v FROM kept`).Scan(&v)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool made before the stop does not reach the restarted server: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v != 7 {
+		t.Fatalf("kept = %d after the restart", v)
+	}
+	if err := p.DB.Drop(ctx); err == nil {
+		t.Fatal("Drop of a private database succeeded")
 	}
 }

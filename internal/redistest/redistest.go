@@ -3,9 +3,14 @@
 // (never a TCP port, so never 6379), with persistence off. Kill and Restart
 // let a test take Redis away and bring it back empty, as a crash does.
 //
-// redis-server is found on PATH, or is $PARK_REDIS_SERVER. When it is
-// missing, New skips the test, or fails it when CI=true. On Linux the kernel
-// kills the server if the test binary dies without cleaning up.
+// NewCluster and SharedCluster run a three-master Redis Cluster instead,
+// on loopback TCP ports (a cluster's nodes find each other by address):
+// see Cluster.
+//
+// redis-server is found on PATH, or is $PARK_REDIS_SERVER (redis-cli, for
+// clusters, likewise: $PARK_REDIS_CLI). When one is missing, New skips the
+// test, or fails it when CI=true. On Linux the kernel kills the servers if
+// the test binary dies without cleaning up.
 package redistest
 
 import (
@@ -15,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,10 +67,16 @@ func Binary() (string, error) {
 // Server is a running redis-server. Its methods are safe for concurrent
 // use.
 type Server struct {
-	t    testing.TB // set by New; Kill and Restart fail the test through it
-	bin  string
-	dir  string
-	sock string
+	t       testing.TB // set by New; Kill and Restart fail the test through it
+	bin     string
+	dir     string
+	network string // "unix" or "tcp"
+	addr    string // the socket path or host:port
+	args    []string
+
+	// shared forbids Kill and Restart: the server belongs to the whole
+	// test binary (a node of SharedCluster).
+	shared bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -104,7 +116,12 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis directory: %w", err)
 	}
-	s := &Server{bin: bin, dir: dir, sock: filepath.Join(dir, socketName)}
+	sock := filepath.Join(dir, socketName)
+	s := &Server{bin: bin, dir: dir, network: "unix", addr: sock, args: []string{
+		"--port", "0", // no TCP listener at all
+		"--unixsocket", sock,
+		"--unixsocketperm", "700",
+	}}
 	if err := s.start(ctx); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -119,16 +136,14 @@ func (s *Server) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("redis log: %w", err)
 	}
-	cmd := exec.Command(s.bin,
-		"--port", "0", // no TCP listener at all
-		"--unixsocket", s.sock,
-		"--unixsocketperm", "700",
+	args := append(slices.Clip(s.args),
 		"--save", "", // no snapshots: a restart starts empty
 		"--appendonly", "no",
 		"--dir", s.dir,
 		"--daemonize", "no",
 		"--logfile", "", // stdout, into the log file
 	)
+	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := tiedproc.Start(cmd, syscall.SIGKILL); err != nil {
@@ -154,7 +169,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, startTimeout)
 		defer cancel()
 	}
-	c := redis.NewClient(&redis.Options{Network: "unix", Addr: s.sock, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Network: s.network, Addr: s.addr, MaxRetries: -1})
 	defer c.Close()
 	delay := 2 * time.Millisecond
 	for {
@@ -164,9 +179,13 @@ func (s *Server) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-s.done:
-			return fmt.Errorf("redis-server exited during start-up (%v); log:\n%s", s.cmd.ProcessState, s.logTail())
+			tail := s.logTail()
+			if strings.Contains(tail, "Address already in use") {
+				return fmt.Errorf("redis-server on %s: %w", s.addr, errAddrInUse)
+			}
+			return fmt.Errorf("redis-server exited during start-up (%v); log:\n%s", s.cmd.ProcessState, tail)
 		case <-ctx.Done():
-			return fmt.Errorf("redis-server not answering on %s: %w (last error: %v); log:\n%s", s.sock, ctx.Err(), err, s.logTail())
+			return fmt.Errorf("redis-server not answering on %s: %w (last error: %v); log:\n%s", s.addr, ctx.Err(), err, s.logTail())
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 50*time.Millisecond)
@@ -207,17 +226,23 @@ func (s *Server) logTail() string {
 }
 
 // URL returns the server's URL in the form redis.ParseURL accepts:
-// unix:///tmp/redistest-…/r.sock.
-func (s *Server) URL() string { return "unix://" + s.sock }
+// unix:///tmp/redistest-…/r.sock (a cluster node: redis://127.0.0.1:port).
+func (s *Server) URL() string {
+	if s.network == "tcp" {
+		return "redis://" + s.addr
+	}
+	return "unix://" + s.addr
+}
 
-// Addr returns the socket path, for redis.Options{Network: "unix", Addr: …}.
-func (s *Server) Addr() string { return s.sock }
+// Addr returns the socket path, for redis.Options{Network: "unix", Addr: …}
+// (a cluster node: its host:port, for Network "tcp").
+func (s *Server) Addr() string { return s.addr }
 
 // Client returns a client of the server, closed when the test ends. It
 // reconnects by itself after Restart.
 func (s *Server) Client(t testing.TB) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Network: "unix", Addr: s.sock})
+	c := redis.NewClient(&redis.Options{Network: s.network, Addr: s.addr})
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -238,6 +263,10 @@ func (s *Server) PID() int {
 func (s *Server) Kill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.shared {
+		s.fail(errShared)
+		return
+	}
 	s.fail(s.kill())
 }
 
@@ -251,6 +280,10 @@ func (s *Server) Restart() {
 		s.fail(errors.New("redistest: Restart after Close"))
 		return
 	}
+	if s.shared {
+		s.fail(errShared)
+		return
+	}
 	if err := s.kill(); err != nil {
 		s.fail(err)
 		return
@@ -260,6 +293,9 @@ func (s *Server) Restart() {
 	s.fail(s.start(ctx))
 }
 
+// errShared refuses to take away a server other tests use.
+var errShared = errors.New("redistest: Kill or Restart of a node of the shared cluster (use NewCluster)")
+
 func (s *Server) fail(err error) {
 	if err == nil {
 		return
@@ -267,6 +303,7 @@ func (s *Server) fail(err error) {
 	if s.t != nil {
 		s.t.Helper()
 		s.t.Fatal(err)
+		return
 	}
 	panic(err)
 }
@@ -297,4 +334,20 @@ func skipOrFail(t testing.TB, err error) {
 func inCI() bool {
 	ci, _ := strconv.ParseBool(os.Getenv("CI"))
 	return ci
+}
+
+// exited reports whether the server's process has ended by itself (not
+// through Kill).
+func (s *Server) exited() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
 }

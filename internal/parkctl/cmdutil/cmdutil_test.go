@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parkhq/park/internal/dbpool"
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 )
@@ -97,6 +98,32 @@ func TestFactoryPoolInvalidURLHidesPassword(t *testing.T) {
 	var fe *cmdutil.FlagError
 	if !errors.As(err, &fe) {
 		t.Fatalf("error %v is not a usage error", err)
+	}
+}
+
+// TestFactoryPoolOpensThroughDBPool: parkctl's default pool is dbpool's,
+// parkd's own: its errors are dbpool's, and it connects at once, so an
+// unreachable database is reported by Pool, not by the verb's first query.
+func TestFactoryPoolOpensThroughDBPool(t *testing.T) {
+	t.Parallel()
+	ios, _, _, _ := iostreams.Test()
+	for _, tc := range []struct {
+		url   string
+		check func(error) bool
+	}{
+		{"postgres://u:s3cret@host:notaport/db", func(err error) bool { return errors.Is(err, dbpool.ErrInvalidURL) }},
+		{"postgres://u:s3cret@/db?host=/nonexistent-parkctl-socket", func(err error) bool {
+			return err != nil && strings.Contains(err.Error(), "connect to database")
+		}},
+	} {
+		f := &cmdutil.Factory{IOStreams: ios, Config: func() (*cmdutil.Config, error) {
+			return &cmdutil.Config{DatabaseURL: tc.url}, nil
+		}}
+		_, err := f.Pool(t.Context())
+		f.Close()
+		if !tc.check(err) || (err != nil && strings.Contains(err.Error(), "s3cret")) {
+			t.Errorf("Pool(%s) = %v", tc.url, err)
+		}
 	}
 }
 

@@ -3,15 +3,14 @@ package cmdutil
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os/user"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parkhq/park/internal/dbpool"
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/tenancy"
@@ -34,8 +33,8 @@ type Factory struct {
 	// Config returns the configuration resolved from flags, environment and
 	// config file. The root command installs it; it is loaded once.
 	Config func() (*Config, error)
-	// OpenPool opens a connection pool for Pool. Nil means pgxpool with
-	// application_name "parkctl".
+	// OpenPool opens a connection pool for Pool. Nil means dbpool.Open
+	// with application_name "parkctl", as parkd opens its own.
 	OpenPool func(ctx context.Context, databaseURL string) (*pgxpool.Pool, error)
 
 	mu   sync.Mutex
@@ -63,7 +62,7 @@ func (f *Factory) Pool(ctx context.Context) (*pgxpool.Pool, error) {
 	}
 	open := f.OpenPool
 	if open == nil {
-		open = openPool
+		open = f.openPool
 	}
 	pool, err := open(ctx, url)
 	if err != nil {
@@ -135,32 +134,14 @@ func (f *Factory) Close() {
 	}
 }
 
-func openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
-	pcfg, err := pgxpool.ParseConfig(databaseURL)
-	if err != nil {
-		return nil, FlagErrorWrap(redactURLError(err))
+// openPool opens the run's pool through dbpool, as parkd does (exec mode
+// behind PgBouncer, connect timeout, cancelled abandoned queries), named
+// "parkctl" in pg_stat_activity. An unparsable URL is a usage error whose
+// message cannot leak a password.
+func (f *Factory) openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+	pool, err := dbpool.Open(ctx, databaseURL, dbpool.Options{AppName: "parkctl", Logger: f.Logger})
+	if errors.Is(err, dbpool.ErrInvalidURL) {
+		return nil, FlagErrorWrap(err)
 	}
-	if _, ok := pcfg.ConnConfig.RuntimeParams["application_name"]; !ok {
-		pcfg.ConnConfig.RuntimeParams["application_name"] = "parkctl"
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("open database pool: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connect to database: %w", err)
-	}
-	return pool, nil
-}
-
-// redactURLError replaces a connection string parse error, whose text
-// quotes the string (pgx masks passwords only on a best-effort basis, and
-// net/url quotes it whole), with one that cannot leak a password.
-func redactURLError(err error) error {
-	var perr *pgconn.ParseConfigError
-	if errors.As(err, &perr) {
-		return errors.New("invalid database URL: cannot parse it (expected postgres://user:password@host:port/database?param=value or key=value pairs)")
-	}
-	return err
+	return pool, err
 }

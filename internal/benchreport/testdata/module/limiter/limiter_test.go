@@ -1,0 +1,9 @@
+package limiter
+
+import "testing"
+
+func BenchmarkRedis(b *testing.B) {}
+
+func BenchmarkLocal(b *testing.B) {}
+
+func BenchmarkFlaky(b *testing.B) {}

@@ -1,0 +1,5 @@
+package rss
+
+import "testing"
+
+func BenchmarkRSS(b *testing.B) {}

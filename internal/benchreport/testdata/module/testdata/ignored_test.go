@@ -1,0 +1,5 @@
+package testdata
+
+import "testing"
+
+func BenchmarkInTestdata(b *testing.B) {}
