@@ -42,7 +42,8 @@ func settings() []setting {
 		{key: "master_keys_old"}, // secrets: no flag, so they stay off command lines
 		{key: "output", flag: "output"},
 		{key: "verbose", flag: "verbose"},
-		{key: "bcrypt_cost"}, // only `user create|set-password` hash
+		{key: "bcrypt_cost"},        // only `user create|set-password` hash
+		{key: "db_tenant_prologue"}, // set_local on Citus, like parkd's PARKD_DB_TENANT_PROLOGUE
 	}
 }
 
@@ -118,6 +119,15 @@ func loadConfig(v *viper.Viper, flags *pflag.FlagSet, lookupEnv func(string) (st
 			problems = append(problems, fmt.Errorf("bcrypt_cost: must be between %d and %d, is %d", bcrypt.MinCost, bcrypt.MaxCost, n))
 		default:
 			cfg.BcryptCost = n
+		}
+	}
+	cfg.TenantPrologue = tenancy.PrologueSetConfig
+	if s := v.GetString("db_tenant_prologue"); s != "" {
+		p := tenancy.TenantPrologue(s)
+		if !slices.Contains(tenancy.TenantPrologues(), p) {
+			problems = append(problems, fmt.Errorf("db_tenant_prologue: must be %s or %s, not %q", tenancy.PrologueSetConfig, tenancy.PrologueSetLocal, s))
+		} else {
+			cfg.TenantPrologue = p
 		}
 	}
 	cfg.Yes, _ = flags.GetBool("yes")

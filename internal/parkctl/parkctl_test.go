@@ -312,9 +312,6 @@ func TestConfigMasterKeys(t *testing.T) {
 	}
 }
 
-// TestNewVerbsHaveExamples checks the help of the webhook-secret and
-// orphans verbs: each has an example that names its own command, and the
-// root help lists both nouns.
 func TestConfigBcryptCost(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
@@ -339,6 +336,34 @@ func TestConfigBcryptCost(t *testing.T) {
 	}
 }
 
+// TestConfigTenantPrologue: PARKCTL_DB_TENANT_PROLOGUE (or the file's
+// db_tenant_prologue) chooses how tenant transactions set their tenant,
+// set_config by default; anything else is a usage error naming the values.
+func TestConfigTenantPrologue(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	cfg, code, stderr := probe(t, map[string]string{"HOME": home})
+	if code != 0 || cfg.TenantPrologue != tenancy.PrologueSetConfig {
+		t.Fatalf("default: exit %d, %v: %s", code, cfg, stderr)
+	}
+	file := writeFile(t, filepath.Join(t.TempDir(), "c.yaml"), "db_tenant_prologue: set_local\n")
+	cfg, code, stderr = probe(t, map[string]string{"HOME": home}, "--config", file)
+	if code != 0 || cfg.TenantPrologue != tenancy.PrologueSetLocal {
+		t.Fatalf("file: exit %d, %v: %s", code, cfg, stderr)
+	}
+	cfg, code, stderr = probe(t, map[string]string{"HOME": home, "PARKCTL_DB_TENANT_PROLOGUE": "set_config"}, "--config", file)
+	if code != 0 || cfg.TenantPrologue != tenancy.PrologueSetConfig {
+		t.Fatalf("env over file: exit %d, %v: %s", code, cfg, stderr)
+	}
+	_, code, stderr = probe(t, map[string]string{"HOME": home, "PARKCTL_DB_TENANT_PROLOGUE": "SET LOCAL"})
+	if code != 2 || !strings.Contains(stderr, `db_tenant_prologue: must be set_config or set_local, not "SET LOCAL"`) {
+		t.Errorf("bad value: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestNewVerbsHaveExamples checks the help of the webhook-secret and
+// orphans verbs: each has an example that names its own command, and the
+// root help lists both nouns.
 func TestNewVerbsHaveExamples(t *testing.T) {
 	t.Parallel()
 	ios, _, _, _ := iostreams.Test()

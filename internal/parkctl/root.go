@@ -43,7 +43,8 @@ const rootLong = `parkctl provisions and repairs a Park deployment straight agai
 Configuration comes from flags, then PARKCTL_* environment variables, then the
 config file ($XDG_CONFIG_HOME/parkctl/config.yaml, else
 ~/.config/parkctl/config.yaml; keys database_url, admin_url, master_key,
-master_keys_old, output, verbose). The first one that sets a value wins.
+master_keys_old, output, verbose, bcrypt_cost, db_tenant_prologue). The first
+one that sets a value wins.
 
 Data goes to standard output and messages to standard error. With -o table
 (the default) a terminal gets aligned columns under a header; a pipe or file

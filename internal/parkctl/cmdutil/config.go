@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"errors"
+	"github.com/parkhq/park/tenancy"
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/parkctl/output"
@@ -39,6 +40,11 @@ type Config struct {
 	// PARKD_BCRYPT_COST, which should be the same (a hash of another cost
 	// is redone at the user's next login).
 	BcryptCost int
+	// TenantPrologue is how tenant transactions set their tenant
+	// (PARKCTL_DB_TENANT_PROLOGUE, db_tenant_prologue): set_config (the
+	// default) or set_local, which Citus passes on to its workers; the
+	// same choice as the servers' PARKD_DB_TENANT_PROLOGUE.
+	TenantPrologue tenancy.TenantPrologue
 }
 
 // RequireKeyring returns the keyring or, when no master key is configured,

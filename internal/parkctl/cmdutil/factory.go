@@ -83,13 +83,24 @@ func (f *Factory) Ops(ctx context.Context) (*tenancy.Ops, error) {
 }
 
 // Store returns the tenant store (tenant transactions as park_app, like the
-// server's) on the run's pool.
+// server's) on the run's pool, with the configured tenant prologue. Every
+// verb reaches tenant data through it, so the prologue is chosen here once.
 func (f *Factory) Store(ctx context.Context) (*tenancy.Store, error) {
 	pool, err := f.Pool(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return tenancy.NewStore(pool), nil
+	var opts []tenancy.StoreOption
+	if f.Config != nil {
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.TenantPrologue != "" {
+			opts = append(opts, tenancy.WithTenantPrologue(cfg.TenantPrologue))
+		}
+	}
+	return tenancy.NewStore(pool, opts...), nil
 }
 
 // Actor names the person running parkctl for the audit log:

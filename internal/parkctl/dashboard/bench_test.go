@@ -81,7 +81,7 @@ func (t *timings) report(b *testing.B, target time.Duration, group func(name str
 func BenchmarkDashboard(b *testing.B) {
 	now := time.Now().UTC()
 	w := seedScale(b, now)
-	store := NewStore(w.opsPool(b, false), ingest.StoreOptions{})
+	store := storeOn(w.opsPool(b, false), ingest.StoreOptions{})
 	ctx := context.Background()
 	q := tui.Query{Now: now, SilentAfter: time.Hour}
 	acme := w.tenants["acme"]

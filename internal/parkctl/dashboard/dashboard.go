@@ -58,11 +58,15 @@ func NewCmdDashboard(f *cmdutil.Factory, runF func(*Options) error) *cobra.Comma
 		Tenants:   func(ctx context.Context) (cmdutil.TenantLookup, error) { return f.Ops(ctx) },
 		ErrorText: cmdutil.ErrorMessage,
 		Store: func(ctx context.Context) (tui.Store, error) {
-			pool, err := f.Pool(ctx)
+			ops, err := f.Ops(ctx)
 			if err != nil {
 				return nil, err
 			}
-			return NewStore(pool, ingest.StoreOptions{Now: f.Now, Logger: f.Logger}), nil
+			st, err := f.Store(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return NewStore(ops, st, ingest.StoreOptions{Now: f.Now, Logger: f.Logger}), nil
 		},
 	}
 	cmd := &cobra.Command{

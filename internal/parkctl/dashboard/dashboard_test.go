@@ -63,7 +63,7 @@ func options(ios *iostreams.IOStreams, pool *pgxpool.Pool, started *tea.Model) *
 		ErrorText: cmdutil.ErrorMessage,
 		Tenants:   func(context.Context) (cmdutil.TenantLookup, error) { return tenancy.NewOps(pool), nil },
 		Store: func(context.Context) (tui.Store, error) {
-			return NewStore(pool, ingest.StoreOptions{}), nil
+			return NewStore(tenancy.NewOps(pool), tenancy.NewStore(pool), ingest.StoreOptions{}), nil
 		},
 		Program: func(_ context.Context, m tea.Model, _ io.Reader, _ io.Writer) error {
 			*started = m

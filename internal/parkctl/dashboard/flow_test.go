@@ -83,7 +83,7 @@ func TestFlowAgainstDatabase(t *testing.T) {
 	px := newProxy(t, w.db.OpsURL)
 	clock := func() time.Time { return fixedNow }
 	m := tui.New(tui.Options{
-		Store:    NewStore(px.pool(t), ingest.StoreOptions{Now: clock}),
+		Store:    storeOn(px.pool(t), ingest.StoreOptions{Now: clock}),
 		Now:      clock,
 		Location: time.UTC,
 		Actor:    "operator:flow",

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/pgtest"
+	"github.com/parkhq/park/tenancy"
 )
 
 // TestMain stops the package's test cluster after the tests.
@@ -279,7 +280,7 @@ func (w *world) opsPool(t testing.TB, exec bool) *pgxpool.Pool {
 
 func (w *world) store(t testing.TB, exec bool) *Store {
 	t.Helper()
-	return NewStore(w.opsPool(t, exec), ingest.StoreOptions{Now: func() time.Time { return w.now }})
+	return storeOn(w.opsPool(t, exec), ingest.StoreOptions{Now: func() time.Time { return w.now }})
 }
 
 // scalar reads one value as the superuser.
@@ -290,4 +291,9 @@ func scalar[T any](t testing.TB, w *world, sql string, args ...any) T {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return v
+}
+
+// storeOn returns a Store whose reads and writes both use pool.
+func storeOn(pool *pgxpool.Pool, opts ingest.StoreOptions) *Store {
+	return NewStore(tenancy.NewOps(pool), tenancy.NewStore(pool), opts)
 }

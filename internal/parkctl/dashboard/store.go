@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/parkctl/tui"
@@ -36,11 +35,11 @@ type Store struct {
 	orphans *ingest.Store
 }
 
-// NewStore returns a Store on pool, whose login must act as park_ops and
-// park_app (park_admin). opts configure the ingest store of assign and
-// ignore (its clock and logger).
-func NewStore(pool *pgxpool.Pool, opts ingest.StoreOptions) *Store {
-	return &Store{ops: tenancy.NewOps(pool), orphans: ingest.NewStore(tenancy.NewStore(pool), opts)}
+// NewStore returns a Store reading through ops and writing through db,
+// whose pool's login must act as park_ops and park_app (park_admin). opts
+// configure the ingest store of assign and ignore (its clock and logger).
+func NewStore(ops *tenancy.Ops, db *tenancy.Store, opts ingest.StoreOptions) *Store {
+	return &Store{ops: ops, orphans: ingest.NewStore(db, opts)}
 }
 
 var _ tui.Store = (*Store)(nil)

@@ -172,7 +172,7 @@ func TestStoreAssignAndIgnore(t *testing.T) {
 func TestStoreNeedsOperatorLogin(t *testing.T) {
 	t.Parallel()
 	w := seedSmall(t, fixedNow)
-	s := NewStore(w.db.ServerPool(t, 2), ingest.StoreOptions{})
+	s := storeOn(w.db.ServerPool(t, 2), ingest.StoreOptions{})
 	if _, err := s.Overview(t.Context(), query(w, uuid.Nil)); err == nil || !strings.Contains(err.Error(), "load overview") {
 		t.Fatalf("overview as park_server: %v", err)
 	}
@@ -185,7 +185,7 @@ func TestStoreUnavailable(t *testing.T) {
 	t.Parallel()
 	w := seedSmall(t, fixedNow)
 	px := newProxy(t, w.db.OpsURL)
-	s := NewStore(px.pool(t), ingest.StoreOptions{})
+	s := storeOn(px.pool(t), ingest.StoreOptions{})
 	ctx := t.Context()
 	if _, err := s.Overview(ctx, query(w, uuid.Nil)); err != nil {
 		t.Fatal(err)

@@ -72,11 +72,15 @@ type opsStore struct {
 // storeFunc opens the tenancy stores on the run's pool.
 func storeFunc(f *cmdutil.Factory) StoreFunc {
 	return func(ctx context.Context) (Store, error) {
-		pool, err := f.Pool(ctx)
+		ops, err := f.Ops(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return opsStore{Ops: tenancy.NewOps(pool), Store: tenancy.NewStore(pool)}, nil
+		st, err := f.Store(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return opsStore{Ops: ops, Store: st}, nil
 	}
 }
 

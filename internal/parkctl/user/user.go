@@ -98,11 +98,15 @@ func newDeps(f *cmdutil.Factory) Deps {
 		TenantDeps: cmdutil.TenantDeps[Store]{
 			IO: f.IOStreams, Printer: f.Printer, Actor: f.Actor,
 			Store: func(ctx context.Context) (Store, error) {
-				pool, err := f.Pool(ctx)
+				ops, err := f.Ops(ctx)
 				if err != nil {
 					return nil, err
 				}
-				return backend{Ops: tenancy.NewOps(pool), Store: tenancy.NewStore(pool)}, nil
+				st, err := f.Store(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return backend{Ops: ops, Store: st}, nil
 			},
 			Tenants: func(ctx context.Context) (cmdutil.TenantLookup, error) { return f.Ops(ctx) },
 		},

@@ -33,11 +33,15 @@ type ResealOptions struct {
 func NewCmdReseal(f *cmdutil.Factory, runF func(*ResealOptions) error) *cobra.Command {
 	opts := &ResealOptions{IO: f.IOStreams, Printer: f.Printer, Config: f.Config, Actor: f.Actor,
 		Store: func(ctx context.Context) (Resealer, error) {
-			pool, err := f.Pool(ctx)
+			ops, err := f.Ops(ctx)
 			if err != nil {
 				return nil, err
 			}
-			return newResealStore(pool), nil
+			st, err := f.Store(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return newResealStore(ops, st), nil
 		}}
 	return &cobra.Command{
 		Use:   "reseal",

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/tenancy"
@@ -23,8 +22,8 @@ type resealStore struct {
 	db  *tenancy.Store
 }
 
-func newResealStore(pool *pgxpool.Pool) *resealStore {
-	return &resealStore{ops: tenancy.NewOps(pool), db: tenancy.NewStore(pool)}
+func newResealStore(ops *tenancy.Ops, db *tenancy.Store) *resealStore {
+	return &resealStore{ops: ops, db: db}
 }
 
 // sealedSecret is one row to re-seal.

@@ -64,7 +64,7 @@ func TestResealStore(t *testing.T) {
 
 	// Without the old key nothing opens and nothing changes.
 	v2only, _ := ingest.NewKeyring(key(2, 2))
-	rs := newResealStore(pool)
+	rs := newResealStore(tenancy.NewOps(pool), tenancy.NewStore(pool))
 	rep, err := rs.Reseal(ctx, v2only, "operator:test")
 	if err != nil || rep.Failed != 4 || rep.Resealed != 0 || len(rep.Failures) != 4 {
 		t.Fatalf("without the old key: %+v, %v", rep, err)
