@@ -109,6 +109,10 @@ const (
 INSERT INTO tenants (id, name, slug, settings, created_at, updated_at)
 SELECT pg_temp.tid(t), 'Tenant ' || t, pg_temp.slug(t), $4::jsonb, $3::timestamptz - interval '1 year', $3::timestamptz - interval '1 year'
   FROM generate_series($1::int, $2::int - 1) t`
+	// Each slug's look-up row, which the stores write with the tenant.
+	scaleSlugsSQL = `
+INSERT INTO tenant_slugs (slug, tenant_id)
+SELECT pg_temp.slug(t), pg_temp.tid(t) FROM generate_series($1::int, $2::int - 1) t`
 	scaleUsersSQL = `
 INSERT INTO users (id, email, name, password_hash, created_at, updated_at)
 SELECT pg_temp.uid(t), 'owner-' || t || '@scale.invalid', 'Owner ' || t, $4::text,
@@ -462,6 +466,7 @@ func newScaleDB(b *testing.B, c *pgcluster.Cluster, name string, measured, lo, h
 	every := int(scaleReadingEvery / time.Second)
 	firstClaim := scaleReadingsPerSpace - 1 - int(ingest.DedupeRetention/scaleReadingEvery)
 	phase("tenants", exec(scaleTenantsSQL, lo, hi, base, settings))
+	phase("slugs", exec(scaleSlugsSQL, lo, hi))
 	phase("owners", exec(scaleUsersSQL, lo, hi, base, hash))
 	phase("memberships", exec(scaleMembersSQL, lo, hi, base))
 	phase("sites", exec(scaleSitesSQL, lo, hi, base, scaleSites))
