@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -12,10 +13,19 @@ import (
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/pgtest"
+	"github.com/parkhq/park/internal/redistest"
 	"github.com/parkhq/park/tenancy"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain stops the shared Postgres cluster and the shared Redis Cluster
+// (the replay guard's tests) when the tests end.
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if err := redistest.Shutdown(); err != nil {
+		fmt.Fprintln(os.Stderr, "redistest:", err)
+	}
+	os.Exit(code)
+}
 
 func newTenant(t *testing.T, db *pgtest.DB) uuid.UUID {
 	t.Helper()

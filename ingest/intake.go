@@ -29,7 +29,8 @@ type TenantLookup func(ctx context.Context, slug string) (*tenancy.WebhookTenant
 
 // IntakeOptions tune an Intake; zero values take the defaults.
 type IntakeOptions struct {
-	// Guard refuses replayed Standard Webhooks message ids; nil means an
+	// Guard refuses replayed Standard Webhooks message ids: a
+	// RedisReplayGuard to share the window across instances; nil means an
 	// in-process MemoryReplayGuard (one parkd instance).
 	Guard ReplayGuard
 	// Now is the clock of signatures, replay and arrival; nil means

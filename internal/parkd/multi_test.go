@@ -25,7 +25,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/pgtest"
 	"github.com/parkhq/park/internal/redistest"
 	"github.com/parkhq/park/tenancy"
@@ -147,6 +149,8 @@ type several struct {
 	proxy string      // the balancer's URL
 	store *tenancy.Store
 	ops   *tenancy.Ops
+	// redis is the instances' Redis, for inspection.
+	redis *redis.Client
 }
 
 // multiClientIP is the address the test's clients send in X-Forwarded-For,
@@ -272,7 +276,7 @@ func poll(deadline time.Time, interval time.Duration, cond func() bool) bool {
 // member is refused by both within the authorization cache TTL, an
 // idempotency key used on one replays on the other, a webhook secret
 // rotated through one is honoured by the other and the old one refused
-// after its grace, a replayed signed webhook is stored once, and the
+// after its grace, a replayed signed webhook is refused by both, and the
 // retention maintenance runs once across them. The subtests share the
 // instances and run in parallel. docs/scaling.md cites them by name.
 func TestSeveralInstances(t *testing.T) {
@@ -288,7 +292,7 @@ func TestSeveralInstances(t *testing.T) {
 	e["PARKD_TRUSTED_PROXIES"] = "127.0.0.1/32"
 	e["PARKD_AUTH_CACHE_TTL"] = "2s"
 	e["PARKD_MAINTENANCE_INTERVAL"] = "1s"
-	s := &several{db: db, ins: startInstances(t, e, "a", "b")}
+	s := &several{db: db, redis: rs.Client(t), ins: startInstances(t, e, "a", "b")}
 	s.proxy = roundRobin(t, s.ins)
 	s.store = tenancy.NewStore(db.ServerPool(t, 4))
 	s.ops = tenancy.NewOps(opsPool(t, db))
@@ -623,11 +627,10 @@ func (s *several) webhookSecretRotation(t *testing.T) {
 }
 
 // standardWebhookReplay: the Standard Webhooks replay window (a
-// webhook-id seen in the last 10 minutes) is kept per instance, so a
-// signed request replayed to the other instance passes authentication
-// there; the reading is still stored once, because the database
-// deduplicates it by its message id, and the answer says "duplicate".
-// The instance that took the original refuses the replay (401).
+// webhook-id seen in the last 10 minutes) is shared through Redis, so a
+// signed request replayed to either instance — the one that took the
+// original or the other — is refused (401), and the reading is stored
+// once. The replay key is in Redis, under the tenant's hash tag.
 func (s *several) standardWebhookReplay(t *testing.T) {
 	token, tenant := s.register(t, "multi-replay")
 	var site, secret struct {
@@ -658,8 +661,14 @@ func (s *several) standardWebhookReplay(t *testing.T) {
 	if x := send(a); x.code != 401 {
 		t.Errorf("the replay on a: %d %s, want 401", x.code, x.body)
 	}
-	if x := send(b); x.code != 200 || !strings.Contains(x.body, `"duplicate"`) {
-		t.Errorf("the replay on b: %d %s, want 200 duplicate (the replay window is per instance, the deduplication shared)", x.code, x.body)
+	if x := send(b); x.code != 401 {
+		t.Errorf("the replay on b: %d %s, want 401 (the replay window is shared through Redis)", x.code, x.body)
+	}
+	if n := b.metric(t, "park_webhook_auth_failures_total", `reason="replay"`); n != 1 {
+		t.Errorf("park_webhook_auth_failures_total{reason=\"replay\"} on b = %v, want 1", n)
+	}
+	if n, err := s.redis.Exists(context.Background(), ingest.ReplayKey(tenant.String(), "msg-replay-1")).Result(); err != nil || n != 1 {
+		t.Errorf("the replay key in Redis: %d, %v; want it there", n, err)
 	}
 	var n int
 	if err := s.db.AdminPool(t).QueryRow(context.Background(), `select count(*) from sensor_readings where tenant_id = $1`, tenant).Scan(&n); err != nil {

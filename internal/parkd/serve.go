@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/dbpool"
@@ -221,7 +222,17 @@ func newIngest(cfg *Config, store *tenancy.Store, l *limits, logger *slog.Logger
 	if err := reg.Register(ingest.NewOrphanCollector(st, gaugeTimeout, logger)); err != nil {
 		return nil, err
 	}
-	in := ingest.NewIntake(store.WebhookTenant, st, w, ingest.IntakeOptions{Logger: logger})
+	// The Standard Webhooks replay window: shared through the limiter's
+	// Redis when there is one (DESIGN §5, §9), else this process's own.
+	rm, err := ingest.NewReplayMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	var guard ingest.ReplayGuard
+	if l.redis != nil {
+		guard = ingest.NewRedisReplayGuard(l.redis, ingest.RedisReplayOptions{Logger: logger, Metrics: rm})
+	}
+	in := ingest.NewIntake(store.WebhookTenant, st, w, ingest.IntakeOptions{Logger: logger, Guard: guard})
 	return &ingestion{store: st, writer: w, intake: in}, nil
 }
 
@@ -281,6 +292,9 @@ type limits struct {
 	keySecret []byte
 	checks    []httpapi.Check // what /readyz probes for them
 	close     func()
+	// redis is the limiter's Redis client, nil without PARKD_REDIS_URL;
+	// the webhook replay guard shares it.
+	redis redis.UniversalClient
 }
 
 // newLimits builds the rate limiting from the configuration: the limiter
@@ -319,6 +333,7 @@ func newLimits(cfg *Config, load ratelimit.LoadLimits, logger *slog.Logger, reg 
 	l.limiter = ratelimit.NewFallback(redisLimiter, local, ratelimit.FallbackOptions{Logger: logger, Metrics: metrics})
 	l.checks = []httpapi.Check{{Name: "redis", Probe: redisLimiter.Ping, Degrades: !cfg.RateLimitFailClosed}}
 	l.close = func() { client.Close() }
+	l.redis = client
 	return l, nil
 }
 

@@ -1,0 +1,324 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parkhq/park/ratelimit"
+)
+
+// ReplayKeyPrefix starts every key of a RedisReplayGuard.
+const ReplayKeyPrefix = "park:replay:"
+
+// maxReplayTag bounds a tenant written into a key as is; a longer or odd
+// tenant string is hashed (see ReplayKey).
+const maxReplayTag = 64
+
+// ReplayKey returns the Redis key that records webhook-id id for tenant:
+// "park:replay:{tenant}:<digest>", where digest is the unpadded base64url of
+// SHA-256(id). The braces are the Redis Cluster hash tag of the tenant, the
+// same as the tenant's rate limit keys (ratelimit.Key), so a tenant's
+// replay window and limits live on one master. Whatever the caller passes,
+// the key is at most 123 bytes: the id is only ever hashed, and a tenant
+// that is not 1–64 letters, digits, '-' or '_' (a UUID is) is replaced by
+// "h" and the hex of its SHA-256.
+func ReplayKey(tenant, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return ReplayKeyPrefix + "{" + replayTag(tenant) + "}:" + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func replayTag(tenant string) string {
+	ok := len(tenant) > 0 && len(tenant) <= maxReplayTag
+	for i := 0; ok && i < len(tenant); i++ {
+		c := tenant[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	if ok {
+		return tenant
+	}
+	// "h" + 64 hex digits cannot be mistaken for a UUID's 36 characters.
+	sum := sha256.Sum256([]byte(tenant))
+	return "h" + hex.EncodeToString(sum[:])
+}
+
+// ReplayMetrics is the replay guard's series,
+// park_webhook_replay_fallbacks_total. A nil *ReplayMetrics records
+// nothing.
+type ReplayMetrics struct {
+	fallbacks prometheus.Counter
+}
+
+// NewReplayMetrics creates the replay guard's series and registers it on
+// reg (nil: not registered, for tests). parkd registers it with or without
+// Redis, so that it is there, at 0, before the first outage.
+func NewReplayMetrics(reg prometheus.Registerer) (*ReplayMetrics, error) {
+	m := &ReplayMetrics{fallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "park_webhook_replay_fallbacks_total",
+		Help: "Standard Webhooks replay checks decided in process because Redis did not answer; they refuse only replays this instance has seen.",
+	})}
+	if reg != nil {
+		if err := reg.Register(m.fallbacks); err != nil {
+			return nil, fmt.Errorf("register replay guard metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *ReplayMetrics) fallback() {
+	if m != nil {
+		m.fallbacks.Inc()
+	}
+}
+
+// RedisReplayOptions configure a RedisReplayGuard; zero values take the
+// defaults.
+type RedisReplayOptions struct {
+	// Window is how long an accepted webhook-id is refused: the PX of its
+	// key, and the window of the in-process guard. 0 means ReplayWindow;
+	// tests shorten it.
+	Window time.Duration
+	// Local decides while Redis does not answer, and remembers every id
+	// this instance accepts meanwhile and before; nil means a
+	// MemoryReplayGuard of Window and 100,000 ids.
+	Local *MemoryReplayGuard
+	// Logger receives one warning when an outage starts and one line when
+	// it ends (per master of a Redis Cluster); nil discards them.
+	Logger *slog.Logger
+	// Metrics counts the checks decided in process; nil counts nothing.
+	Metrics *ReplayMetrics
+	// ProbeInterval is the least time between two tries of Redis while it
+	// is down; 0 means ratelimit.DefaultProbeInterval. Between tries no
+	// request waits on a dead Redis.
+	ProbeInterval time.Duration
+	// Now is the clock of the probes; nil means time.Now. (The window
+	// itself is Redis's PX, and the Local guard's, judged by the times
+	// passed to Seen.)
+	Now func() time.Time
+}
+
+// RedisReplayGuard is a ReplayGuard shared by every server on one Redis or
+// Redis Cluster: each check is one atomic SET key 1 NX PX window (see
+// ReplayKey), so of any number of concurrent checks of one id, on any
+// instances, exactly one finds it new, and a refused replay leaves the
+// key, and so its window, as it was.
+//
+// Every id it accepts is also remembered by an in-process
+// MemoryReplayGuard, which decides instead while Redis fails (an error or
+// a timeout): the check then refuses the replays this instance has seen,
+// as a single server does, and never fails the request. As the rate
+// limiter does (DESIGN §6), it is a circuit breaker: the first failure
+// opens it and logs one warning, one check per ProbeInterval tries Redis
+// again, and the first that succeeds closes it and logs the recovery. On a
+// Redis Cluster each master has its own breaker, so a lost master sends
+// only its tenants' checks to the fallback. An id Redis finds new but this
+// instance has seen within the window (Redis lost its keys in a restart
+// or failover) is refused too.
+type RedisReplayGuard struct {
+	client  redis.UniversalClient
+	cluster *redis.ClusterClient // client, when it is one
+	window  time.Duration
+	local   *MemoryReplayGuard
+	log     *slog.Logger
+	m       *ReplayMetrics
+	every   time.Duration
+	now     func() time.Time
+
+	one          replayBreaker // the breaker of shard ""
+	shards       sync.Map      // master address → *replayBreaker
+	slotMapKnown atomic.Bool   // cluster: a command succeeded, so go-redis has a slot map
+}
+
+// replayBreaker is the circuit breaker of one shard.
+type replayBreaker struct {
+	shard string
+	down  atomic.Bool // read without mu on the hot path
+
+	mu        sync.Mutex
+	since     time.Time // when the outage began
+	nextProbe time.Time
+	probing   bool
+}
+
+// NewRedisReplayGuard returns a guard on client, ideally the rate
+// limiter's (ratelimit.NewRedisClient: no retries, short timeouts). The
+// caller keeps ownership of client.
+func NewRedisReplayGuard(client redis.UniversalClient, o RedisReplayOptions) *RedisReplayGuard {
+	if o.Window <= 0 {
+		o.Window = ReplayWindow
+	}
+	if o.Local == nil {
+		o.Local = NewMemoryReplayGuard(o.Window, maxReplayEntries)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = ratelimit.DefaultProbeInterval
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	g := &RedisReplayGuard{client: client, window: o.Window, local: o.Local, log: o.Logger, m: o.Metrics,
+		every: o.ProbeInterval, now: o.Now}
+	g.cluster, _ = client.(*redis.ClusterClient)
+	return g
+}
+
+// Seen implements ReplayGuard. It never returns an error: when Redis
+// fails, the in-process guard decides.
+func (g *RedisReplayGuard) Seen(ctx context.Context, tenant, id string, at time.Time) (bool, error) {
+	key := ReplayKey(tenant, id)
+	b := g.breakerFor(ctx, key)
+	probe, try := g.mayTry(b)
+	if try {
+		fresh, err := g.setNX(ctx, key)
+		switch {
+		case err == nil:
+			if probe {
+				g.recovered(b)
+			}
+			if !fresh {
+				return true, nil // not renewed: the key keeps its PX
+			}
+			// Shared and new; this instance remembers it too, for an
+			// outage, and refuses it if it saw it while Redis was away
+			// or before Redis lost its keys.
+			return g.local.Seen(ctx, tenant, id, at)
+		case ctx.Err() != nil:
+			// The caller's deadline or cancellation: no verdict on Redis.
+			if probe {
+				g.endProbe(b)
+			}
+			return g.local.Seen(ctx, tenant, id, at)
+		}
+		g.failed(b, err, probe)
+	}
+	g.m.fallback()
+	return g.local.Seen(ctx, tenant, id, at)
+}
+
+// noRetryBool is a command go-redis must not send again after a network
+// error: a SET NX whose reply was lost may have been applied, and sent
+// again it would find its own key and refuse a genuine message as a
+// replay. A MOVED or ASK reply is still followed (the command did not
+// run).
+type noRetryBool struct{ *redis.BoolCmd }
+
+// NoRetry implements redis.Cmder.
+func (noRetryBool) NoRetry() bool { return true }
+
+// setNX records key for the window and reports whether it was new.
+func (g *RedisReplayGuard) setNX(ctx context.Context, key string) (bool, error) {
+	cmd := noRetryBool{redis.NewBoolCmd(ctx, "set", key, "1", "nx", "px", g.window.Milliseconds())}
+	_ = g.client.Process(ctx, cmd)
+	fresh, err := cmd.Result() // SET NX's nil reply (not set) is false, nil
+	if err == nil && g.cluster != nil && !g.slotMapKnown.Load() {
+		g.slotMapKnown.Store(true)
+	}
+	return fresh, err
+}
+
+// breakerFor returns the breaker of key's master: on a Redis Cluster whose
+// slot map go-redis knows (so asking costs no network call), the master's
+// own; else the one breaker.
+func (g *RedisReplayGuard) breakerFor(ctx context.Context, key string) *replayBreaker {
+	if g.cluster == nil || !g.slotMapKnown.Load() {
+		return &g.one
+	}
+	master, err := g.cluster.MasterForKey(ctx, key)
+	if err != nil {
+		return &g.one
+	}
+	shard := master.Options().Addr
+	if b, ok := g.shards.Load(shard); ok {
+		return b.(*replayBreaker)
+	}
+	b, _ := g.shards.LoadOrStore(shard, &replayBreaker{shard: shard})
+	return b.(*replayBreaker)
+}
+
+// mayTry says whether to ask Redis, and whether that call is the probe of
+// an open breaker.
+func (g *RedisReplayGuard) mayTry(b *replayBreaker) (probe, try bool) {
+	if !b.down.Load() {
+		return false, true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.down.Load() {
+		return false, true
+	}
+	if b.probing || g.now().Before(b.nextProbe) {
+		return false, false
+	}
+	b.probing = true
+	return true, true
+}
+
+func (g *RedisReplayGuard) failed(b *replayBreaker, err error, probe bool) {
+	now := g.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if probe {
+		b.probing = false
+		b.nextProbe = now.Add(g.every)
+		return
+	}
+	if b.down.Load() {
+		return // a call that began before the outage was noticed
+	}
+	b.down.Store(true)
+	b.since, b.nextProbe = now, now.Add(g.every)
+	g.log.Warn("redis replay guard unavailable, checking webhook ids per instance",
+		b.attrs(slog.Any("error", err), slog.Duration("probe_interval", g.every))...)
+}
+
+func (g *RedisReplayGuard) recovered(b *replayBreaker) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
+	if !b.down.Load() {
+		return
+	}
+	b.down.Store(false)
+	g.log.Info("redis replay guard recovered", b.attrs(slog.Duration("outage", g.now().Sub(b.since).Round(time.Millisecond)))...)
+}
+
+func (g *RedisReplayGuard) endProbe(b *replayBreaker) {
+	b.mu.Lock()
+	b.probing = false
+	b.mu.Unlock()
+}
+
+// attrs returns the attributes of a log line about b: the shard's name
+// first, when it has one.
+func (b *replayBreaker) attrs(more ...any) []any {
+	if b.shard == "" {
+		return more
+	}
+	return append([]any{slog.String("shard", b.shard)}, more...)
+}
+
+// Degraded reports whether some checks are being made in process (on a
+// Redis Cluster, those of a lost master's tenants).
+func (g *RedisReplayGuard) Degraded() bool {
+	if g.one.down.Load() {
+		return true
+	}
+	down := false
+	g.shards.Range(func(_, v any) bool {
+		down = v.(*replayBreaker).down.Load()
+		return !down
+	})
+	return down
+}
