@@ -115,6 +115,22 @@ func (in *Intake) Authenticate(ctx context.Context, slug string, h http.Header, 
 	return t, err
 }
 
+// Forget undoes what Authenticate recorded of a Standard Webhooks request
+// of tenant whose message was then not stored (the tenant's limit refused
+// it, it was malformed, or the server failed): the sender retries with the
+// same webhook-id, which must be taken then, not refused as a replay. Other
+// modes record nothing, and Forget does nothing for them.
+func (in *Intake) Forget(ctx context.Context, tenant uuid.UUID, h http.Header) {
+	if mode, ok := DetectMode(h); !ok || mode != ModeStandard {
+		return
+	}
+	// The id as VerifyStandard took it: a request that reached the guard
+	// had exactly one well-formed webhook-id.
+	if id, _, ok := singleHeader(h, HeaderWebhookID); ok && validWebhookID(id) {
+		in.guard.Forget(ctx, tenant.String(), id)
+	}
+}
+
 // refetchable tells the failures a stale cache can cause: a secret it does
 // not hold yet, a tenant it still sees as suspended.
 func refetchable(err error) bool {
@@ -180,6 +196,13 @@ func (in *Intake) authenticate(ctx context.Context, slug string, mode Mode, h ht
 		// stays so.
 		return nil, cached, unauthorized(ReasonNoSecret)
 	}
+	// A suspended tenant's message is refused before the replay guard
+	// records it, so that it is taken when the sender retries after the
+	// tenant is reactivated (and the fresh read that follows a cached
+	// "suspended" does not find it recorded).
+	if t.Status == tenancy.StatusSuspended {
+		return nil, cached, ErrSuspended
+	}
 	if mode == ModeStandard {
 		seen, err := in.guard.Seen(ctx, t.ID.String(), webhookID, now)
 		if err != nil {
@@ -188,9 +211,6 @@ func (in *Intake) authenticate(ctx context.Context, slug string, mode Mode, h ht
 		if seen {
 			return nil, cached, unauthorized(ReasonReplay)
 		}
-	}
-	if t.Status == tenancy.StatusSuspended {
-		return nil, cached, ErrSuspended
 	}
 	in.markUsed(ctx, t.ID, keys[idx].ID, now)
 	return t, cached, nil

@@ -207,6 +207,22 @@ func (g *RedisReplayGuard) Seen(ctx context.Context, tenant, id string, at time.
 	return g.local.Seen(ctx, tenant, id, at)
 }
 
+// Forget implements ReplayGuard: the id is dropped from this instance's
+// memory and, unless Redis is known to be down, deleted from Redis (a
+// failure opens the breaker, as in Seen; a retry of the message then finds
+// its key until it expires and is refused, as before Forget existed).
+func (g *RedisReplayGuard) Forget(ctx context.Context, tenant, id string) {
+	g.local.Forget(ctx, tenant, id)
+	key := ReplayKey(tenant, id)
+	b := g.breakerFor(ctx, key)
+	if b.down.Load() {
+		return
+	}
+	if err := g.client.Del(ctx, key).Err(); err != nil && ctx.Err() == nil {
+		g.failed(b, err, false)
+	}
+}
+
 // noRetryBool is a command go-redis must not send again after a network
 // error: a SET NX whose reply was lost may have been applied, and sent
 // again it would find its own key and refuse a genuine message as a

@@ -204,6 +204,38 @@ func TestRedisReplayGuard(t *testing.T) {
 // that has never seen it (Redis's expiry alone decides) and by the one that
 // accepted it (its own memory, judged by the injected clock, agrees).
 // Within the window the other instance refuses it.
+// TestRedisReplayGuardForget: an id forgotten by the instance that took
+// it (its message was not stored) is new again on every instance, and
+// forgetting one id leaves the tenant's others.
+func TestRedisReplayGuardForget(t *testing.T) {
+	t.Parallel()
+	forReplayBackends(t, func(t *testing.T, be replayBackend) {
+		ctx := context.Background()
+		a := ingest.NewRedisReplayGuard(be.client(t), ingest.RedisReplayOptions{})
+		b := ingest.NewRedisReplayGuard(be.client(t), ingest.RedisReplayOptions{})
+		now := time.Now()
+		t1 := be.prefix + "tenant-1"
+		if seen(t, a, t1, "msg_1", now) || seen(t, a, t1, "msg_2", now) {
+			t.Fatal("first use refused")
+		}
+		a.Forget(ctx, t1, "msg_1")
+		if seen(t, b, t1, "msg_1", now) {
+			t.Error("a forgotten id refused by another instance")
+		}
+		a.Forget(ctx, t1, "msg_1") // b has it now; a forgets it again
+		if seen(t, a, t1, "msg_1", now) {
+			t.Error("a forgotten id refused by the instance that forgot it")
+		}
+		if !seen(t, b, t1, "msg_2", now) {
+			t.Error("forgetting msg_1 let msg_2 be replayed")
+		}
+		a.Forget(ctx, t1, "never-seen") // nothing to forget: no error, no key
+		if ks := be.keys(t, ingest.ReplayKeyPrefix+"{"+be.prefix+"*"); len(ks) != 2 {
+			t.Errorf("replay keys %q, want msg_1's and msg_2's", ks)
+		}
+	})
+}
+
 func TestRedisReplayGuardWindowExpires(t *testing.T) {
 	t.Parallel()
 	forReplayBackends(t, func(t *testing.T, be replayBackend) {

@@ -252,8 +252,14 @@ func parseUnixSeconds(s string) (int64, bool) {
 // been seen within ReplayWindow before at; a refused replay does not renew
 // the record. Implementations must decide atomically (two concurrent calls
 // with one id: exactly one gets false).
+//
+// Forget drops the record of (tenant, id): the message it let through was
+// not stored (refused by a limit, malformed, or a server error), and a
+// Standard Webhooks sender retries with the same id, which must then be
+// taken, not refused as a replay. It is best effort and reports nothing.
 type ReplayGuard interface {
 	Seen(ctx context.Context, tenant, id string, at time.Time) (bool, error)
+	Forget(ctx context.Context, tenant, id string)
 }
 
 // CheckStandard is VerifyStandard followed by replay protection: a
@@ -330,6 +336,15 @@ func (g *MemoryReplayGuard) Seen(_ context.Context, tenant, id string, at time.T
 	}
 	g.byKey[key] = g.byOrder.PushBack(&replayEntry{key: key, at: at})
 	return false, nil
+}
+
+// Forget implements ReplayGuard.
+func (g *MemoryReplayGuard) Forget(_ context.Context, tenant, id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if el, ok := g.byKey[tenant+"\x00"+id]; ok {
+		g.remove(el)
+	}
 }
 
 // Len returns the number of remembered ids.

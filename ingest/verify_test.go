@@ -259,6 +259,32 @@ func (g failingGuard) Seen(context.Context, string, string, time.Time) (bool, er
 	return false, g.err
 }
 
+// TestMemoryReplayGuardForget: a forgotten id is new again; the others
+// stay; forgetting an unknown id does nothing.
+func TestMemoryReplayGuardForget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := NewMemoryReplayGuard(time.Minute, 10)
+	t0 := time.Unix(1_900_000_000, 0)
+	for _, id := range []string{"a", "b"} {
+		if seen, _ := g.Seen(ctx, "t1", id, t0); seen {
+			t.Fatalf("first use of %s refused", id)
+		}
+	}
+	g.Forget(ctx, "t1", "a")
+	g.Forget(ctx, "t2", "b") // another tenant's: nothing
+	g.Forget(ctx, "t1", "zzz")
+	if g.Len() != 1 {
+		t.Fatalf("%d ids remembered, want 1", g.Len())
+	}
+	if seen, _ := g.Seen(ctx, "t1", "a", t0.Add(time.Second)); seen {
+		t.Error("forgotten id refused")
+	}
+	if seen, _ := g.Seen(ctx, "t1", "b", t0.Add(time.Second)); !seen {
+		t.Error("the id not forgotten was accepted again")
+	}
+}
+
 func TestMemoryReplayGuard(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -581,3 +607,5 @@ func FuzzVerifyStandard(f *testing.F) {
 		t.Fatalf("accepted %q without a valid MAC", sig)
 	})
 }
+
+func (failingGuard) Forget(context.Context, string, string) {}

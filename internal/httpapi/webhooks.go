@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -93,6 +94,15 @@ func (s *server) handleWebhook(src ingest.Source) http.Handler {
 		if info := infoFrom(r.Context()); info != nil {
 			info.tenant = t.ID.String()
 		}
+		// A Standard Webhooks id recorded by Authenticate is forgotten
+		// unless the message is answered 2xx: a sender retries a 429, 4xx
+		// or 5xx with the same id, and the retry must be taken.
+		answered := false
+		defer func() {
+			if !answered {
+				in.Forget(context.WithoutCancel(r.Context()), t.ID, r.Header)
+			}
+		}()
 		if err := s.chargeWebhook(w, r, t.ID); err != nil {
 			return err
 		}
@@ -100,6 +110,7 @@ func (s *server) handleWebhook(src ingest.Source) http.Handler {
 			// join, status, ack, txack, log, location, integration:
 			// ChirpStack sends them all to one URL; only uplinks matter.
 			s.metrics.uplink(src, ingest.StatusIgnored)
+			answered = true
 			return encode(w, http.StatusOK, webhookAnswer{Status: ingest.StatusIgnored})
 		}
 		st, err := in.Accept(r.Context(), t, src, body, arrival)
@@ -113,6 +124,7 @@ func (s *server) handleWebhook(src ingest.Source) http.Handler {
 			return err
 		}
 		s.metrics.uplink(src, st)
+		answered = true
 		code := http.StatusOK
 		if st == ingest.StatusOrphanDropped {
 			code = http.StatusAccepted

@@ -36,6 +36,16 @@ func (e *e2e) secretOf(t *testing.T, w *world, mode string) string {
 	return e.json(t, "POST", "/api/v1/webhook-secrets", w.token, `{"mode":"`+mode+`","grace":"0s"}`, 201)["secret"].(string)
 }
 
+// standardHeaders signs body as a Standard Webhooks message id sent at at
+// with the whsec_ secret.
+func standardHeaders(secret, id string, at time.Time, body string) []string {
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	ts := strconv.FormatInt(at.Unix(), 10)
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id + "." + ts + "." + body))
+	return []string{"webhook-id", id, "webhook-timestamp", ts, "webhook-signature", "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))}
+}
+
 // problemShape is a problem body without its correlation id, for
 // comparing refusals.
 func problemShape(t *testing.T, w *httptest.ResponseRecorder) string {
@@ -101,13 +111,7 @@ func TestWebhookAuthentication(t *testing.T) {
 	mac := hmac.New(sha256.New, []byte(hmacSecret))
 	mac.Write([]byte(body))
 	hmacSig := "sha256=" + hex.EncodeToString(mac.Sum(nil))
-	std := func(id string, at time.Time, b string) []string {
-		key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(stdSecret, "whsec_"))
-		ts := strconv.FormatInt(at.Unix(), 10)
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte(id + "." + ts + "." + b))
-		return []string{"webhook-id", id, "webhook-timestamp", ts, "webhook-signature", "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))}
-	}
+	std := func(id string, at time.Time, b string) []string { return standardHeaders(stdSecret, id, at, b) }
 
 	// The unknown slug's answer is the one every refusal must match.
 	unknown := problemShape(t, e.hook(t, e.h, "/api/v1/webhooks/uplink/nobody", body, "Authorization", "Bearer "+a.webhookToken))
@@ -326,5 +330,93 @@ func TestWebhookServerErrorsCounted(t *testing.T) {
 		if !strings.Contains(scrape(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestStandardWebhookRetriedAfterRefusal: a Standard Webhooks sender
+// retries a message it was refused with the same webhook-id, and the retry
+// is taken when the refusal stored nothing — a suspended tenant
+// reactivated, the tenant's limit (429), a server error (503) — while a
+// stored message's replay stays refused.
+func TestStandardWebhookRetriedAfterRefusal(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	a := e.makeWorld(t, "alpha")
+	secret := e.secretOf(t, a, "standard")
+	path := "/api/v1/webhooks/uplink/alpha"
+	msg := func(n int) (string, []string) {
+		body := `{"dev_eui":"aaaaaaaaaaaaaaaa","f_cnt":` + strconv.Itoa(n) + `}`
+		return body, standardHeaders(secret, "msg-"+strconv.Itoa(n), e.clock.Now(), body)
+	}
+	setStatus := func(status string) {
+		t.Helper()
+		if _, err := e.admin.Exec(context.Background(), `update tenants set status = $1 where slug = 'alpha'`, status); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(ingest.DefaultAuthCacheTTL + time.Millisecond)
+	}
+
+	// Suspended, then reactivated.
+	setStatus("suspended")
+	body, h := msg(1)
+	if w := e.hook(t, e.h, path, body, h...); w.Code != 403 {
+		t.Fatalf("suspended: %d %s", w.Code, w.Body)
+	}
+	setStatus("active")
+	if w := e.hook(t, e.h, path, body, h...); w.Code != 200 {
+		t.Fatalf("retry after reactivation: %d %s", w.Code, w.Body)
+	}
+	if w := e.hook(t, e.h, path, body, h...); w.Code != 401 {
+		t.Fatalf("replay of the stored message: %d %s", w.Code, w.Body)
+	}
+
+	// The tenant's webhook limit.
+	api := newLimitedAPI(t, e, nil, nil, nil)
+	e.setLimit(t, a.tenant, "webhook", 1, 1)
+	e.clock.Advance(5*time.Second + time.Millisecond)
+	body2, h2 := msg(2)
+	body3, h3 := msg(3)
+	if w := e.hook(t, api.h, path, body2, h2...); w.Code != 200 {
+		t.Fatalf("within the limit: %d %s", w.Code, w.Body)
+	}
+	if w := e.hook(t, api.h, path, body3, h3...); w.Code != 429 {
+		t.Fatalf("over the limit: %d %s", w.Code, w.Body)
+	}
+	e.clock.Advance(time.Second)
+	if w := e.hook(t, api.h, path, body3, h3...); w.Code != 200 {
+		t.Fatalf("retry after the 429: %d %s", w.Code, w.Body)
+	}
+
+	// A server error: one instance cannot store (its writer is closed), the
+	// retry reaches one that can; both share the replay window.
+	guard := ingest.NewMemoryReplayGuard(0, 0)
+	server := func(open bool) http.Handler {
+		writer, err := ingest.NewWriter(e.deps.IngestStore.StoreBatch, ingest.WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if open {
+			t.Cleanup(func() { _ = writer.Close(context.Background()) })
+		} else if err := writer.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		deps := e.deps
+		deps.Ingest = ingest.NewIntake(deps.Tenancy.WebhookTenant, deps.IngestStore, writer, ingest.IntakeOptions{Now: e.clock.Now, Guard: guard})
+		deps.Registry = nil
+		return NewServer(deps)
+	}
+	broken, working := server(false), server(true)
+	body4, h4 := msg(4)
+	if w := e.hook(t, broken, path, body4, h4...); w.Code != 503 {
+		t.Fatalf("to a closed writer: %d %s", w.Code, w.Body)
+	}
+	if w := e.hook(t, working, path, body4, h4...); w.Code != 200 || !strings.Contains(w.Body.String(), `"stored"`) {
+		t.Fatalf("retry after the 503: %d %s", w.Code, w.Body)
+	}
+	if w := e.hook(t, working, path, body4, h4...); w.Code != 401 {
+		t.Fatalf("replay after the stored retry: %d %s", w.Code, w.Body)
+	}
+	if n := e.readingCount(t, a.tenant); n != 4 {
+		t.Errorf("%d readings stored, want 4, each message once", n)
 	}
 }
