@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -168,6 +169,7 @@ type ingestBench struct {
 	seedRT   *tripCounter         // round trips of the seed side's pool
 	seq      atomic.Int64         // request number: device and frame counter
 	parkAcks atomic.Int64         // 2xx answers of Park's side, every run
+	cluster  *pgcluster.Cluster   // for its CPU time
 }
 
 // BenchmarkIngest measures uplinks/s through the real webhook endpoint —
@@ -203,7 +205,11 @@ func BenchmarkIngest(b *testing.B) {
 			b.Run(fmt.Sprintf("round=%d/%s", round, side.name), func(b *testing.B) {
 				trips0 := side.rt.trips.Load()
 				rows0, n0 := env.batchRows(b)
+				cpu0 := env.cpu(b)
 				f.rate, f.p50, f.p99 = env.run(b, side.path, side.header, side.acks)
+				f.cpu = env.cpu(b).sub(cpu0).per(b.N)
+				b.ReportMetric(f.cpu.pg, "pg-cpu-us/uplink")
+				b.ReportMetric(f.cpu.proc, "go-cpu-us/uplink")
 				b.ReportMetric(f.p50, "p50-ms")
 				b.ReportMetric(f.p99, "p99-ms")
 				b.ReportMetric(float64(side.rt.trips.Load()-trips0)/float64(b.N), "trips/uplink")
@@ -240,14 +246,58 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	med, lo, hi := ratios(parkRates, seedRates)
 	b.Logf("park / seed: median %.2f× (rounds %.2f–%.2f); park %s uplinks/s, seed %s uplinks/s; "+
-		"p50/p99 ms park %s, seed %s; nproc %d, GOMAXPROCS %d; load average before each side and at the end: %s",
+		"p50/p99 ms park %s, seed %s; CPU µs/uplink PostgreSQL/Go park %s, seed %s; "+
+		"nproc %d, GOMAXPROCS %d; load average before each side and at the end: %s",
 		med, lo, hi, fmtRates(parkRates), fmtRates(seedRates), fmtLatency(res["park"]), fmtLatency(res["seed"]),
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.Join(loads, " | "))
+		fmtCPU(res["park"]), fmtCPU(res["seed"]), runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.Join(loads, " | "))
 }
 
-// benchFigures are one side's figures in one round: uplinks/s and the
-// p50 and p99 latency in milliseconds.
-type benchFigures struct{ rate, p50, p99 float64 }
+// benchFigures are one side's figures in one round: uplinks/s, the p50
+// and p99 latency in milliseconds and the CPU time per uplink.
+type benchFigures struct {
+	rate, p50, p99 float64
+	cpu            cpuTimes
+}
+
+// cpuTimes are CPU times of the benchmark's cluster (all its processes)
+// and of this process (the HTTP server and the clients of both sides), in
+// microseconds. On a shared machine they tell where the work goes, which
+// rates alone cannot: a side waits for CPU that other processes take, but
+// its own CPU time per uplink stays what the work costs.
+type cpuTimes struct{ pg, proc float64 }
+
+func (c cpuTimes) sub(o cpuTimes) cpuTimes { return cpuTimes{c.pg - o.pg, c.proc - o.proc} }
+
+func (c cpuTimes) per(n int) cpuTimes {
+	return cpuTimes{c.pg / float64(n), c.proc / float64(n)}
+}
+
+// cpu reads the cluster's and this process's CPU time so far.
+func (e *ingestBench) cpu(b *testing.B) cpuTimes {
+	pg, err := e.cluster.CPUTime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cpuTimes{pg: float64(pg.Microseconds()), proc: float64(processCPU(b).Microseconds())}
+}
+
+// processCPU is this process's CPU time (user and system) so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// fmtCPU formats each round's CPU µs per uplink, PostgreSQL/Go.
+func fmtCPU(fs []benchFigures) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = fmt.Sprintf("%.0f/%.0f", f.cpu.pg, f.cpu.proc)
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
 
 // fmtLatency formats each round's p50/p99 in milliseconds.
 func fmtLatency(fs []benchFigures) string {
@@ -383,7 +433,7 @@ func startIngestBench(b *testing.B) *ingestBench {
 		b.Fatal(err)
 	}
 
-	e := &ingestBench{tenant: uuid.New(), parkRT: &tripCounter{}, seedRT: &tripCounter{}}
+	e := &ingestBench{tenant: uuid.New(), parkRT: &tripCounter{}, seedRT: &tripCounter{}, cluster: c}
 	e.admin = benchPool(b, url, 4, nil)
 	seedPool := benchPool(b, url, ingestClients, e.seedRT)
 	serverPool := benchPool(b, c.URL(name, bootstrap.RoleServer), ingestClients, e.parkRT)
