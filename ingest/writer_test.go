@@ -600,3 +600,95 @@ func TestWriterUnavailableFailsTheBatchAtOnce(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// TestWriterPartialCommit: a commit that stores a batch in two
+// transactions and fails in the second returns the statuses the first
+// committed; those uplinks are answered with them, never run again, and
+// only the rest get the error — run again one by one, or answered the
+// error when the second COMMIT's outcome is unknown.
+func TestWriterPartialCommit(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		err    error
+		sizes  string
+		others string // what x and bad are answered
+	}{
+		{"rolled back", errors.New("second transaction failed"), "[1 4 1 1]", "x orphan, bad row refused"},
+		{"commit unknown", fmt.Errorf("%w: connection lost", ingest.ErrCommitUnknown), "[1 4]",
+			"x ingest: commit outcome unknown: connection lost, bad ingest: commit outcome unknown: connection lost"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGate()
+			var mu sync.Mutex
+			var sizes []int
+			w := newWriter(t, func(ctx context.Context, tenant uuid.UUID, b []*ingest.Uplink) ([]ingest.Status, error) {
+				mu.Lock()
+				n := len(sizes)
+				sizes = append(sizes, len(b))
+				mu.Unlock()
+				switch {
+				case n == 0:
+					return g.commit(ctx, tenant, b)
+				case len(b) > 1:
+					// k… committed in a first transaction; the
+					// second, with the others, failed.
+					st := make([]ingest.Status, len(b))
+					for i, u := range b {
+						if strings.HasPrefix(u.MsgKey, "k") {
+							st[i] = ingest.StatusStored
+						}
+					}
+					return st, tc.err
+				case b[0].MsgKey == "bad":
+					return nil, errors.New("row refused")
+				}
+				return []ingest.Status{ingest.StatusOrphan}, nil
+			}, ingest.WriterOptions{CommitsInFlight: 1})
+			tenant := uuid.New()
+			first := submitAll(w, tenant, []string{"first"})
+			<-g.entered
+			type res struct {
+				st  ingest.Status
+				err error
+			}
+			keys := []string{"k1", "x", "k2", "bad"}
+			results := make(map[string]chan res, len(keys))
+			for _, k := range keys {
+				results[k] = make(chan res, 1)
+				go func() {
+					st, err := w.Submit(context.Background(), tenant, up(k))
+					results[k] <- res{st, err}
+				}()
+			}
+			for w.Queued() != len(keys) {
+				time.Sleep(time.Millisecond)
+			}
+			close(g.release)
+			<-first
+			for _, k := range []string{"k1", "k2"} {
+				if r := <-results[k]; r.err != nil || r.st != ingest.StatusStored {
+					t.Errorf("%s: %q, %v; want stored", k, r.st, r.err)
+				}
+			}
+			var others []string
+			for _, k := range []string{"x", "bad"} {
+				r := <-results[k]
+				if r.err != nil {
+					others = append(others, k+" "+r.err.Error())
+				} else {
+					others = append(others, k+" "+string(r.st))
+				}
+			}
+			if got := strings.Join(others, ", "); got != tc.others {
+				t.Errorf("answers %q, want %q", got, tc.others)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if got := fmt.Sprint(sizes); got != tc.sizes {
+				t.Fatalf("commits %s, want %s", got, tc.sizes)
+			}
+		})
+	}
+}

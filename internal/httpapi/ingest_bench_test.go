@@ -182,7 +182,8 @@ type ingestBench struct {
 // tenant, each request a new message. The sides are interleaved over
 // ingestRounds rounds; the last sub-benchmark reports the median ratio
 // park/seed with its spread, and fails unless Park's stored rows equal its
-// 2xx answers.
+// 2xx answers. A third side, the floor, measures the harness alone (see
+// floorHandler), the ceiling of any handler's rate on the machine.
 func BenchmarkIngest(b *testing.B) {
 	env := startIngestBench(b)
 	sides := []struct {
@@ -191,6 +192,10 @@ func BenchmarkIngest(b *testing.B) {
 		rt         *tripCounter
 		acks       *atomic.Int64
 	}{
+		// The floor: what the harness itself costs (clients, loopback,
+		// net/http), a handler that reads the body and answers without
+		// any work. No side can run faster than it.
+		{"floor", "/floor/chirpstack?event=up", http.Header{"Content-Type": {"application/json"}}, &tripCounter{}, nil},
 		{"seed", "/seed/chirpstack?event=up", http.Header{"Content-Type": {"application/json"}}, env.seedRT, nil},
 		{"park", "/api/v1/webhooks/chirpstack/" + ingestSlug + "?event=up",
 			http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + env.token}},
@@ -239,17 +244,38 @@ func BenchmarkIngest(b *testing.B) {
 		}
 	}
 	loads = append(loads, loadAvg())
-	var parkRates, seedRates []float64
+	var parkRates, seedRates, floorRates []float64
 	for i := range res["park"] {
 		parkRates = append(parkRates, res["park"][i].rate)
 		seedRates = append(seedRates, res["seed"][i].rate)
+		floorRates = append(floorRates, res["floor"][i].rate)
 	}
 	med, lo, hi := ratios(parkRates, seedRates)
-	b.Logf("park / seed: median %.2f× (rounds %.2f–%.2f); park %s uplinks/s, seed %s uplinks/s; "+
-		"p50/p99 ms park %s, seed %s; CPU µs/uplink PostgreSQL/Go park %s, seed %s; "+
+	fmed, flo, fhi := ratios(floorRates, seedRates)
+	b.Logf("park / seed: median %.2f× (rounds %.2f–%.2f); floor / seed: median %.2f× (%.2f–%.2f); "+
+		"park %s uplinks/s, seed %s uplinks/s, floor %s requests/s; "+
+		"p50/p99 ms park %s, seed %s, floor %s; CPU µs/uplink PostgreSQL/Go park %s, seed %s, floor %s; "+
 		"nproc %d, GOMAXPROCS %d; load average before each side and at the end: %s",
-		med, lo, hi, fmtRates(parkRates), fmtRates(seedRates), fmtLatency(res["park"]), fmtLatency(res["seed"]),
-		fmtCPU(res["park"]), fmtCPU(res["seed"]), runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.Join(loads, " | "))
+		med, lo, hi, fmed, flo, fhi, fmtRates(parkRates), fmtRates(seedRates), fmtRates(floorRates),
+		fmtLatency(res["park"]), fmtLatency(res["seed"]), fmtLatency(res["floor"]),
+		fmtCPU(res["park"]), fmtCPU(res["seed"]), fmtCPU(res["floor"]),
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.Join(loads, " | "))
+}
+
+// floorHandler answers what the seed and Park answer without doing
+// anything: it reads the body (as every side must) and writes the 200
+// "stored" answer. Its rate is the harness's own ceiling on the machine at
+// that moment — clients, loopback and net/http — so the ratios of the
+// other sides can be read against what is possible at all.
+func floorHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, MaxBodyBytes)); err != nil {
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"stored"}`)
+	})
 }
 
 // benchFigures are one side's figures in one round: uplinks/s, the p50
@@ -480,6 +506,7 @@ func startIngestBench(b *testing.B) *ingestBench {
 	park := NewServer(Deps{Tenancy: store, Ingest: intake, IngestStore: ingestStore})
 
 	mux := http.NewServeMux()
+	mux.Handle("/floor/", floorHandler())
 	mux.Handle("/seed/", seedHandler(seedPool, e.tenant))
 	mux.Handle("/", park)
 	e.srv = httptest.NewServer(mux)
