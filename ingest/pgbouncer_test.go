@@ -109,6 +109,7 @@ func TestIngestThroughPgBouncer(t *testing.T) {
 		"dedupe concurrent copies": testConcurrentCopies,
 		"group commit":             testThroughWriter,
 		"concurrent batches":       testConcurrentBatches,
+		"concurrent duplicates":    testConcurrentDuplicates,
 		"orphans":                  testOrphans,
 		"orphan limit":             testOrphanLimit,
 		"orphan assign":            testOrphanAssign,

@@ -91,11 +91,16 @@ WITH x AS (
         AS x(dev_eui, msg_key, f_cnt, source, occupied, rssi, snr, read_at, received_at, payload)
 ),`
 
-// claimKeysSQL claims the message keys of the rows of CTE %s.
+// claimKeysSQL claims the message keys of the rows of CTE %s, in key
+// order: a claim of a key another transaction has claimed but not yet
+// committed waits for it, so two concurrent batches holding copies of the
+// same messages (a network server that delivered twice, to this instance
+// or another) would deadlock if each claimed them in its own arrival order.
+// In one global order, one of them claims first and the other waits.
 const claimKeysSQL = `
 claimed AS (
     INSERT INTO uplink_dedupe AS d (tenant_id, dev_eui, msg_key, seen_at)
-    SELECT $1::uuid, dev_eui, msg_key, received_at FROM %s
+    SELECT $1::uuid, dev_eui, msg_key, received_at FROM %s ORDER BY dev_eui, msg_key
     ON CONFLICT (tenant_id, dev_eui, msg_key) DO UPDATE SET seen_at = EXCLUDED.seen_at
      WHERE d.msg_key LIKE 'fcnt:%%'
        AND $12::bigint > 0
@@ -181,7 +186,8 @@ SELECT c.dev_eui, c.msg_key, EXISTS (SELECT 1 FROM new k WHERE k.dev_eui = c.dev
 // device already known as an orphan is always updated; a new one is taken
 // only while the tenant stays within the cap. An ignored orphan stays
 // ignored; an assigned one whose device is unknown again (its space was
-// deleted or given another sensor) becomes new. The statement returns the
+// deleted or given another sensor) becomes new. Rows are written in device
+// order, for the reason claimKeysSQL gives. The statement returns the
 // devices it took.
 const storeOrphansSQL = `
 WITH x AS (
@@ -202,6 +208,7 @@ SELECT $1::uuid, dev_eui, first_seen, last_seen, n, source, payload::jsonb, occu
   FROM ranked
  WHERE existing
     OR rank + (SELECT count(*) FROM orphan_devices WHERE tenant_id = $1::uuid) <= $12::bigint
+ ORDER BY dev_eui
 ON CONFLICT (tenant_id, dev_eui) DO UPDATE SET
     last_seen_at  = greatest(o.last_seen_at, EXCLUDED.last_seen_at),
     uplink_count  = o.uplink_count + EXCLUDED.uplink_count,
@@ -266,7 +273,13 @@ func (s *Store) StoreBatch(ctx context.Context, tenantID uuid.UUID, batch []*Upl
 		return nil
 	})
 	if err := s.db.InTenantBatch(ctx, tenantID, b); err != nil {
-		if read {
+		if read || !refusedByServer(err) {
+			// The batch went out with its Sync, which commits it: once
+			// its rows are read only the COMMIT can have failed, and an
+			// error the server did not report (a lost connection, a
+			// deadline, a scan that failed here) may have come after
+			// the server committed. Only a statement the server refused
+			// surely rolled the batch back.
 			return nil, fmt.Errorf("%w: %w", ErrCommitUnknown, err)
 		}
 		return nil, err
@@ -304,6 +317,14 @@ func (s *Store) StoreBatch(ctx context.Context, tenantID uuid.UUID, batch []*Upl
 		statuses[i] = st[j]
 	}
 	return statuses, nil
+}
+
+// refusedByServer tells an error PostgreSQL reported for a statement (it
+// carries a SQLSTATE): the implicit transaction of the batch was then
+// aborted, and its Sync rolls it back.
+func refusedByServer(err error) bool {
+	var dbErr *tenancy.DBError
+	return errors.As(err, &dbErr) && dbErr.Code != ""
 }
 
 // scanNamed reads the (dev_eui, msg_key, flag) rows of a batch statement
