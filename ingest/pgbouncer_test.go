@@ -108,6 +108,7 @@ func TestIngestThroughPgBouncer(t *testing.T) {
 		"dedupe window":            testIDLessWindow,
 		"dedupe concurrent copies": testConcurrentCopies,
 		"group commit":             testThroughWriter,
+		"group commit in flight":   testThroughWriterInFlight,
 		"concurrent batches":       testConcurrentBatches,
 		"concurrent duplicates":    testConcurrentDuplicates,
 		"orphans":                  testOrphans,

@@ -692,3 +692,53 @@ func TestWriterPartialCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestWriterCloseDrainsEveryCommitInFlight: with several commits of a
+// tenant in flight, Close returns only once every one of them and every
+// uplink queued behind them is committed and answered, not when the first
+// commit returns.
+func TestWriterCloseDrainsEveryCommitInFlight(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	reg := prometheus.NewRegistry()
+	w, err := ingest.NewWriter(g.commit, ingest.WriterOptions{CommitsInFlight: 3, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant := uuid.New()
+	var running []<-chan error
+	for i := range 3 {
+		running = append(running, submitAll(w, tenant, []string{fmt.Sprint("r", i)}))
+		<-g.entered
+	}
+	queued := submitAll(w, tenant, keys("k", 5))
+	waitQueued(t, reg, 5)
+	closed := make(chan error, 1)
+	go func() { closed <- w.Close(context.Background()) }()
+	// Release the commits one at a time: the first to return takes the
+	// queue, so four commits in all must return before Close does.
+	for i := range 4 {
+		select {
+		case err := <-closed:
+			t.Fatalf("Close returned %v with %d of 4 commits done", err, i)
+		case <-time.After(20 * time.Millisecond):
+		}
+		g.release <- struct{}{}
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range running {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		if err := <-queued; err != nil {
+			t.Fatalf("a queued uplink was not committed: %v", err)
+		}
+	}
+	if got := fmt.Sprint(g.seen()); got != "[1 1 1 5]" {
+		t.Fatalf("commits %s, want [1 1 1 5]", got)
+	}
+}
