@@ -151,3 +151,39 @@ func TestStoreBatchSecondTransactionFails(t *testing.T) {
 		t.Fatalf("again: %v", st)
 	}
 }
+
+// TestStoreBatchUnreportedErrorIsUnknownOutcome: a batch goes out with the
+// Sync that commits it, so an error PostgreSQL did not report — here the
+// writer's deadline passing while the statement waits for a space's row
+// lock — may come while the server goes on to commit. StoreBatch must call
+// it a commit of unknown outcome (every uplink answered 503), never a
+// rollback.
+func TestStoreBatchUnreportedErrorIsUnknownOutcome(t *testing.T) {
+	t.Parallel()
+	f := newStoreFixture(t, ingest.StoreOptions{}, euiA)
+	ctx := context.Background()
+	tx, err := f.admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `select 1 from spaces where tenant_id = $1 and id = $2 for update`,
+		f.tenant, f.spaces[euiA]); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err = f.store.StoreBatch(short, f.tenant, []*ingest.Uplink{reading(euiA, "m1", 1, yes, t0)})
+	if !errors.Is(err, ingest.ErrCommitUnknown) {
+		t.Fatalf("StoreBatch = %v, want ErrCommitUnknown", err)
+	}
+	// A statement the server refuses is a rollback, not an unknown outcome.
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bad := reading(euiA, "m2", 2, yes, t0)
+	bad.Source = "no-such-source" // violates the column's check
+	if _, err := f.store.StoreBatch(ctx, f.tenant, []*ingest.Uplink{bad}); err == nil || errors.Is(err, ingest.ErrCommitUnknown) {
+		t.Fatalf("StoreBatch of a refused row = %v, want an error other than ErrCommitUnknown", err)
+	}
+}
