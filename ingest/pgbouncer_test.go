@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -107,7 +108,9 @@ func TestIngestThroughPgBouncer(t *testing.T) {
 		"dedupe window":            testIDLessWindow,
 		"dedupe concurrent copies": testConcurrentCopies,
 		"group commit":             testThroughWriter,
+		"group commit in flight":   testThroughWriterInFlight,
 		"concurrent batches":       testConcurrentBatches,
+		"concurrent duplicates":    testConcurrentDuplicates,
 		"orphans":                  testOrphans,
 		"orphan limit":             testOrphanLimit,
 		"orphan assign":            testOrphanAssign,
@@ -116,5 +119,61 @@ func TestIngestThroughPgBouncer(t *testing.T) {
 			t.Parallel()
 			body(t, newBouncedStoreFixture)
 		})
+	}
+}
+
+// TestStoreBatchThroughPgBouncer: StoreBatch behind PgBouncer's transaction
+// mode in exec mode — the known devices' uplinks in one pipeline committed
+// at its Sync, the orphan's in a transaction of two round trips — and
+// concurrent writers of copies of one batch store each message once.
+func TestStoreBatchThroughPgBouncer(t *testing.T) {
+	t.Parallel()
+	f := newStoreFixture(t, ingest.StoreOptions{}, euiA, euiB)
+	b := pgbouncertest.New(t, f.db)
+	store := ingest.NewStore(tenancy.NewStore(b.ServerPool(t, pgbouncertest.Wide, 20)),
+		ingest.StoreOptions{Orphans: &limitTo{left: 100}})
+	ctx := context.Background()
+	st, err := store.StoreBatch(ctx, f.tenant, []*ingest.Uplink{
+		reading(euiA, "a1", 1, yes, t0), reading(euiX, "x1", 1, yes, t0), reading(euiB, "b1", 1, no, t0),
+	})
+	if err != nil || fmt.Sprint(st) != "[stored orphan stored]" {
+		t.Fatalf("StoreBatch = %v, %v", st, err)
+	}
+	if got := f.space(t, euiB).State; got != "free" {
+		t.Errorf("space of %s is %s, want free", euiB, got)
+	}
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stored := 0
+	start := make(chan struct{})
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			st, err := store.StoreBatch(ctx, f.tenant, []*ingest.Uplink{
+				reading(euiA, "a2", 2, no, t0.Add(time.Minute)), reading(euiB, "b2", 2, yes, t0.Add(time.Minute)),
+			})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			for _, s := range st {
+				if s == ingest.StatusStored {
+					stored++
+				}
+			}
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if stored != 2 {
+		t.Errorf("%d stored answers from 10 concurrent copies of a batch of 2, want 2", stored)
+	}
+	if n := f.count(t, `select count(*) from sensor_readings where tenant_id = $1`, f.tenant); n != 4 {
+		t.Errorf("%d readings, want 4", n)
 	}
 }

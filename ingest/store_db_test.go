@@ -400,23 +400,42 @@ func TestStoreBatchThroughWriter(t *testing.T) {
 	})
 }
 
+// TestStoreBatchThroughWriterInFlight: testThroughWriter with four
+// commits of the tenant in flight, so batches that share devices and hold
+// copies of the same messages commit at once.
+func TestStoreBatchThroughWriterInFlight(t *testing.T) {
+	t.Parallel()
+	testThroughWriterInFlight(t, newStoreFixture)
+}
+
 // testThroughWriter: 100 concurrent uplinks through the group-commit
 // writer are answered as stored exactly as often as rows were stored.
 func testThroughWriter(t *testing.T, newStoreFixture fixtureMaker) {
+	throughWriter(t, newStoreFixture, ingest.WriterOptions{})
+}
+
+func testThroughWriterInFlight(t *testing.T, newStoreFixture fixtureMaker) {
+	throughWriter(t, newStoreFixture, ingest.WriterOptions{CommitsInFlight: 4})
+}
+
+func throughWriter(t *testing.T, newStoreFixture fixtureMaker, opts ingest.WriterOptions) {
 	f := newStoreFixture(t, ingest.StoreOptions{}, euiA, euiB)
-	w, err := ingest.NewWriter(f.store.StoreBatch, ingest.WriterOptions{})
+	w, err := ingest.NewWriter(f.store.StoreBatch, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	got := map[ingest.Status]int{}
-	for i := range 100 {
+	// Each message is sent twice, as a network server that delivered
+	// twice would: the copies may land in one batch or in two.
+	for i := range 200 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			eui := []string{euiA, euiB, euiX}[i%3]
-			st, err := w.Submit(context.Background(), f.tenant, reading(eui, fmt.Sprintf("k%d", i%50), uint32(i), yes, t0.Add(time.Duration(i)*time.Second)))
+			m := i % 100
+			eui := []string{euiA, euiB, euiX}[m%3]
+			st, err := w.Submit(context.Background(), f.tenant, reading(eui, fmt.Sprintf("k%d", m%50), uint32(m), yes, t0.Add(time.Duration(m)*time.Second)))
 			if err != nil {
 				t.Error(err)
 				return
@@ -431,11 +450,17 @@ func testThroughWriter(t *testing.T, newStoreFixture fixtureMaker) {
 		t.Fatal(err)
 	}
 	stored := f.count(t, `select count(*) from sensor_readings where tenant_id = $1`, f.tenant)
-	if got[ingest.StatusStored] != stored {
-		t.Fatalf("%d answered stored, %d rows", got[ingest.StatusStored], stored)
+	if got[ingest.StatusStored] != stored || stored != 67 {
+		t.Fatalf("%d answered stored, %d rows, want 67 (the messages of known devices)", got[ingest.StatusStored], stored)
 	}
-	if got[ingest.StatusStored]+got[ingest.StatusOrphan]+got[ingest.StatusDuplicate] != 100 {
-		t.Fatalf("answers %v", got)
+	if got[ingest.StatusOrphan] != 33 || got[ingest.StatusDuplicate] != 100 {
+		t.Fatalf("answers %v, want 33 orphan and 100 duplicate", got)
+	}
+	// Each space ends at its newest reading (messages 99 and 97).
+	for eui, m := range map[string]int{euiA: 99, euiB: 97} {
+		if sp := f.space(t, eui); sp.LastReadingAt == nil || !sp.LastReadingAt.Equal(t0.Add(time.Duration(m)*time.Second)) {
+			t.Errorf("space %s: last reading %v, want message %d's", eui, sp.LastReadingAt, m)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,11 +26,14 @@ const (
 	StatusOrphanDropped Status = "orphan_dropped"
 )
 
-// CommitFunc stores one batch of one tenant's uplinks in one transaction and
-// returns one Status per uplink, in the batch's order. It returns an error
-// wrapping ErrCommitUnknown when the COMMIT itself failed or its outcome is
-// unknown; any other error means the transaction rolled back and nothing of
-// the batch was stored.
+// CommitFunc stores one batch of one tenant's uplinks and returns one Status
+// per uplink, in the batch's order. It returns an error wrapping
+// ErrCommitUnknown when a COMMIT itself failed or its outcome is unknown;
+// any other error means the transaction rolled back and nothing of it was
+// stored. A CommitFunc that stores a batch in more than one transaction
+// (StoreBatch does) returns with an error the statuses of the uplinks an
+// earlier transaction committed, one per uplink with "" for the others,
+// which the error concerns; a nil slice means it concerns them all.
 type CommitFunc func(ctx context.Context, tenantID uuid.UUID, batch []*Uplink) ([]Status, error)
 
 // ErrCommitUnknown marks a batch whose COMMIT failed or whose outcome is
@@ -212,6 +216,19 @@ func (w *Writer) run(tenantID uuid.UUID, batch []*pending) {
 		ups[i] = p.uplink
 	}
 	statuses, err := w.commitOnce(tenantID, ups)
+	if err != nil && statuses != nil {
+		// Committed in an earlier transaction of the batch: answered as
+		// such; the error concerns the rest.
+		rest := batch[:0:0]
+		for i, p := range batch {
+			if statuses[i] != "" {
+				p.done <- outcome{status: statuses[i]}
+			} else {
+				rest = append(rest, p)
+			}
+		}
+		batch = rest
+	}
 	switch {
 	case err == nil:
 		for i, p := range batch {
@@ -265,8 +282,13 @@ func (w *Writer) commitOnce(tenantID uuid.UUID, ups []*Uplink) (st []Status, err
 		}
 	}()
 	st, err = w.commit(ctx, tenantID, ups)
-	if err == nil && len(st) != len(ups) {
+	if (err == nil || st != nil) && len(st) != len(ups) {
 		return nil, fmt.Errorf("ingest: commit returned %d statuses for %d uplinks", len(st), len(ups))
+	}
+	if err != nil && st != nil && !slices.Contains(st, "") {
+		// Every uplink has a status, yet the commit failed: trust
+		// neither, answer the error to all.
+		st = nil
 	}
 	return st, err
 }

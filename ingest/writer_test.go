@@ -600,3 +600,145 @@ func TestWriterUnavailableFailsTheBatchAtOnce(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// TestWriterPartialCommit: a commit that stores a batch in two
+// transactions and fails in the second returns the statuses the first
+// committed; those uplinks are answered with them, never run again, and
+// only the rest get the error — run again one by one, or answered the
+// error when the second COMMIT's outcome is unknown.
+func TestWriterPartialCommit(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		err    error
+		sizes  string
+		others string // what x and bad are answered
+	}{
+		{"rolled back", errors.New("second transaction failed"), "[1 4 1 1]", "x orphan, bad row refused"},
+		{"commit unknown", fmt.Errorf("%w: connection lost", ingest.ErrCommitUnknown), "[1 4]",
+			"x ingest: commit outcome unknown: connection lost, bad ingest: commit outcome unknown: connection lost"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGate()
+			var mu sync.Mutex
+			var sizes []int
+			w := newWriter(t, func(ctx context.Context, tenant uuid.UUID, b []*ingest.Uplink) ([]ingest.Status, error) {
+				mu.Lock()
+				n := len(sizes)
+				sizes = append(sizes, len(b))
+				mu.Unlock()
+				switch {
+				case n == 0:
+					return g.commit(ctx, tenant, b)
+				case len(b) > 1:
+					// k… committed in a first transaction; the
+					// second, with the others, failed.
+					st := make([]ingest.Status, len(b))
+					for i, u := range b {
+						if strings.HasPrefix(u.MsgKey, "k") {
+							st[i] = ingest.StatusStored
+						}
+					}
+					return st, tc.err
+				case b[0].MsgKey == "bad":
+					return nil, errors.New("row refused")
+				}
+				return []ingest.Status{ingest.StatusOrphan}, nil
+			}, ingest.WriterOptions{CommitsInFlight: 1})
+			tenant := uuid.New()
+			first := submitAll(w, tenant, []string{"first"})
+			<-g.entered
+			type res struct {
+				st  ingest.Status
+				err error
+			}
+			keys := []string{"k1", "x", "k2", "bad"}
+			results := make(map[string]chan res, len(keys))
+			for _, k := range keys {
+				results[k] = make(chan res, 1)
+				go func() {
+					st, err := w.Submit(context.Background(), tenant, up(k))
+					results[k] <- res{st, err}
+				}()
+			}
+			for w.Queued() != len(keys) {
+				time.Sleep(time.Millisecond)
+			}
+			close(g.release)
+			<-first
+			for _, k := range []string{"k1", "k2"} {
+				if r := <-results[k]; r.err != nil || r.st != ingest.StatusStored {
+					t.Errorf("%s: %q, %v; want stored", k, r.st, r.err)
+				}
+			}
+			var others []string
+			for _, k := range []string{"x", "bad"} {
+				r := <-results[k]
+				if r.err != nil {
+					others = append(others, k+" "+r.err.Error())
+				} else {
+					others = append(others, k+" "+string(r.st))
+				}
+			}
+			if got := strings.Join(others, ", "); got != tc.others {
+				t.Errorf("answers %q, want %q", got, tc.others)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if got := fmt.Sprint(sizes); got != tc.sizes {
+				t.Fatalf("commits %s, want %s", got, tc.sizes)
+			}
+		})
+	}
+}
+
+// TestWriterCloseDrainsEveryCommitInFlight: with several commits of a
+// tenant in flight, Close returns only once every one of them and every
+// uplink queued behind them is committed and answered, not when the first
+// commit returns.
+func TestWriterCloseDrainsEveryCommitInFlight(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	reg := prometheus.NewRegistry()
+	w, err := ingest.NewWriter(g.commit, ingest.WriterOptions{CommitsInFlight: 3, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant := uuid.New()
+	var running []<-chan error
+	for i := range 3 {
+		running = append(running, submitAll(w, tenant, []string{fmt.Sprint("r", i)}))
+		<-g.entered
+	}
+	queued := submitAll(w, tenant, keys("k", 5))
+	waitQueued(t, reg, 5)
+	closed := make(chan error, 1)
+	go func() { closed <- w.Close(context.Background()) }()
+	// Release the commits one at a time: the first to return takes the
+	// queue, so four commits in all must return before Close does.
+	for i := range 4 {
+		select {
+		case err := <-closed:
+			t.Fatalf("Close returned %v with %d of 4 commits done", err, i)
+		case <-time.After(20 * time.Millisecond):
+		}
+		g.release <- struct{}{}
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range running {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		if err := <-queued; err != nil {
+			t.Fatalf("a queued uplink was not committed: %v", err)
+		}
+	}
+	if got := fmt.Sprint(g.seen()); got != "[1 1 1 5]" {
+		t.Fatalf("commits %s, want [1 1 1 5]", got)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,16 +159,22 @@ func devEUIOf(i int) string { return fmt.Sprintf("70B3D57E%08X", i) }
 // ingestBench is the running benchmark: one durable cluster, one loopback
 // HTTP server with both sides on it, one client pool.
 type ingestBench struct {
-	admin    *pgxpool.Pool // superuser: the seed side, fixtures, counts
-	tenant   uuid.UUID
-	token    string // the tenant's token-mode webhook secret
-	srv      *httptest.Server
-	client   *http.Client
-	batches  *prometheus.Registry // the writer's park_ingest_batch_rows
-	parkRT   *tripCounter         // round trips of Park's park_server pool
-	seedRT   *tripCounter         // round trips of the seed side's pool
-	seq      atomic.Int64         // request number: device and frame counter
-	parkAcks atomic.Int64         // 2xx answers of Park's side, every run
+	admin   *pgxpool.Pool // superuser: the seed side, fixtures, counts
+	tenant  uuid.UUID
+	token   string // the tenant's token-mode webhook secret
+	srv     *httptest.Server
+	client  *http.Client
+	batches *prometheus.Registry // the writer's park_ingest_batch_rows
+	// inFlight are the extra park sides' commits in flight
+	// (PARK_BENCH_INGEST_IN_FLIGHT), each side's writer metrics in
+	// inFlightBatches.
+	inFlight        []int
+	inFlightBatches map[int]*prometheus.Registry
+	parkRT          *tripCounter       // round trips of Park's park_server pool
+	seedRT          *tripCounter       // round trips of the seed side's pool
+	seq             atomic.Int64       // request number: device and frame counter
+	parkAcks        atomic.Int64       // 2xx answers of Park's side, every run
+	cluster         *pgcluster.Cluster // for its CPU time
 }
 
 // BenchmarkIngest measures uplinks/s through the real webhook endpoint —
@@ -180,20 +187,35 @@ type ingestBench struct {
 // tenant, each request a new message. The sides are interleaved over
 // ingestRounds rounds; the last sub-benchmark reports the median ratio
 // park/seed with its spread, and fails unless Park's stored rows equal its
-// 2xx answers.
+// 2xx answers. A third side, the floor, measures the harness alone (see
+// floorHandler), the ceiling of any handler's rate on the machine.
 func BenchmarkIngest(b *testing.B) {
 	env := startIngestBench(b)
-	sides := []struct {
+	type side struct {
 		name, path string
 		header     http.Header
 		rt         *tripCounter
 		acks       *atomic.Int64
-	}{
-		{"seed", "/seed/chirpstack?event=up", http.Header{"Content-Type": {"application/json"}}, env.seedRT, nil},
-		{"park", "/api/v1/webhooks/chirpstack/" + ingestSlug + "?event=up",
-			http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + env.token}},
-			env.parkRT, &env.parkAcks},
+		batches    *prometheus.Registry // a park side's writer metrics
 	}
+	parkHeader := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + env.token}}
+	sides := []side{
+		// The floor: what the harness itself costs (clients, loopback,
+		// net/http), a handler that reads the body and answers without
+		// any work. No side can run faster than it.
+		{"floor", "/floor/chirpstack?event=up", http.Header{"Content-Type": {"application/json"}}, &tripCounter{}, nil, nil},
+		{"seed", "/seed/chirpstack?event=up", http.Header{"Content-Type": {"application/json"}}, env.seedRT, nil, nil},
+	}
+	// Park with other numbers of commits in flight, for measuring the
+	// default: each its own writer and intake on the same pool, tenant
+	// and devices, interleaved with the others.
+	for _, n := range env.inFlight {
+		sides = append(sides, side{fmt.Sprintf("park-n%d", n),
+			fmt.Sprintf("/n%d/api/v1/webhooks/chirpstack/%s?event=up", n, ingestSlug),
+			parkHeader, env.parkRT, &env.parkAcks, env.inFlightBatches[n]})
+	}
+	sides = append(sides, side{"park", "/api/v1/webhooks/chirpstack/" + ingestSlug + "?event=up",
+		parkHeader, env.parkRT, &env.parkAcks, env.batches})
 	res := map[string][]benchFigures{}
 	var loads []string
 	for round := 1; round <= ingestRounds; round++ {
@@ -202,13 +224,17 @@ func BenchmarkIngest(b *testing.B) {
 			loads = append(loads, loadAvg())
 			b.Run(fmt.Sprintf("round=%d/%s", round, side.name), func(b *testing.B) {
 				trips0 := side.rt.trips.Load()
-				rows0, n0 := env.batchRows(b)
+				rows0, n0 := batchRows(b, side.batches)
+				cpu0 := env.cpu(b)
 				f.rate, f.p50, f.p99 = env.run(b, side.path, side.header, side.acks)
+				f.cpu = env.cpu(b).sub(cpu0).per(b.N)
+				b.ReportMetric(f.cpu.pg, "pg-cpu-us/uplink")
+				b.ReportMetric(f.cpu.proc, "go-cpu-us/uplink")
 				b.ReportMetric(f.p50, "p50-ms")
 				b.ReportMetric(f.p99, "p99-ms")
 				b.ReportMetric(float64(side.rt.trips.Load()-trips0)/float64(b.N), "trips/uplink")
-				if side.name == "park" {
-					rows1, n1 := env.batchRows(b)
+				if side.batches != nil {
+					rows1, n1 := batchRows(b, side.batches)
 					if n1 > n0 {
 						b.ReportMetric((rows1-rows0)/(n1-n0), "uplinks/batch")
 					}
@@ -233,21 +259,96 @@ func BenchmarkIngest(b *testing.B) {
 		}
 	}
 	loads = append(loads, loadAvg())
-	var parkRates, seedRates []float64
+	var parkRates, seedRates, floorRates []float64
 	for i := range res["park"] {
 		parkRates = append(parkRates, res["park"][i].rate)
 		seedRates = append(seedRates, res["seed"][i].rate)
+		floorRates = append(floorRates, res["floor"][i].rate)
 	}
 	med, lo, hi := ratios(parkRates, seedRates)
-	b.Logf("park / seed: median %.2f× (rounds %.2f–%.2f); park %s uplinks/s, seed %s uplinks/s; "+
-		"p50/p99 ms park %s, seed %s; nproc %d, GOMAXPROCS %d; load average before each side and at the end: %s",
-		med, lo, hi, fmtRates(parkRates), fmtRates(seedRates), fmtLatency(res["park"]), fmtLatency(res["seed"]),
+	fmed, flo, fhi := ratios(floorRates, seedRates)
+	for _, n := range env.inFlight {
+		name := fmt.Sprintf("park-n%d", n)
+		var rates []float64
+		for _, f := range res[name] {
+			rates = append(rates, f.rate)
+		}
+		nmed, nlo, nhi := ratios(rates, seedRates)
+		b.Logf("%s / seed: median %.2f× (rounds %.2f–%.2f); %s uplinks/s; p50/p99 ms %s; CPU µs/uplink PostgreSQL/Go %s",
+			name, nmed, nlo, nhi, fmtRates(rates), fmtLatency(res[name]), fmtCPU(res[name]))
+	}
+	b.Logf("park / seed: median %.2f× (rounds %.2f–%.2f); floor / seed: median %.2f× (%.2f–%.2f); "+
+		"park %s uplinks/s, seed %s uplinks/s, floor %s requests/s; "+
+		"p50/p99 ms park %s, seed %s, floor %s; CPU µs/uplink PostgreSQL/Go park %s, seed %s, floor %s; "+
+		"nproc %d, GOMAXPROCS %d; load average before each side and at the end: %s",
+		med, lo, hi, fmed, flo, fhi, fmtRates(parkRates), fmtRates(seedRates), fmtRates(floorRates),
+		fmtLatency(res["park"]), fmtLatency(res["seed"]), fmtLatency(res["floor"]),
+		fmtCPU(res["park"]), fmtCPU(res["seed"]), fmtCPU(res["floor"]),
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.Join(loads, " | "))
 }
 
-// benchFigures are one side's figures in one round: uplinks/s and the
-// p50 and p99 latency in milliseconds.
-type benchFigures struct{ rate, p50, p99 float64 }
+// floorHandler answers what the seed and Park answer without doing
+// anything: it reads the body (as every side must) and writes the 200
+// "stored" answer. Its rate is the harness's own ceiling on the machine at
+// that moment — clients, loopback and net/http — so the ratios of the
+// other sides can be read against what is possible at all.
+func floorHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, MaxBodyBytes)); err != nil {
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"stored"}`)
+	})
+}
+
+// benchFigures are one side's figures in one round: uplinks/s, the p50
+// and p99 latency in milliseconds and the CPU time per uplink.
+type benchFigures struct {
+	rate, p50, p99 float64
+	cpu            cpuTimes
+}
+
+// cpuTimes are CPU times of the benchmark's cluster (all its processes)
+// and of this process (the HTTP server and the clients of both sides), in
+// microseconds. On a shared machine they tell where the work goes, which
+// rates alone cannot: a side waits for CPU that other processes take, but
+// its own CPU time per uplink stays what the work costs.
+type cpuTimes struct{ pg, proc float64 }
+
+func (c cpuTimes) sub(o cpuTimes) cpuTimes { return cpuTimes{c.pg - o.pg, c.proc - o.proc} }
+
+func (c cpuTimes) per(n int) cpuTimes {
+	return cpuTimes{c.pg / float64(n), c.proc / float64(n)}
+}
+
+// cpu reads the cluster's and this process's CPU time so far.
+func (e *ingestBench) cpu(b *testing.B) cpuTimes {
+	pg, err := e.cluster.CPUTime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cpuTimes{pg: float64(pg.Microseconds()), proc: float64(processCPU(b).Microseconds())}
+}
+
+// processCPU is this process's CPU time (user and system) so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// fmtCPU formats each round's CPU µs per uplink, PostgreSQL/Go.
+func fmtCPU(fs []benchFigures) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = fmt.Sprintf("%.0f/%.0f", f.cpu.pg, f.cpu.proc)
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
 
 // fmtLatency formats each round's p50/p99 in milliseconds.
 func fmtLatency(fs []benchFigures) string {
@@ -340,10 +441,13 @@ func (e *ingestBench) checkStored(b *testing.B) {
 	}
 }
 
-// batchRows returns the sum and count of the writer's batch-size
-// histogram.
-func (e *ingestBench) batchRows(b *testing.B) (sum, count float64) {
-	mfs, err := e.batches.Gather()
+// batchRows returns the sum and count of the batch-size histogram of a
+// writer's metrics, or zeros for a side without one.
+func batchRows(b *testing.B, reg *prometheus.Registry) (sum, count float64) {
+	if reg == nil {
+		return 0, 0
+	}
+	mfs, err := reg.Gather()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -383,7 +487,7 @@ func startIngestBench(b *testing.B) *ingestBench {
 		b.Fatal(err)
 	}
 
-	e := &ingestBench{tenant: uuid.New(), parkRT: &tripCounter{}, seedRT: &tripCounter{}}
+	e := &ingestBench{tenant: uuid.New(), parkRT: &tripCounter{}, seedRT: &tripCounter{}, cluster: c}
 	e.admin = benchPool(b, url, 4, nil)
 	seedPool := benchPool(b, url, ingestClients, e.seedRT)
 	serverPool := benchPool(b, c.URL(name, bootstrap.RoleServer), ingestClients, e.parkRT)
@@ -416,21 +520,37 @@ func startIngestBench(b *testing.B) *ingestBench {
 	store := tenancy.NewStore(serverPool)
 	keyring := &ingest.Keyring{Current: 1, Keys: map[int][]byte{1: []byte("bench-master-key-exactly-32-byte")}}
 	ingestStore := ingest.NewStore(store, ingest.StoreOptions{Keyring: keyring})
-	e.batches = prometheus.NewRegistry()
-	writer, err := ingest.NewWriter(ingestStore.StoreBatch, ingest.WriterOptions{Registerer: e.batches})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = writer.Close(context.Background()) })
 	_, e.token, err = ingestStore.SecretRotate(ctx, &ingest.SecretRotateParams{
 		TenantID: e.tenant, Mode: ingest.ModeToken, Actor: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	intake := ingest.NewIntake(store.WebhookTenant, ingestStore, writer, ingest.IntakeOptions{})
-	park := NewServer(Deps{Tenancy: store, Ingest: intake, IngestStore: ingestStore})
+	newPark := func(opts ingest.WriterOptions) http.Handler {
+		writer, err := ingest.NewWriter(ingestStore.StoreBatch, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = writer.Close(context.Background()) })
+		intake := ingest.NewIntake(store.WebhookTenant, ingestStore, writer, ingest.IntakeOptions{})
+		return NewServer(Deps{Tenancy: store, Ingest: intake, IngestStore: ingestStore})
+	}
+	e.batches = prometheus.NewRegistry()
+	park := newPark(ingest.WriterOptions{Registerer: e.batches})
 
 	mux := http.NewServeMux()
+	e.inFlightBatches = map[int]*prometheus.Registry{}
+	for _, f := range strings.FieldsFunc(os.Getenv("PARK_BENCH_INGEST_IN_FLIGHT"), func(r rune) bool { return r == ',' }) {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || e.inFlightBatches[n] != nil {
+			b.Fatalf("PARK_BENCH_INGEST_IN_FLIGHT: %q is not a new number of commits in flight", f)
+		}
+		e.inFlight = append(e.inFlight, n)
+		e.inFlightBatches[n] = prometheus.NewRegistry()
+		prefix := fmt.Sprintf("/n%d", n)
+		mux.Handle(prefix+"/", http.StripPrefix(prefix,
+			newPark(ingest.WriterOptions{Registerer: e.inFlightBatches[n], CommitsInFlight: n})))
+	}
+	mux.Handle("/floor/", floorHandler())
 	mux.Handle("/seed/", seedHandler(seedPool, e.tenant))
 	mux.Handle("/", park)
 	e.srv = httptest.NewServer(mux)

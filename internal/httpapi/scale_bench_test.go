@@ -277,7 +277,7 @@ func BenchmarkScale(b *testing.B) {
 			loads = append(loads, d.name+" "+loadAvg())
 			var f scaleFigures
 			b.Run(fmt.Sprintf("ingest/round=%d/%s", round, d.name), func(b *testing.B) {
-				rows0, n0 := d.ingest.batchRows(b)
+				rows0, n0 := batchRows(b, d.ingest.batches)
 				f = measure(b, pg, d, func() (x benchFigures) {
 					x.rate, x.p50, x.p99 = d.ingest.run(b, "/api/v1/webhooks/chirpstack/"+d.slug+"?event=up",
 						http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + d.ingest.token}},
@@ -286,7 +286,7 @@ func BenchmarkScale(b *testing.B) {
 					b.ReportMetric(x.p99, "p99-ms")
 					return x
 				})
-				if rows1, n1 := d.ingest.batchRows(b); n1 > n0 {
+				if rows1, n1 := batchRows(b, d.ingest.batches); n1 > n0 {
 					b.ReportMetric((rows1-rows0)/(n1-n0), "uplinks/batch")
 				}
 			})

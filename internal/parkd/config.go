@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gopkg.in/yaml.v3"
 
+	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/ratelimit"
 	"github.com/parkhq/park/tenancy"
 )
@@ -87,6 +88,9 @@ type Config struct {
 	// DedupeWindow is how long an id-less uplink with the same frame
 	// counter is a duplicate.
 	DedupeWindow time.Duration
+	// IngestCommitsInFlight is how many ingest batches of one tenant may
+	// commit at once (ingest.WriterOptions.CommitsInFlight).
+	IngestCommitsInFlight int
 	// ReservationMaxDuration is the longest reservation accepted.
 	ReservationMaxDuration time.Duration
 	// IdempotencyKeyTTL is how long an idempotency key and its answer are
@@ -182,6 +186,7 @@ var settings = []setting{
 	{key: "reservation_max_duration", modes: serveDev, def: always("168h"), usage: "the longest reservation POST /reservations accepts"},
 	{key: "idempotency_key_ttl", modes: serveDev, def: always("24h"), usage: "how long an Idempotency-Key and its answer are kept"},
 	{key: "dedupe_window", modes: serveDev, def: always("5m"), usage: "how long an id-less uplink with the same frame counter counts as a duplicate"},
+	{key: "ingest_commits_in_flight", modes: serveDev, def: always(strconv.Itoa(ingest.DefaultCommitsInFlight)), usage: "how many ingest batches of one tenant may commit at once, 1-16; each takes every uplink queued when it starts"},
 	{key: "request_timeout", modes: serveDev, def: always("10s"), usage: "the longest a request may take, waiting for a database connection, a lock or a query included; past it the answer is 503 with Retry-After and the query is cancelled; also bounds each ingest batch (1s-25s)"},
 	{key: "ratelimit_fail_closed", modes: serveDev, def: always("false"), boolean: true, usage: "while Redis is down, deny API and webhook requests instead of limiting them in process (login limits always stay in process)"},
 	{key: "ratelimit_ipv4_prefix", modes: serveDev, def: always("32"), usage: "per-IP limits (login, registration, refresh, failed authentications) key an IPv4 client by this many leading bits, 16-32"},
@@ -194,6 +199,11 @@ var settings = []setting{
 	{key: "auth_cache_ttl", modes: serveDev, def: always("60s"), usage: "how long an instance trusts a membership or API key it read: a removal, demotion or revocation made elsewhere holds within this time, 1s-60s"},
 	{key: "dev_dir", modes: []Mode{ModeDev}, def: always("."), usage: "checkout directory whose .park/pg holds the dev database"},
 }
+
+// maxIngestCommitsInFlight bounds PARKD_INGEST_COMMITS_IN_FLIGHT: each
+// commit in flight holds a pooled connection, and past a few the batches
+// only shrink (BENCHMARKS.md).
+const maxIngestCommitsInFlight = 16
 
 // configKey is the pseudo-setting naming the YAML file.
 const configKey = "config"
@@ -561,6 +571,11 @@ func loadConfig(mode Mode, flags map[string]string, getenv func(string) string) 
 	} else {
 		c.DedupeWindow = d
 	}
+	if n, err := strconv.Atoi(value("ingest_commits_in_flight")); err != nil || n < 1 || n > maxIngestCommitsInFlight {
+		problem("ingest_commits_in_flight", "must be a whole number from 1 to %d", maxIngestCommitsInFlight)
+	} else {
+		c.IngestCommitsInFlight = n
+	}
 	if d, err := time.ParseDuration(value("request_timeout")); err != nil {
 		problem("request_timeout", "must be a duration such as 10s")
 	} else if d < time.Second || d > maxRequestTimeout {
@@ -769,6 +784,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("trusted_proxies", strings.Join(proxies, ",")),
 		slog.Int("bcrypt_cost", c.BcryptCost),
 		slog.Duration("dedupe_window", c.DedupeWindow),
+		slog.Int("ingest_commits_in_flight", c.IngestCommitsInFlight),
 		slog.Duration("reservation_max_duration", c.ReservationMaxDuration),
 		slog.Duration("idempotency_key_ttl", c.IdempotencyKeyTTL),
 		slog.String("db_tenant_prologue", string(c.DBTenantPrologue)),

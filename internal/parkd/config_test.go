@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/tenancy"
 )
 
@@ -80,6 +81,7 @@ func TestServeDefaults(t *testing.T) {
 		{"metrics", cfg.MetricsAddr, ""},
 		{"registration", cfg.Registration, RegistrationClosed},
 		{"dedupe", cfg.DedupeWindow, 5 * time.Minute},
+		{"ingest commits in flight", cfg.IngestCommitsInFlight, ingest.DefaultCommitsInFlight},
 		{"shutdown", cfg.ShutdownTimeout, 20 * time.Second},
 		{"request timeout", cfg.RequestTimeout, 10 * time.Second},
 		{"privileged", cfg.AllowPrivilegedDBLogin, false},
@@ -171,6 +173,10 @@ func TestRules(t *testing.T) {
 		{name: "dedupe bad", set: env{"PARKD_DEDUPE_WINDOW": "5"}, want: "PARKD_DEDUPE_WINDOW: must be a duration"},
 		{name: "dedupe zero", set: env{"PARKD_DEDUPE_WINDOW": "0s"}, want: "must be more than 0"},
 		{name: "dedupe long", set: env{"PARKD_DEDUPE_WINDOW": "200h"}, want: "at most 168h"},
+		{name: "commits in flight zero", set: env{"PARKD_INGEST_COMMITS_IN_FLIGHT": "0"}, want: "PARKD_INGEST_COMMITS_IN_FLIGHT: must be a whole number from 1 to 16"},
+		{name: "commits in flight many", set: env{"PARKD_INGEST_COMMITS_IN_FLIGHT": "17"}, want: "PARKD_INGEST_COMMITS_IN_FLIGHT: must be a whole number from 1 to 16"},
+		{name: "commits in flight nan", set: env{"PARKD_INGEST_COMMITS_IN_FLIGHT": "two"}, want: "PARKD_INGEST_COMMITS_IN_FLIGHT: must be a whole number"},
+		{name: "commits in flight ok", set: env{"PARKD_INGEST_COMMITS_IN_FLIGHT": "4"}},
 		{name: "ratelimit fail closed", set: env{"PARKD_RATELIMIT_FAIL_CLOSED": "maybe"}, want: "PARKD_RATELIMIT_FAIL_CLOSED: must be true or false"},
 		{name: "ratelimit fail closed ok", set: env{"PARKD_RATELIMIT_FAIL_CLOSED": "true"}},
 		{name: "ipv6 prefix too short", set: env{"PARKD_RATELIMIT_IPV6_PREFIX": "16"}, want: "PARKD_RATELIMIT_IPV6_PREFIX: must be a whole number from 32 to 128"},

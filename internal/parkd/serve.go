@@ -215,7 +215,8 @@ func newIngest(cfg *Config, store *tenancy.Store, l *limits, logger *slog.Logger
 	// A batch gets the request timeout: the uplinks in it wait for it
 	// whatever their requests' deadlines (their answer must say whether
 	// they were stored).
-	w, err := ingest.NewWriter(st.StoreBatch, ingest.WriterOptions{Registerer: reg, CommitTimeout: cfg.RequestTimeout})
+	w, err := ingest.NewWriter(st.StoreBatch, ingest.WriterOptions{Registerer: reg, CommitTimeout: cfg.RequestTimeout,
+		CommitsInFlight: cfg.IngestCommitsInFlight})
 	if err != nil {
 		return nil, err
 	}
