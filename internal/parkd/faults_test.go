@@ -544,6 +544,13 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 	// 429 without the database (and sent another) before the signal.
 	if inFlight < (readers+writers)/2 {
 		t.Errorf("%d requests in flight at SIGTERM, want most of %d: the test did not test shutdown under load", inFlight, readers+writers)
+		// What each client was doing around the signal, to tell why.
+		for _, o := range l.snapshot() {
+			if o.end.After(settled.Add(-time.Second)) {
+				t.Logf("%s %s wrote %v end %v (relative to settled; signal at %v): %d %v %.80s", o.kind, o.id,
+					o.wrote.Sub(settled), o.end.Sub(settled), signalled.Sub(settled), o.code, o.err, o.body)
+			}
+		}
 	}
 	checkAnswers(t, started)
 	acked := stored(started)
