@@ -14,29 +14,13 @@ import (
 // Messages of the breakers under test.
 var testBreakerMsgs = BreakerMessages{Down: "test down", Recovered: "test recovered", IdleReset: "test idle reset"}
 
-// recordHandler is a slog.Handler that keeps whole records, for their
-// attributes.
-type recordHandler struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *recordHandler) WithGroup(string) slog.Handler            { return h }
-func (h *recordHandler) Handle(_ context.Context, rec slog.Record) error {
-	h.mu.Lock()
-	h.recs = append(h.recs, rec.Clone())
-	h.mu.Unlock()
-	return nil
-}
-
-// lines returns each record as "LEVEL msg key=value …", in order.
-func (h *recordHandler) lines() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// lines returns the records r received since its last reset, each as
+// "LEVEL msg key=value …", and forgets them.
+func (r *logRecorder) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var out []string
-	for _, rec := range h.recs {
+	for _, rec := range r.recs {
 		line := rec.Level.String() + " " + rec.Message
 		rec.Attrs(func(a slog.Attr) bool {
 			line += " " + a.String()
@@ -44,13 +28,8 @@ func (h *recordHandler) lines() []string {
 		})
 		out = append(out, line)
 	}
+	r.msgs, r.shards, r.recs = nil, nil, nil
 	return out
-}
-
-func (h *recordHandler) reset() {
-	h.mu.Lock()
-	h.recs = nil
-	h.mu.Unlock()
 }
 
 // keyShard is a Shard function: the key's part before "/", or "".
@@ -58,25 +37,23 @@ var keyShard = newShardedPrimary().Shard
 
 type breakerFixture struct {
 	clock    *fakeClock
-	logs     *recordHandler
+	logs     *logRecorder
 	failures atomic.Int64
 	s        *Breakers
 }
 
 func newBreakerFixture(shard func(context.Context, string) string, every time.Duration) *breakerFixture {
-	fx := &breakerFixture{clock: newFakeClock(), logs: &recordHandler{}}
+	fx := &breakerFixture{clock: newFakeClock(), logs: &logRecorder{}}
 	fx.s = NewBreakers(BreakerOptions{Shard: shard, Logger: slog.New(fx.logs), ProbeInterval: every, Now: fx.clock.Now,
 		Messages: testBreakerMsgs, OnFailure: func() { fx.failures.Add(1) }})
 	return fx
 }
 
-func wantLines(t *testing.T, h *recordHandler, want ...string) {
+func wantLines(t *testing.T, h *logRecorder, want ...string) {
 	t.Helper()
-	got := h.lines()
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := h.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("log lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	h.reset()
 }
 
 func wantTry(t *testing.T, b *Breaker, wantProbe, wantTry bool) {
@@ -175,7 +152,7 @@ func TestBreakersCallerCancellation(t *testing.T) {
 	fx := newBreakerFixture(nil, time.Second)
 	b := fx.s.For(context.Background(), "k")
 	b.Failed(errors.New("down"), false)
-	fx.logs.reset()
+	fx.logs.lines()
 	fx.clock.Advance(time.Second)
 	wantTry(t, b, true, true)
 	b.EndProbe()
@@ -240,7 +217,7 @@ func TestBreakersIdleReset(t *testing.T) {
 		for _, key := range []string{"a/1", "c/1", "unsharded"} {
 			fx.s.For(ctx, key).Failed(errors.New("down"), false)
 		}
-		fx.logs.reset()
+		fx.logs.lines()
 		// Shard c is needed at every probe interval; a is not.
 		needC := func(until time.Duration) {
 			for start := fx.clock.Now(); fx.clock.Now().Sub(start) < until; {
@@ -295,7 +272,7 @@ func TestBreakersIdleResetDegraded(t *testing.T) {
 // defaults, and a nil Logger and OnFailure are allowed.
 func TestBreakersDefaults(t *testing.T) {
 	t.Parallel()
-	logs := &recordHandler{}
+	logs := &logRecorder{}
 	clock := newFakeClock()
 	s := NewBreakers(BreakerOptions{Logger: slog.New(logs), Now: clock.Now})
 	b := s.For(context.Background(), "k")
