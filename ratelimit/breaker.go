@@ -22,8 +22,9 @@ type BreakerOptions struct {
 	ProbeInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Messages are the texts of the log lines; an empty one takes the
-	// default of BreakerMessages.
+	// Messages are the texts of the log lines, which should say what is
+	// down; an empty one is generic ("redis unavailable", "redis
+	// recovered", "redis shard unused, breaker closed untested").
 	Messages BreakerMessages
 	// OnFailure is called once for every failed call passed to Failed (a
 	// backend error metric); nil calls nothing.
