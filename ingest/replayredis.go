@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -120,7 +119,10 @@ type RedisReplayOptions struct {
 // opens it and logs one warning, one check per ProbeInterval tries Redis
 // again, and the first that succeeds closes it and logs the recovery. On a
 // Redis Cluster each master has its own breaker, so a lost master sends
-// only its tenants' checks to the fallback. An id Redis finds new but this
+// only its tenants' checks to the fallback, and a master's open breaker
+// that no check has needed for ratelimit.ShardIdleReset closes untested (a
+// failover may have moved its slots to a new address). The breakers are
+// the rate limiter's (ratelimit.Breakers), with lines of their own. An id Redis finds new but this
 // instance has seen within the window (Redis lost its keys in a restart
 // or failover) is refused too.
 type RedisReplayGuard struct {
@@ -128,25 +130,10 @@ type RedisReplayGuard struct {
 	cluster *redis.ClusterClient // client, when it is one
 	window  time.Duration
 	local   *MemoryReplayGuard
-	log     *slog.Logger
 	m       *ReplayMetrics
-	every   time.Duration
-	now     func() time.Time
 
-	one          replayBreaker // the breaker of shard ""
-	shards       sync.Map      // master address → *replayBreaker
-	slotMapKnown atomic.Bool   // cluster: a command succeeded, so go-redis has a slot map
-}
-
-// replayBreaker is the circuit breaker of one shard.
-type replayBreaker struct {
-	shard string
-	down  atomic.Bool // read without mu on the hot path
-
-	mu        sync.Mutex
-	since     time.Time // when the outage began
-	nextProbe time.Time
-	probing   bool
+	breakers     *ratelimit.Breakers
+	slotMapKnown atomic.Bool // cluster: a command succeeded, so go-redis has a slot map
 }
 
 // NewRedisReplayGuard returns a guard on client, ideally the rate
@@ -159,18 +146,14 @@ func NewRedisReplayGuard(client redis.UniversalClient, o RedisReplayOptions) *Re
 	if o.Local == nil {
 		o.Local = NewMemoryReplayGuard(o.Window, maxReplayEntries)
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.ProbeInterval <= 0 {
-		o.ProbeInterval = ratelimit.DefaultProbeInterval
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	g := &RedisReplayGuard{client: client, window: o.Window, local: o.Local, log: o.Logger, m: o.Metrics,
-		every: o.ProbeInterval, now: o.Now}
+	g := &RedisReplayGuard{client: client, window: o.Window, local: o.Local, m: o.Metrics}
 	g.cluster, _ = client.(*redis.ClusterClient)
+	g.breakers = ratelimit.NewBreakers(ratelimit.BreakerOptions{Shard: g.shard, Logger: o.Logger,
+		ProbeInterval: o.ProbeInterval, Now: o.Now, Messages: ratelimit.BreakerMessages{
+			Down:      "redis replay guard unavailable, checking webhook ids per instance",
+			Recovered: "redis replay guard recovered",
+			IdleReset: "redis replay guard shard unused, breaker closed untested",
+		}})
 	return g
 }
 
@@ -178,14 +161,14 @@ func NewRedisReplayGuard(client redis.UniversalClient, o RedisReplayOptions) *Re
 // fails, the in-process guard decides.
 func (g *RedisReplayGuard) Seen(ctx context.Context, tenant, id string, at time.Time) (bool, error) {
 	key := ReplayKey(tenant, id)
-	b := g.breakerFor(ctx, key)
-	probe, try := g.mayTry(b)
+	b := g.breakers.For(ctx, key)
+	probe, try := b.MayTry()
 	if try {
 		fresh, err := g.setNX(ctx, key)
 		switch {
 		case err == nil:
 			if probe {
-				g.recovered(b)
+				b.Recovered()
 			}
 			if !fresh {
 				return true, nil // not renewed: the key keeps its PX
@@ -197,11 +180,11 @@ func (g *RedisReplayGuard) Seen(ctx context.Context, tenant, id string, at time.
 		case ctx.Err() != nil:
 			// The caller's deadline or cancellation: no verdict on Redis.
 			if probe {
-				g.endProbe(b)
+				b.EndProbe()
 			}
 			return g.local.Seen(ctx, tenant, id, at)
 		}
-		g.failed(b, err, probe)
+		b.Failed(err, probe)
 	}
 	g.m.fallback()
 	return g.local.Seen(ctx, tenant, id, at)
@@ -214,12 +197,12 @@ func (g *RedisReplayGuard) Seen(ctx context.Context, tenant, id string, at time.
 func (g *RedisReplayGuard) Forget(ctx context.Context, tenant, id string) {
 	g.local.Forget(ctx, tenant, id)
 	key := ReplayKey(tenant, id)
-	b := g.breakerFor(ctx, key)
-	if b.down.Load() {
+	b := g.breakers.For(ctx, key)
+	if b.Open() {
 		return
 	}
 	if err := g.client.Del(ctx, key).Err(); err != nil && ctx.Err() == nil {
-		g.failed(b, err, false)
+		b.Failed(err, false)
 	}
 }
 
@@ -244,97 +227,22 @@ func (g *RedisReplayGuard) setNX(ctx context.Context, key string) (bool, error) 
 	return fresh, err
 }
 
-// breakerFor returns the breaker of key's master: on a Redis Cluster whose
-// slot map go-redis knows (so asking costs no network call), the master's
-// own; else the one breaker.
-func (g *RedisReplayGuard) breakerFor(ctx context.Context, key string) *replayBreaker {
+// shard names key's master: on a Redis Cluster whose slot map go-redis
+// knows (so asking costs no network call), the master's address; else ""
+// (the one breaker).
+func (g *RedisReplayGuard) shard(ctx context.Context, key string) string {
 	if g.cluster == nil || !g.slotMapKnown.Load() {
-		return &g.one
+		return ""
 	}
 	master, err := g.cluster.MasterForKey(ctx, key)
 	if err != nil {
-		return &g.one
+		return ""
 	}
-	shard := master.Options().Addr
-	if b, ok := g.shards.Load(shard); ok {
-		return b.(*replayBreaker)
-	}
-	b, _ := g.shards.LoadOrStore(shard, &replayBreaker{shard: shard})
-	return b.(*replayBreaker)
-}
-
-// mayTry says whether to ask Redis, and whether that call is the probe of
-// an open breaker.
-func (g *RedisReplayGuard) mayTry(b *replayBreaker) (probe, try bool) {
-	if !b.down.Load() {
-		return false, true
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.down.Load() {
-		return false, true
-	}
-	if b.probing || g.now().Before(b.nextProbe) {
-		return false, false
-	}
-	b.probing = true
-	return true, true
-}
-
-func (g *RedisReplayGuard) failed(b *replayBreaker, err error, probe bool) {
-	now := g.now()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if probe {
-		b.probing = false
-		b.nextProbe = now.Add(g.every)
-		return
-	}
-	if b.down.Load() {
-		return // a call that began before the outage was noticed
-	}
-	b.down.Store(true)
-	b.since, b.nextProbe = now, now.Add(g.every)
-	g.log.Warn("redis replay guard unavailable, checking webhook ids per instance",
-		b.attrs(slog.Any("error", err), slog.Duration("probe_interval", g.every))...)
-}
-
-func (g *RedisReplayGuard) recovered(b *replayBreaker) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.probing = false
-	if !b.down.Load() {
-		return
-	}
-	b.down.Store(false)
-	g.log.Info("redis replay guard recovered", b.attrs(slog.Duration("outage", g.now().Sub(b.since).Round(time.Millisecond)))...)
-}
-
-func (g *RedisReplayGuard) endProbe(b *replayBreaker) {
-	b.mu.Lock()
-	b.probing = false
-	b.mu.Unlock()
-}
-
-// attrs returns the attributes of a log line about b: the shard's name
-// first, when it has one.
-func (b *replayBreaker) attrs(more ...any) []any {
-	if b.shard == "" {
-		return more
-	}
-	return append([]any{slog.String("shard", b.shard)}, more...)
+	return master.Options().Addr
 }
 
 // Degraded reports whether some checks are being made in process (on a
 // Redis Cluster, those of a lost master's tenants).
 func (g *RedisReplayGuard) Degraded() bool {
-	if g.one.down.Load() {
-		return true
-	}
-	down := false
-	g.shards.Range(func(_, v any) bool {
-		down = v.(*replayBreaker).down.Load()
-		return !down
-	})
-	return down
+	return g.breakers.Degraded()
 }

@@ -24,6 +24,7 @@ import (
 const (
 	msgReplayDown      = "redis replay guard unavailable, checking webhook ids per instance"
 	msgReplayRecovered = "redis replay guard recovered"
+	msgReplayIdleReset = "redis replay guard shard unused, breaker closed untested"
 )
 
 // patientTimeouts are longer than NewRedisClient's defaults, so that a
@@ -574,7 +575,6 @@ func TestRedisReplayGuardRedisKilled(t *testing.T) {
 // instances. When the master returns, its tenants are shared again.
 func TestRedisReplayGuardClusterMasterLost(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	c := redistest.NewCluster(t, redistest.ClusterOptions{})
 	url := c.URL() + "&" + patientTimeouts
 	const probe = 10 * time.Millisecond
@@ -582,19 +582,7 @@ func TestRedisReplayGuardClusterMasterLost(t *testing.T) {
 	a := ingest.NewRedisReplayGuard(newRedisClient(t, url), ingest.RedisReplayOptions{Logger: slog.New(logs), ProbeInterval: probe})
 	b := ingest.NewRedisReplayGuard(newRedisClient(t, url), ingest.RedisReplayOptions{ProbeInterval: probe})
 
-	// A tenant on each master.
-	tenants := make([]string, redistest.ClusterSize)
-	for i, found := 0, 0; found < len(tenants); i++ {
-		tenant := fmt.Sprintf("tenant-%d", i)
-		n, err := c.NodeOf(ctx, ingest.ReplayKey(tenant, "x"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tenants[n] == "" {
-			tenants[n] = tenant
-			found++
-		}
-	}
+	tenants := tenantPerMaster(t, c)
 	now := time.Now()
 	for _, tenant := range tenants { // each client learns the slot map
 		for _, g := range []*ingest.RedisReplayGuard{a, b} {
@@ -646,5 +634,74 @@ func TestRedisReplayGuardClusterMasterLost(t *testing.T) {
 			t.Fatal("the lost master's tenant: the other instance accepts the replay after the recovery")
 		}
 		time.Sleep(probe)
+	}
+}
+
+// tenantPerMaster returns a tenant whose replay keys live on each master
+// of c, in the order of c's nodes.
+func tenantPerMaster(t *testing.T, c *redistest.Cluster) []string {
+	t.Helper()
+	tenants := make([]string, redistest.ClusterSize)
+	for i, found := 0, 0; found < len(tenants); i++ {
+		tenant := fmt.Sprintf("tenant-%d", i)
+		n, err := c.NodeOf(context.Background(), ingest.ReplayKey(tenant, "x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tenants[n] == "" {
+			tenants[n] = tenant
+			found++
+		}
+	}
+	return tenants
+}
+
+// TestRedisReplayGuardClusterIdleReset: a lost master's open breaker that
+// no check has needed for ratelimit.ShardIdleReset closes untested (with
+// replicas, a failover moves its slots to a new address, whose breaker is
+// another), so Degraded is false again instead of staying true for good;
+// the next check of that master's tenants tries it afresh.
+func TestRedisReplayGuardClusterIdleReset(t *testing.T) {
+	t.Parallel()
+	c := redistest.NewCluster(t, redistest.ClusterOptions{})
+	clock := newFakeClock()
+	logs := &logRecorder{}
+	const probe = time.Second
+	g := ingest.NewRedisReplayGuard(newRedisClient(t, c.URL()+"&"+patientTimeouts),
+		ingest.RedisReplayOptions{Logger: slog.New(logs), ProbeInterval: probe, Now: clock.Now})
+	tenants := tenantPerMaster(t, c)
+	now := time.Now()
+	for _, tenant := range tenants { // the client learns the slot map
+		seen(t, g, tenant, "warm-up", now)
+	}
+	const lost, live = 1, 0
+	lostAddr := c.Node(lost).Addr()
+	c.Kill(lost)
+	seen(t, g, tenants[lost], "during", now)
+	if !g.Degraded() || logs.count(msgReplayDown, lostAddr) != 1 {
+		t.Fatalf("master lost: Degraded %v, %d warnings naming %s", g.Degraded(), logs.count(msgReplayDown, lostAddr), lostAddr)
+	}
+
+	// Only the live master's tenant is checked from now on.
+	clock.Add(ratelimit.ShardIdleReset - probe)
+	seen(t, g, tenants[live], "live-1", now)
+	if !g.Degraded() {
+		t.Fatal("the breaker closed before ShardIdleReset")
+	}
+	clock.Add(probe)
+	seen(t, g, tenants[live], "live-2", now)
+	if g.Degraded() || logs.count(msgReplayIdleReset, lostAddr) != 1 {
+		t.Errorf("unused for ShardIdleReset: Degraded %v, %d %q lines naming %s; want false, 1",
+			g.Degraded(), logs.count(msgReplayIdleReset, lostAddr), msgReplayIdleReset, lostAddr)
+	}
+	if n := logs.count(msgReplayRecovered, ""); n != 0 {
+		t.Errorf("%d recovery lines: the idle reset is no recovery", n)
+	}
+
+	// Tried afresh: the master is still down, so it opens again.
+	seen(t, g, tenants[lost], "after", now)
+	if !g.Degraded() || logs.count(msgReplayDown, lostAddr) != 2 {
+		t.Errorf("after the reset: Degraded %v, %d warnings naming %s; want true, 2 (tried afresh)",
+			g.Degraded(), logs.count(msgReplayDown, lostAddr), lostAddr)
 	}
 }

@@ -73,7 +73,9 @@
 // that is a Sharder) there is one breaker per master: a lost master sends
 // only its slots' keys to the fallback, and its lines name it; a breaker
 // no call needs for ShardIdleReset closes untested (its slots may have
-// failed over to another address). Login and refresh policies are
+// failed over to another address). These breakers are a Breakers, which
+// any other fallback on Redis (the webhook replay guard) uses too, with
+// log lines of its own. Login and refresh policies are
 // always FailLocal (Policies.WithFailMode leaves them so): during an
 // outage they keep limiting, per server. go-redis logs through a
 // process-wide logger of its own; RouteRedisLogs makes its lines debug

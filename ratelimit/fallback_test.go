@@ -22,11 +22,12 @@ const (
 )
 
 // logRecorder is a slog.Handler that keeps the messages it receives, and
-// the shard each names.
+// the shard each names (and the whole records, for their attributes).
 type logRecorder struct {
 	mu     sync.Mutex
 	msgs   []string
 	shards []string // "" for a record without a shard attribute
+	recs   []slog.Record
 }
 
 func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
@@ -43,6 +44,7 @@ func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
 	r.mu.Lock()
 	r.msgs = append(r.msgs, rec.Message)
 	r.shards = append(r.shards, shard)
+	r.recs = append(r.recs, rec.Clone())
 	r.mu.Unlock()
 	return nil
 }
