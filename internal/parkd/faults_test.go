@@ -460,8 +460,17 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 	// Hold the database traffic: every client's next request stays in
 	// flight in the server.
 	proxy.close()
-	waitUntil(t, 30*time.Second, "every load client with a request written and in flight", func() bool {
-		return l.inFlight.Load() == readers+writers
+	// A round trip the proxy passed before it closed still completes (an
+	// ingest batch is one round trip), and its clients send again: wait
+	// until every client has a request in flight and none has finished for
+	// a while, so each is held.
+	waitUntil(t, 30*time.Second, "every load client with a request written and in flight, none finishing", func() bool {
+		before := len(l.snapshot())
+		if l.inFlight.Load() != readers+writers {
+			return false
+		}
+		time.Sleep(300 * time.Millisecond)
+		return l.inFlight.Load() == readers+writers && len(l.snapshot()) == before
 	})
 	<-proxy.held
 	// A request the client has sent may still wait in the kernel for the
