@@ -8,7 +8,9 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +43,8 @@ type benchDB struct {
 	// refuses one.
 	next []atomic.Int64
 	base time.Time
+	// cluster is read for its CPU time.
+	cluster *pgcluster.Cluster
 }
 
 // BenchmarkCreate measures reservation creation throughput through
@@ -81,11 +85,19 @@ func BenchmarkCreate(b *testing.B) {
 		}},
 	}
 	rates := map[string][]float64{}
+	cpus := map[string][]string{}
 	for round := 1; round <= benchRounds; round++ {
 		for _, side := range sides {
 			var rate float64
+			var cpu string
 			b.Run(fmt.Sprintf("round=%d/%s", round, side.name), func(b *testing.B) {
+				pg0, go0 := db.cpu(b)
 				rate = db.run(b, side.book)
+				pg1, go1 := db.cpu(b)
+				pg, gocpu := float64((pg1-pg0).Microseconds())/float64(b.N), float64((go1-go0).Microseconds())/float64(b.N)
+				b.ReportMetric(pg, "pg-cpu-us/row")
+				b.ReportMetric(gocpu, "go-cpu-us/row")
+				cpu = fmt.Sprintf("%.0f/%.0f", pg, gocpu)
 				if round == benchRounds && side.name == "store" {
 					// The median over the rounds of store/insert, and
 					// the spread, on the benchmark's own output line
@@ -98,11 +110,37 @@ func BenchmarkCreate(b *testing.B) {
 				}
 			})
 			rates[side.name] = append(rates[side.name], rate)
+			cpus[side.name] = append(cpus[side.name], cpu)
 		}
 	}
 	med, lo, hi := ratios(rates["store"], rates["insert"])
-	b.Logf("store / insert: median %.2f× (rounds %.2f–%.2f); store %s rows/s, insert %s rows/s",
-		med, lo, hi, fmtRates(rates["store"]), fmtRates(rates["insert"]))
+	b.Logf("store / insert: median %.2f× (rounds %.2f–%.2f); store %s rows/s, insert %s rows/s; "+
+		"CPU µs/row PostgreSQL/Go store %v, insert %v; load average %s",
+		med, lo, hi, fmtRates(rates["store"]), fmtRates(rates["insert"]), cpus["store"], cpus["insert"], loadAvg())
+}
+
+// cpu returns the CPU time so far of the cluster (all its processes) and
+// of this process (the clients of both sides). Per row they tell where
+// the work goes, which rates on a shared machine alone cannot.
+func (db *benchDB) cpu(b *testing.B) (pg, proc time.Duration) {
+	pg, err := db.cluster.CPUTime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return pg, time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAvg is the 1-minute load average, or "?".
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(raw))[0]
 }
 
 // run books from benchClients goroutines, each on its own space, and
@@ -156,6 +194,8 @@ func startBenchDB(b *testing.B) *benchDB {
 		spaces: make([]uuid.UUID, benchClients),
 		next:   make([]atomic.Int64, benchClients),
 		base:   time.Now().UTC().Truncate(time.Hour).Add(time.Hour),
+
+		cluster: c,
 	}
 	site := uuid.New()
 	if _, err := db.admin.Exec(ctx, `insert into tenants (id, name, slug) values ($1, 'Bench', 'bench')`, db.tenant); err != nil {

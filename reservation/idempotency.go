@@ -102,7 +102,8 @@ type Answer struct {
 	Err error
 }
 
-// Outcomes of book_reservation (migration 00008).
+// Outcomes of book_reservation (migration 00008) and book_reservation_keyed
+// (00018).
 const (
 	outcomeCreated  = "created"
 	outcomeConflict = "conflict"
@@ -194,8 +195,81 @@ func (o *booking) scan(row pgx.Row) error {
 	return nil
 }
 
-// storeAnswer queues the update that records ans under the claimed key. It
-// sets ans.Body to the body as stored (PostgreSQL's jsonb form), which is
+// keyedSQL calls book_reservation_keyed (migration 00018), which claims the
+// idempotency key with the answer rendered for the booking about to be
+// made, locks the live space, inserts the reservation and writes its audit
+// event: one statement, so it travels with BEGIN and the prologue. Every
+// parameter is cast, so the statement works where parameters have no
+// described types (pgx exec mode, as through PgBouncer).
+const keyedSQL = `select outcome, r_id, c_id, c_starts_at, c_ends_at, k_status, k_body
+	  from book_reservation_keyed($1::uuid, $2::uuid, $3::timestamptz, $4::timestamptz, $5::uuid, $6::text,
+	                              $7::uuid, $8::text, $9::bytea, $10::timestamptz, $11::timestamptz,
+	                              $12::integer, $13::text)`
+
+// keyedBooking is what book_reservation_keyed answered.
+type keyedBooking struct {
+	outcome string
+	// id is the reservation made (outcomeCreated).
+	id uuid.UUID
+	// conflict is the earliest confirmed reservation in the way
+	// (outcomeConflict).
+	conflict ConflictingReservation
+	// status and body are the answer stored with the key (outcomeCreated,
+	// outcomeReplay).
+	status int
+	body   string
+}
+
+// queueKeyed queues the book_reservation_keyed call for p on b, booking
+// reservation id with the answer created stored under the key; o receives
+// its answer. now judges key expiry and whether the range is over, and is
+// the reservation's created_at.
+func queueKeyed(b *pgx.Batch, p *CreateParams, id uuid.UUID, fp []byte, now, expiresAt time.Time, created rendered, o *keyedBooking) {
+	b.Queue(keyedSQL, p.SpaceID, id, p.StartsAt, p.EndsAt, p.CreatedBy, p.Actor,
+		p.PrincipalID, p.key(), fp, now, expiresAt, created.status, created.body).QueryRow(o.scan)
+}
+
+// scan reads book_reservation_keyed's row. Only the columns of the outcome
+// are set; the others are NULL.
+func (o *keyedBooking) scan(row pgx.Row) error {
+	var (
+		id, cID      *uuid.UUID
+		cStart, cEnd *time.Time
+		status       *int
+		body         *string
+	)
+	if err := row.Scan(&o.outcome, &id, &cID, &cStart, &cEnd, &status, &body); err != nil {
+		return fmt.Errorf("book reservation: %w", err)
+	}
+	missing := func(absent bool) error {
+		if absent {
+			return fmt.Errorf("book reservation: outcome %s without its columns", o.outcome)
+		}
+		return nil
+	}
+	switch o.outcome {
+	case outcomeCreated:
+		if err := missing(id == nil || status == nil || body == nil); err != nil {
+			return err
+		}
+		o.id, o.status, o.body = *id, *status, *body
+	case outcomeConflict:
+		if err := missing(cID == nil || cStart == nil || cEnd == nil); err != nil {
+			return err
+		}
+		o.conflict = ConflictingReservation{ID: *cID, StartsAt: cStart.UTC(), EndsAt: cEnd.UTC()}
+	case outcomeReplay:
+		if err := missing(status == nil || body == nil); err != nil {
+			return err
+		}
+		o.status, o.body = *status, *body
+	}
+	return nil
+}
+
+// storeAnswer queues the update that records a refusal's answer ans under
+// the claimed key, whose answer book_reservation_keyed took out. It sets
+// ans.Body to the body as stored (PostgreSQL's jsonb form), which is
 // what every later replay sends.
 func storeAnswer(p *CreateParams, ans *Answer) *pgx.Batch {
 	b := &pgx.Batch{}
