@@ -3,6 +3,7 @@ package reservation
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -204,7 +205,7 @@ func (o *booking) scan(row pgx.Row) error {
 const keyedSQL = `select outcome, r_id, c_id, c_starts_at, c_ends_at, k_status, k_body
 	  from book_reservation_keyed($1::uuid, $2::uuid, $3::timestamptz, $4::timestamptz, $5::uuid, $6::text,
 	                              $7::uuid, $8::text, $9::bytea, $10::timestamptz, $11::timestamptz,
-	                              $12::integer, $13::text)`
+	                              $12::integer, $13::text, $14::text)`
 
 // keyedBooking is what book_reservation_keyed answered.
 type keyedBooking struct {
@@ -226,7 +227,20 @@ type keyedBooking struct {
 // the reservation's created_at.
 func queueKeyed(b *pgx.Batch, p *CreateParams, id uuid.UUID, fp []byte, now, expiresAt time.Time, created rendered, o *keyedBooking) {
 	b.Queue(keyedSQL, p.SpaceID, id, p.StartsAt, p.EndsAt, p.CreatedBy, p.Actor,
-		p.PrincipalID, p.key(), fp, now, expiresAt, created.status, created.body).QueryRow(o.scan)
+		p.PrincipalID, p.key(), fp, now, expiresAt, created.status, created.body, auditDetails(p)).QueryRow(o.scan)
+}
+
+// auditDetails is the details of a booking's reservation.create audit
+// event, as book_reservation writes them: the space, the range in UTC RFC
+// 3339 (whole seconds, as validated) and the key, as JSON text.
+func auditDetails(p *CreateParams) string {
+	b, _ := json.Marshal(struct {
+		SpaceID   uuid.UUID `json:"space_id"`
+		StartsAt  string    `json:"starts_at"`
+		EndsAt    string    `json:"ends_at"`
+		RequestID string    `json:"request_id"`
+	}{p.SpaceID, p.StartsAt.UTC().Format(time.RFC3339), p.EndsAt.UTC().Format(time.RFC3339), p.key()})
+	return string(b)
 }
 
 // scan reads book_reservation_keyed's row. Only the columns of the outcome
