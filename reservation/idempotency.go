@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // MaxKeyLen is the longest idempotency key (and request_id) accepted.
@@ -226,9 +227,19 @@ type keyedBooking struct {
 // its answer. now judges key expiry and whether the range is over, and is
 // the reservation's created_at.
 func queueKeyed(b *pgx.Batch, p *CreateParams, id uuid.UUID, fp []byte, now, expiresAt time.Time, created rendered, o *keyedBooking) {
-	b.Queue(keyedSQL, p.SpaceID, id, p.StartsAt, p.EndsAt, p.CreatedBy, p.Actor,
-		p.PrincipalID, p.key(), fp, now, expiresAt, created.status, created.body, auditDetails(p)).QueryRow(o.scan)
+	var createdBy pgtype.UUID
+	if p.CreatedBy != nil {
+		createdBy = pgtype.UUID{Bytes: *p.CreatedBy, Valid: true}
+	}
+	// The ids go as pgtype.UUID: pgx encodes a uuid.UUID through its
+	// driver.Valuer (text, parsed back, after a failed first plan), which
+	// cost about a tenth of the client's CPU per booking.
+	b.Queue(keyedSQL, pgUUID(p.SpaceID), pgUUID(id), p.StartsAt, p.EndsAt, createdBy, p.Actor,
+		pgUUID(p.PrincipalID), p.key(), fp, now, expiresAt, created.status, created.body, auditDetails(p)).QueryRow(o.scan)
 }
+
+// pgUUID is id as pgx encodes it directly.
+func pgUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 // auditDetails is the details of a booking's reservation.create audit
 // event, as book_reservation writes them: the space, the range in UTC RFC
@@ -247,7 +258,7 @@ func auditDetails(p *CreateParams) string {
 // are set; the others are NULL.
 func (o *keyedBooking) scan(row pgx.Row) error {
 	var (
-		id, cID      *uuid.UUID
+		id, cID      pgtype.UUID
 		cStart, cEnd *time.Time
 		status       *int
 		body         *string
@@ -263,15 +274,15 @@ func (o *keyedBooking) scan(row pgx.Row) error {
 	}
 	switch o.outcome {
 	case outcomeCreated:
-		if err := missing(id == nil || status == nil || body == nil); err != nil {
+		if err := missing(!id.Valid || status == nil || body == nil); err != nil {
 			return err
 		}
-		o.id, o.status, o.body = *id, *status, *body
+		o.id, o.status, o.body = id.Bytes, *status, *body
 	case outcomeConflict:
-		if err := missing(cID == nil || cStart == nil || cEnd == nil); err != nil {
+		if err := missing(!cID.Valid || cStart == nil || cEnd == nil); err != nil {
 			return err
 		}
-		o.conflict = ConflictingReservation{ID: *cID, StartsAt: cStart.UTC(), EndsAt: cEnd.UTC()}
+		o.conflict = ConflictingReservation{ID: cID.Bytes, StartsAt: cStart.UTC(), EndsAt: cEnd.UTC()}
 	case outcomeReplay:
 		if err := missing(status == nil || body == nil); err != nil {
 			return err

@@ -38,7 +38,7 @@ func waitingOn(t *testing.T, b *bundle, holder int32, skip ...int32) int32 {
 	for time.Now().Before(deadline) {
 		var pid int32
 		err := b.admin.QueryRow(ctx, `select pid from pg_stat_activity
-			 where usename = 'park_server' and wait_event_type = 'Lock'
+			 where datname = current_database() and usename = 'park_server' and wait_event_type = 'Lock'
 			   and $1::int = any (pg_blocking_pids(pid)) and pid <> all ($2::int[])
 			 limit 1`, holder, skip).Scan(&pid)
 		if err == nil {
@@ -196,7 +196,8 @@ func refusalInFlight(t *testing.T, b *bundle) {
 		}
 		var firstPID int32
 		if err := b.admin.QueryRow(ctx, `select l.pid from pg_locks l join pg_class c on c.oid = l.relation
-			 where c.relname = 'idempotency_keys' and l.mode = 'RowExclusiveLock' and l.granted`).Scan(&firstPID); err != nil {
+			 where l.database = (select oid from pg_database where datname = current_database())
+			   and c.relname = 'idempotency_keys' and l.mode = 'RowExclusiveLock' and l.granted`).Scan(&firstPID); err != nil {
 			t.Fatalf("%s: the refused booking holds no key: %v", tc.key, err)
 		}
 		go func() {
