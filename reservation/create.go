@@ -132,7 +132,7 @@ func (s *Store) Create(ctx context.Context, p *CreateParams) (*Reservation, erro
 	err := s.retry(ctx, func() error {
 		var o booking
 		var b pgx.Batch
-		queueBook(&b, p, nil, now, time.Time{}, &o)
+		queueBook(&b, p, now, &o)
 		if err := s.db.InTenantBatch(ctx, p.TenantID, &b); err != nil {
 			return err
 		}

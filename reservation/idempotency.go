@@ -115,15 +115,16 @@ const (
 	outcomeReused   = "reused"
 )
 
-// bookSQL calls book_reservation, which claims the idempotency key (when
-// given), locks the live space, inserts the reservation and writes its
-// audit event: one statement, so one round trip. Every parameter is cast,
-// so the statement works where parameters have no described types (pgx
-// exec mode, as through PgBouncer).
+// bookSQL calls book_reservation (migration 00008) without an idempotency
+// key: it locks the live space, inserts the reservation and writes its
+// audit event in one statement, so one round trip. Every parameter is
+// cast, so the statement works where parameters have no described types
+// (pgx exec mode, as through PgBouncer). The key, principal, fingerprint
+// and expiry are NULL: keyed bookings go through book_reservation_keyed.
 const bookSQL = `select outcome, r_tenant_id, r_id, r_space_id, r_starts_at, r_ends_at, r_status, r_request_id,
-	       r_created_by, r_created_at, r_cancelled_at, c_id, c_starts_at, c_ends_at, k_status, k_body
+	       r_created_by, r_created_at, r_cancelled_at, c_id, c_starts_at, c_ends_at
 	  from book_reservation($1::uuid, $2::uuid, $3::timestamptz, $4::timestamptz, $5::uuid, $6::text,
-	                        $7::uuid, $8::text, $9::bytea, $10::timestamptz, $11::timestamptz)`
+	                        null, null, null, $7::timestamptz, null)`
 
 // booking is what book_reservation answered.
 type booking struct {
@@ -133,24 +134,17 @@ type booking struct {
 	// conflict is the earliest confirmed reservation in the way
 	// (outcomeConflict).
 	conflict ConflictingReservation
-	// status and body are the stored answer (outcomeReplay).
-	status int
-	body   string
 }
 
-// queueBook queues the book_reservation call for p on b; o receives its
-// answer. fp nil books without idempotency (the key, principal and expiry
-// are then not sent); now judges key expiry and whether the range is over.
-func queueBook(b *pgx.Batch, p *CreateParams, fp []byte, now, expiresAt time.Time, o *booking) {
-	var key *string
-	var principal *uuid.UUID
-	var expires *time.Time
-	if fp != nil {
-		k := p.key()
-		key, principal, expires = &k, &p.PrincipalID, &expiresAt
+// queueBook queues the book_reservation call for p, which has no key, on
+// b; o receives its answer. now judges whether the range is over.
+func queueBook(b *pgx.Batch, p *CreateParams, now time.Time, o *booking) {
+	var createdBy pgtype.UUID
+	if p.CreatedBy != nil {
+		createdBy = pgUUID(*p.CreatedBy)
 	}
-	b.Queue(bookSQL, p.SpaceID, uuid.New(), p.StartsAt, p.EndsAt, p.CreatedBy, p.Actor,
-		principal, key, fp, now, expires).QueryRow(o.scan)
+	b.Queue(bookSQL, pgUUID(p.SpaceID), pgUUID(uuid.New()), p.StartsAt, p.EndsAt, createdBy, p.Actor, now).
+		QueryRow(o.scan)
 }
 
 // scan reads book_reservation's row. Only the columns of the outcome are
@@ -159,12 +153,11 @@ func (o *booking) scan(row pgx.Row) error {
 	var (
 		tenant, id, space, cID              *uuid.UUID
 		start, end, createdAt, cStart, cEnd *time.Time
-		status, body                        *string
-		code                                *int
+		status                              *string
 		r                                   = &o.res
 	)
 	err := row.Scan(&o.outcome, &tenant, &id, &space, &start, &end, &status, &r.RequestID,
-		&r.CreatedBy, &createdAt, &r.CancelledAt, &cID, &cStart, &cEnd, &code, &body)
+		&r.CreatedBy, &createdAt, &r.CancelledAt, &cID, &cStart, &cEnd)
 	if err != nil {
 		return fmt.Errorf("book reservation: %w", err)
 	}
@@ -188,11 +181,6 @@ func (o *booking) scan(row pgx.Row) error {
 			return err
 		}
 		o.conflict = ConflictingReservation{ID: *cID, StartsAt: cStart.UTC(), EndsAt: cEnd.UTC()}
-	case outcomeReplay:
-		if err := missing(code == nil, body == nil); err != nil {
-			return err
-		}
-		o.status, o.body = *code, *body
 	}
 	return nil
 }
