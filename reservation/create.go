@@ -132,7 +132,7 @@ func (s *Store) Create(ctx context.Context, p *CreateParams) (*Reservation, erro
 	err := s.retry(ctx, func() error {
 		var o booking
 		var b pgx.Batch
-		queueBook(&b, p, nil, now, time.Time{}, &o)
+		queueBook(&b, p, now, &o)
 		if err := s.db.InTenantBatch(ctx, p.TenantID, &b); err != nil {
 			return err
 		}
@@ -159,23 +159,30 @@ func (s *Store) Create(ctx context.Context, p *CreateParams) (*Reservation, erro
 // (IdempotencyKey, else RequestID; one is required), scoped to the tenant
 // and PrincipalID, all in one transaction of two round trips (DESIGN §7):
 //
-//  1. BEGIN, the tenant prologue and book_reservation, which claims the
-//     key — a concurrent request with the same key waits here for the
+//  1. BEGIN, the tenant prologue and book_reservation_keyed, which claims
+//     the key — a concurrent request with the same key waits here for the
 //     first to finish, then gets its answer — locks the live space row, as
 //     SpaceDelete does, inserts the reservation (the EXCLUDE constraint
 //     decides overlaps) and writes the audit event;
-//  2. render's answer, stored with the key, and COMMIT.
+//  2. COMMIT, after the stored answer when the booking was refused.
 //
-// Render runs between the two, in Go, so the library stores HTTP answers
-// without knowing HTTP.
+// The answer to the reservation it is about to make is rendered before
+// step 1, with the reservation's id and created_at (the store's clock)
+// chosen here, and the key is claimed with it: the key's row is written
+// once. A refusal (the space missing, an overlap) takes that answer out of
+// the row again; its own answer is rendered between the two round trips
+// and stored with the COMMIT. Render runs in Go, so the library stores
+// HTTP answers without knowing HTTP.
 //
 // A key already answered returns that answer again (Replayed); one used
 // for a different request is ErrKeyReused; one older than the key TTL is
 // forgotten and used afresh. A missing space and an overlap are final
 // answers, stored like a success. Invalid input is refused before the key
 // is claimed and stores nothing, so a corrected request may use the key;
-// errors (database failures, a render error, a 5xx status) roll everything
-// back, so 5xx answers are never stored.
+// errors (database failures, a render error, a status outside 2xx and 4xx)
+// roll everything back, so 5xx answers are never stored. As the success
+// answer is rendered before the booking, render runs for a reservation that
+// may not be made, and its failure fails the request.
 //
 // Deadlocks and serialization failures run the transaction again, up to
 // three times; after that the error is tenancy.ErrSerialization.
@@ -187,16 +194,30 @@ func (s *Store) CreateIdempotent(ctx context.Context, p *CreateParams, render Re
 		return nil, err
 	}
 	fp := Fingerprint(p.SpaceID, p.StartsAt, p.EndsAt, p.key())
+	key := p.key()
 	var ans *Answer
 	err := s.retry(ctx, func() error {
-		now := s.now()
-		var o booking
+		// PostgreSQL keeps microseconds: the created_at rendered is the
+		// one stored.
+		now := s.now().Truncate(time.Microsecond)
+		made := &Reservation{
+			ID: uuid.New(), TenantID: p.TenantID, SpaceID: p.SpaceID,
+			StartsAt: p.StartsAt.UTC(), EndsAt: p.EndsAt.UTC(), Status: StatusConfirmed,
+			RequestID: &key, CreatedBy: p.CreatedBy, CreatedAt: now.UTC(),
+		}
+		created, err := renderAnswer(render, made, nil)
+		if err != nil {
+			return err
+		}
+		var o keyedBooking
 		first := &pgx.Batch{}
-		queueBook(first, p, fp[:], now, now.Add(s.keyTTL), &o)
+		queueKeyed(first, p, made.ID, fp[:], now, now.Add(s.keyTTL), created, &o)
 		return s.db.InTenantTxBatches(ctx, p.TenantID, first, func() (*pgx.Batch, error) {
 			var err error
-			ans, err = answer(p, &o, now, render)
-			if err != nil || ans.Replayed {
+			ans, err = answer(p, &o, made, now, render)
+			if err != nil || ans.Replayed || ans.Reservation != nil {
+				// A replay, or a booking made with its answer already
+				// in the key's row: COMMIT alone.
 				return nil, err
 			}
 			return storeAnswer(p, ans), nil
@@ -208,11 +229,12 @@ func (s *Store) CreateIdempotent(ctx context.Context, p *CreateParams, render Re
 	return ans, nil
 }
 
-// answer decides what book_reservation's outcome o answers: a stored answer
-// again, an error that rolls back, or a new answer made by render, whose
+// answer decides what book_reservation_keyed's outcome o answers: a stored
+// answer again, an error that rolls back, the booking made (its answer,
+// rendered beforehand, as stored), or a refusal answered by render, whose
 // Body storeAnswer then fills in.
-func answer(p *CreateParams, o *booking, now time.Time, render Render) (*Answer, error) {
-	ans := &Answer{}
+func answer(p *CreateParams, o *keyedBooking, made *Reservation, now time.Time, render Render) (*Answer, error) {
+	var refusal error
 	switch o.outcome {
 	case outcomeReplay:
 		return &Answer{Status: o.status, Body: []byte(o.body), Replayed: true}, nil
@@ -223,23 +245,41 @@ func answer(p *CreateParams, o *booking, now time.Time, render Render) (*Answer,
 		// error rolls back the claim, so nothing is stored.
 		return nil, checkNotOver(p, now)
 	case outcomeCreated:
-		ans.Reservation = &o.res
+		if o.id != made.ID {
+			return nil, fmt.Errorf("book_reservation_keyed: made reservation %s, want %s", o.id, made.ID)
+		}
+		return &Answer{Status: o.status, Body: []byte(o.body), Reservation: made}, nil
 	case outcomeConflict:
-		ans.Err = &ConflictError{SpaceID: p.SpaceID, Conflicting: o.conflict}
+		refusal = &ConflictError{SpaceID: p.SpaceID, Conflicting: o.conflict}
 	case outcomeNotFound:
-		ans.Err = spaceNotFound(p.SpaceID)
+		refusal = spaceNotFound(p.SpaceID)
 	default:
-		return nil, fmt.Errorf("book_reservation: unexpected outcome %q", o.outcome)
+		return nil, fmt.Errorf("book_reservation_keyed: unexpected outcome %q", o.outcome)
 	}
-	status, body, err := render(ans.Reservation, ans.Err)
+	r, err := renderAnswer(render, nil, refusal)
 	if err != nil {
-		return nil, fmt.Errorf("render answer: %w", err)
+		return nil, err
+	}
+	return &Answer{Status: r.status, Body: []byte(r.body), Err: refusal}, nil
+}
+
+// rendered is one answer as render made it.
+type rendered struct {
+	status int
+	body   string
+}
+
+// renderAnswer renders the answer to one outcome, a reservation made (err
+// nil) or a refusal, and checks that it may be stored.
+func renderAnswer(render Render, res *Reservation, err error) (rendered, error) {
+	status, body, rerr := render(res, err)
+	if rerr != nil {
+		return rendered{}, fmt.Errorf("render answer: %w", rerr)
 	}
 	if status < 200 || status > 499 {
-		return nil, fmt.Errorf("idempotent answer with status %d: only 2xx and 4xx answers are stored", status)
+		return rendered{}, fmt.Errorf("idempotent answer with status %d: only 2xx and 4xx answers are stored", status)
 	}
-	ans.Status, ans.Body = status, body
-	return ans, nil
+	return rendered{status: status, body: string(body)}, nil
 }
 
 func spaceNotFound(id uuid.UUID) error { return fmt.Errorf("space %s: %w", id, tenancy.ErrNotFound) }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,23 +175,25 @@ func TestBookingAudit(t *testing.T) {
 	}
 }
 
-// TestBookFunctionPrivileges: book_reservation runs as its caller, under
-// row-level security, for the transaction's tenant only; only park_app may
-// call it, and never without a tenant.
+// TestBookFunctionPrivileges: book_reservation and book_reservation_keyed
+// run as their caller, under row-level security, for the transaction's
+// tenant only; only park_app may call them, and never without a tenant.
 func TestBookFunctionPrivileges(t *testing.T) {
 	t.Parallel()
 	b := newBundle(t, 2)
 	ctx := testCtx(t)
 	var definer, public, ops bool
-	if err := b.admin.QueryRow(ctx, `select p.prosecdef,
-		       has_function_privilege('public', p.oid, 'EXECUTE') or exists (
-		         select 1 from aclexplode(p.proacl) a where a.grantee = 0 and a.privilege_type = 'EXECUTE'),
-		       has_function_privilege('park_ops', p.oid, 'EXECUTE')
-		  from pg_proc p where p.proname = 'book_reservation'`).Scan(&definer, &public, &ops); err != nil {
-		t.Fatal(err)
-	}
-	if definer || public || ops {
-		t.Fatalf("book_reservation: security definer %v, executable by PUBLIC %v, by park_ops %v; want none", definer, public, ops)
+	for _, fn := range []string{"book_reservation", "book_reservation_keyed"} {
+		if err := b.admin.QueryRow(ctx, `select p.prosecdef,
+			       has_function_privilege('public', p.oid, 'EXECUTE') or exists (
+			         select 1 from aclexplode(p.proacl) a where a.grantee = 0 and a.privilege_type = 'EXECUTE'),
+			       has_function_privilege('park_ops', p.oid, 'EXECUTE')
+			  from pg_proc p where p.proname = $1`, fn).Scan(&definer, &public, &ops); err != nil {
+			t.Fatalf("%s: %v", fn, err)
+		}
+		if definer || public || ops {
+			t.Fatalf("%s: security definer %v, executable by PUBLIC %v, by park_ops %v; want none", fn, definer, public, ops)
+		}
 	}
 
 	// As park_app with no tenant set: refused before anything is written.
@@ -210,9 +213,21 @@ func TestBookFunctionPrivileges(t *testing.T) {
 	if _, err := tx.Exec(ctx, `set local role park_app`); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := tx.Exec(ctx, `savepoint s`); err != nil {
+		t.Fatal(err)
+	}
 	_, err = tx.Exec(ctx, `select * from book_reservation($1::uuid, $2::uuid, $3::timestamptz, $4::timestamptz,
 		null, 'user:x', null, null, null, now(), null)`, space, uuid.New(), start, end)
 	if err == nil {
 		t.Fatal("book_reservation booked with no tenant set")
+	}
+	if _, err := tx.Exec(ctx, `rollback to savepoint s`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Exec(ctx, `select * from book_reservation_keyed($1::uuid, $2::uuid, $3::timestamptz, $4::timestamptz,
+		null, 'user:x', $5::uuid, 'k', $6::bytea, now(), now() + interval '1 day', 201, '{}', '{}')`,
+		space, uuid.New(), start, end, uuid.New(), make([]byte, 32))
+	if err == nil || !strings.Contains(err.Error(), "no tenant") {
+		t.Fatalf("book_reservation_keyed with no tenant set: %v", err)
 	}
 }

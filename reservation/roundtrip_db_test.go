@@ -73,8 +73,8 @@ func countingPool(t *testing.T, b *bundle, mode pgx.QueryExecMode, c *tripCounte
 
 // TestRoundTrips: a booking takes at most two network round trips whatever
 // its outcome (DESIGN §7): one with an idempotency key is BEGIN, the
-// prologue and book_reservation, then the stored answer and COMMIT; one
-// without is a single round trip. Both statement modes are counted: the
+// prologue and book_reservation_keyed, then COMMIT (after the refusal's
+// answer, for a 404 or a 409); one without is a single round trip. Both statement modes are counted: the
 // default (statements prepared and cached per connection, so counted after
 // one booking of each kind has warmed the cache) and exec mode, which
 // PgBouncer's transaction mode needs.
