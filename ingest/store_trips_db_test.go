@@ -4,71 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parkhq/park/ingest"
+	"github.com/parkhq/park/internal/pgtest"
 	"github.com/parkhq/park/tenancy"
 )
 
-// tripCounter counts network round trips on the connections it wraps: a
-// read that follows a write answers one round trip, however many
-// statements the write carried.
-type tripCounter struct {
-	wrote atomic.Bool
-	trips atomic.Int64
-}
-
-type countingConn struct {
-	net.Conn
-	c *tripCounter
-}
-
-func (c *countingConn) Write(b []byte) (int, error) {
-	c.c.wrote.Store(true)
-	return c.Conn.Write(b)
-}
-
-func (c *countingConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if n > 0 && c.c.wrote.Swap(false) {
-		c.c.trips.Add(1)
-	}
-	return n, err
-}
-
 // countingStore is a Store on a one-connection park_server pool in mode
 // whose round trips c counts; the pool never pings on its own.
-func countingStore(t *testing.T, f *storeFixture, mode pgx.QueryExecMode, c *tripCounter, opts ingest.StoreOptions) *ingest.Store {
+func countingStore(t *testing.T, f *storeFixture, mode pgx.QueryExecMode, c *pgtest.TripCounter, opts ingest.StoreOptions) *ingest.Store {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(f.db.ServerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns, cfg.MinConns = 1, 0
-	cfg.HealthCheckPeriod = time.Hour
-	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
-	cfg.ConnConfig.DefaultQueryExecMode = mode
-	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &countingConn{Conn: conn, c: c}, nil
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return ingest.NewStore(tenancy.NewStore(pool), opts)
+	return ingest.NewStore(tenancy.NewStore(f.db.OneConnPool(t, mode, c.Dial)), opts)
 }
 
 // TestStoreBatchRoundTrips: a batch of known devices' uplinks is stored in
@@ -81,7 +32,7 @@ func TestStoreBatchRoundTrips(t *testing.T) {
 	f := newStoreFixture(t, ingest.StoreOptions{}, euiA, euiB)
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeExec} {
 		t.Run(mode.String(), func(t *testing.T) {
-			var c tripCounter
+			var c pgtest.TripCounter
 			store := countingStore(t, f, mode, &c, ingest.StoreOptions{Orphans: &limitTo{left: 100}})
 			for round := range 2 {
 				for _, tc := range []struct {
@@ -100,12 +51,12 @@ func TestStoreBatchRoundTrips(t *testing.T) {
 						reading(euiX, fmt.Sprintf("%s-x%d", mode, round), 1, yes, t0),
 					}, "[stored orphan]", 3},
 				} {
-					before := c.trips.Load()
+					before := c.Trips()
 					st, err := store.StoreBatch(context.Background(), f.tenant, tc.ups)
 					if err != nil || fmt.Sprint(st) != tc.want {
 						t.Fatalf("%s: %v, %v; want %s", tc.name, st, err, tc.want)
 					}
-					if n := c.trips.Load() - before; round == 1 && n != tc.trips {
+					if n := c.Trips() - before; round == 1 && n != tc.trips {
 						t.Errorf("%s: %d round trips, want %d", tc.name, n, tc.trips)
 					}
 				}

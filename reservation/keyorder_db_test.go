@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parkhq/park/internal/pgtest"
 	"github.com/parkhq/park/reservation"
 	"github.com/parkhq/park/tenancy"
 )
@@ -236,30 +236,21 @@ type crashConn struct {
 }
 
 type crashCounter struct {
-	tripCounter
+	pgtest.TripCounter
 	// at is the trip count at which the next write crashes; 0 is never.
 	at     atomic.Int64
 	cancel atomic.Pointer[context.CancelFunc]
 }
 
 func (c *crashConn) Write(p []byte) (int, error) {
-	if at := c.c.at.Load(); at != 0 && c.c.trips.Load() == at {
+	if at := c.c.at.Load(); at != 0 && c.c.Trips() == at {
 		if f := c.c.cancel.Load(); f != nil {
 			(*f)()
 		}
 		_ = c.Conn.Close()
 		return 0, errors.New("client crashed")
 	}
-	c.c.wrote.Store(true)
 	return c.Conn.Write(p)
-}
-
-func (c *crashConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 && c.c.wrote.Swap(false) {
-		c.c.trips.Add(1)
-	}
-	return n, err
 }
 
 // TestCrashBetweenTripsLeavesNoKey: a booking whose client dies after the
@@ -275,26 +266,15 @@ func TestCrashBetweenTripsLeavesNoKey(t *testing.T) {
 	start, end := b.slot(1, 1)
 
 	var c crashCounter
-	cfg, err := pgxpool.ParseConfig(b.db.ServerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns, cfg.MinConns = 1, 0
-	cfg.HealthCheckPeriod = time.Hour
-	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
-	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	pool := b.db.OneConnPool(t, pgx.QueryExecModeCacheStatement, func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		return &crashConn{Conn: conn, c: &c}, nil
-	}
-	pool, err := pgxpool.NewWithConfig(testCtx(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+		// Counted inside, so the crash sees the trips completed.
+		return &crashConn{Conn: c.Wrap(conn), c: &c}, nil
+	})
 	crashing := reservation.NewStore(tenancy.NewStore(pool), reservation.Options{Now: b.clock.Now})
 
 	// Warm the connection and its statements, so that the booking below
@@ -307,14 +287,14 @@ func TestCrashBetweenTripsLeavesNoKey(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(testCtx(t))
 	c.cancel.Store(&cancel)
-	c.at.Store(c.trips.Load() + 1)
+	c.at.Store(c.Trips() + 1)
 	p := params(tenant, user, space, start, end)
 	p.IdempotencyKey = "crash"
 	if ans, err := crashing.CreateIdempotent(ctx, p, render); err == nil {
 		t.Fatalf("the booking survived its client's crash: %s", show(ans))
 	}
-	if c.trips.Load() != c.at.Load() {
-		t.Fatalf("crashed after %d round trips, want %d", c.trips.Load(), c.at.Load())
+	if c.Trips() != c.at.Load() {
+		t.Fatalf("crashed after %d round trips, want %d", c.Trips(), c.at.Load())
 	}
 	// The same request again, on another connection: it waits for the
 	// dead transaction to be rolled back, then books afresh.

@@ -1,10 +1,7 @@
 package reservation_test
 
 import (
-	"context"
-	"net"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,63 +9,17 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parkhq/park/internal/pgtest"
 	"github.com/parkhq/park/reservation"
 	"github.com/parkhq/park/tenancy"
 )
 
-// tripCounter counts network round trips on the connections it wraps: a
-// read that follows a write is the answer to one round trip, however many
-// statements the write carried.
-type tripCounter struct {
-	wrote atomic.Bool
-	trips atomic.Int64
-}
-
-type countingConn struct {
-	net.Conn
-	c *tripCounter
-}
-
-func (c *countingConn) Write(b []byte) (int, error) {
-	c.c.wrote.Store(true)
-	return c.Conn.Write(b)
-}
-
-func (c *countingConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if n > 0 && c.c.wrote.Swap(false) {
-		c.c.trips.Add(1)
-	}
-	return n, err
-}
-
 // countingPool is a one-connection park_server pool whose round trips c
 // counts. It never pings or health-checks on its own, so every round trip
 // is a store's.
-func countingPool(t *testing.T, b *bundle, mode pgx.QueryExecMode, c *tripCounter) *pgxpool.Pool {
+func countingPool(t *testing.T, b *bundle, mode pgx.QueryExecMode, c *pgtest.TripCounter) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(b.db.ServerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns, cfg.MinConns = 1, 0
-	cfg.HealthCheckPeriod = time.Hour
-	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
-	cfg.ConnConfig.DefaultQueryExecMode = mode
-	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &countingConn{Conn: conn, c: c}, nil
-	}
-	pool, err := pgxpool.NewWithConfig(testCtx(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	return b.db.OneConnPool(t, mode, c.Dial)
 }
 
 // TestRoundTrips: a booking takes at most two network round trips whatever
@@ -84,7 +35,7 @@ func TestRoundTrips(t *testing.T) {
 	ctx := testCtx(t)
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeExec} {
 		t.Run(mode.String(), func(t *testing.T) {
-			var c tripCounter
+			var c pgtest.TripCounter
 			store := reservation.NewStore(tenancy.NewStore(countingPool(t, b, mode, &c)), reservation.Options{Now: b.clock.Now})
 			tenant, user := b.tenant(t), uuid.New()
 			space := b.space(t, tenant)
@@ -140,7 +91,7 @@ func TestRoundTrips(t *testing.T) {
 			for round := range 2 {
 				for _, bk := range bookings {
 					p := bk.params(round)
-					before := c.trips.Load()
+					before := c.Trips()
 					if bk.keyed {
 						ans, err := store.CreateIdempotent(ctx, p, render)
 						if err != nil || ans.Status != bk.status {
@@ -152,7 +103,7 @@ func TestRoundTrips(t *testing.T) {
 							t.Fatalf("%s: %v", bk.name, err)
 						}
 					}
-					if n := c.trips.Load() - before; round == 1 && n != bk.trips {
+					if n := c.Trips() - before; round == 1 && n != bk.trips {
 						t.Errorf("%s: %d round trips, want %d", bk.name, n, bk.trips)
 					}
 				}

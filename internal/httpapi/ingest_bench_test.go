@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -170,11 +169,11 @@ type ingestBench struct {
 	// inFlightBatches.
 	inFlight        []int
 	inFlightBatches map[int]*prometheus.Registry
-	parkRT          *tripCounter       // round trips of Park's park_server pool
-	seedRT          *tripCounter       // round trips of the seed side's pool
-	seq             atomic.Int64       // request number: device and frame counter
-	parkAcks        atomic.Int64       // 2xx answers of Park's side, every run
-	cluster         *pgcluster.Cluster // for its CPU time
+	parkRT          *pgtest.TripCounter // round trips of Park's park_server pool
+	seedRT          *pgtest.TripCounter // round trips of the seed side's pool
+	seq             atomic.Int64        // request number: device and frame counter
+	parkAcks        atomic.Int64        // 2xx answers of Park's side, every run
+	cluster         *pgcluster.Cluster  // for its CPU time
 }
 
 // BenchmarkIngest measures uplinks/s through the real webhook endpoint —
@@ -194,7 +193,7 @@ func BenchmarkIngest(b *testing.B) {
 	type side struct {
 		name, path string
 		header     http.Header
-		rt         *tripCounter
+		rt         *pgtest.TripCounter
 		acks       *atomic.Int64
 		batches    *prometheus.Registry // a park side's writer metrics
 	}
@@ -203,7 +202,7 @@ func BenchmarkIngest(b *testing.B) {
 		// The floor: what the harness itself costs (clients, loopback,
 		// net/http), a handler that reads the body and answers without
 		// any work. No side can run faster than it.
-		{"floor", "/floor/chirpstack?event=up", http.Header{"Content-Type": {"application/json"}}, &tripCounter{}, nil, nil},
+		{"floor", "/floor/chirpstack?event=up", http.Header{"Content-Type": {"application/json"}}, &pgtest.TripCounter{}, nil, nil},
 		{"seed", "/seed/chirpstack?event=up", http.Header{"Content-Type": {"application/json"}}, env.seedRT, nil, nil},
 	}
 	// Park with other numbers of commits in flight, for measuring the
@@ -223,7 +222,7 @@ func BenchmarkIngest(b *testing.B) {
 			var f benchFigures
 			loads = append(loads, loadAvg())
 			b.Run(fmt.Sprintf("round=%d/%s", round, side.name), func(b *testing.B) {
-				trips0 := side.rt.trips.Load()
+				trips0 := side.rt.Trips()
 				rows0, n0 := batchRows(b, side.batches)
 				cpu0 := env.cpu(b)
 				f.rate, f.p50, f.p99 = env.run(b, side.path, side.header, side.acks)
@@ -232,7 +231,7 @@ func BenchmarkIngest(b *testing.B) {
 				b.ReportMetric(f.cpu.proc, "go-cpu-us/uplink")
 				b.ReportMetric(f.p50, "p50-ms")
 				b.ReportMetric(f.p99, "p99-ms")
-				b.ReportMetric(float64(side.rt.trips.Load()-trips0)/float64(b.N), "trips/uplink")
+				b.ReportMetric(float64(side.rt.Trips()-trips0)/float64(b.N), "trips/uplink")
 				if side.batches != nil {
 					rows1, n1 := batchRows(b, side.batches)
 					if n1 > n0 {
@@ -487,7 +486,7 @@ func startIngestBench(b *testing.B) *ingestBench {
 		b.Fatal(err)
 	}
 
-	e := &ingestBench{tenant: uuid.New(), parkRT: &tripCounter{}, seedRT: &tripCounter{}, cluster: c}
+	e := &ingestBench{tenant: uuid.New(), parkRT: &pgtest.TripCounter{}, seedRT: &pgtest.TripCounter{}, cluster: c}
 	e.admin = benchPool(b, url, 4, nil)
 	seedPool := benchPool(b, url, ingestClients, e.seedRT)
 	serverPool := benchPool(b, c.URL(name, bootstrap.RoleServer), ingestClients, e.parkRT)
@@ -563,33 +562,9 @@ func startIngestBench(b *testing.B) *ingestBench {
 	return e
 }
 
-// tripCounter counts network round trips on the connections of a pool: a
-// read that follows a write on one connection answers one round trip,
-// however many statements the write carried.
-type tripCounter struct{ trips atomic.Int64 }
-
-type countingConn struct {
-	net.Conn
-	c     *tripCounter
-	wrote atomic.Bool
-}
-
-func (c *countingConn) Write(p []byte) (int, error) {
-	c.wrote.Store(true)
-	return c.Conn.Write(p)
-}
-
-func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 && c.wrote.Swap(false) {
-		c.c.trips.Add(1)
-	}
-	return n, err
-}
-
 // benchPool opens a pool of conns connections, all at once so no round
 // pays for connecting, counting round trips in rt when it is not nil.
-func benchPool(b *testing.B, url string, conns int, rt *tripCounter) *pgxpool.Pool {
+func benchPool(b *testing.B, url string, conns int, rt *pgtest.TripCounter) *pgxpool.Pool {
 	b.Helper()
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -597,14 +572,7 @@ func benchPool(b *testing.B, url string, conns int, rt *tripCounter) *pgxpool.Po
 	}
 	cfg.MaxConns, cfg.MinConns = int32(conns), int32(conns)
 	if rt != nil {
-		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var d net.Dialer
-			conn, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &countingConn{Conn: conn, c: rt}, nil
-		}
+		cfg.ConnConfig.DialFunc = rt.Dial
 	}
 	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {

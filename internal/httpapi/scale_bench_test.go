@@ -623,7 +623,7 @@ func serveScale(b *testing.B, c *pgcluster.Cluster, d *scaleDB) {
 	ctx := context.Background()
 	name := "park_" + d.name
 	e := d.ingest
-	e.parkRT = &tripCounter{}
+	e.parkRT = &pgtest.TripCounter{}
 	e.admin = benchPool(b, c.AdminURL(name), 2, nil)
 	pool := benchPool(b, c.URL(name, bootstrap.RoleServer), ingestClients, e.parkRT)
 	store := tenancy.NewStore(pool)
@@ -912,10 +912,10 @@ type scaleFigures struct {
 // measure runs one side's load and adds the PostgreSQL CPU time and round
 // trips per request to its figures, reporting both.
 func measure(b *testing.B, pg int, d *scaleDB, run func() benchFigures) scaleFigures {
-	cpu0, trips0 := pgTicks(pg), d.ingest.parkRT.trips.Load()
+	cpu0, trips0 := pgTicks(pg), d.ingest.parkRT.Trips()
 	f := scaleFigures{benchFigures: run()}
 	f.pgCPU = float64(pgCPUSince(pg, cpu0).Microseconds()) / float64(b.N)
-	f.trips = float64(d.ingest.parkRT.trips.Load()-trips0) / float64(b.N)
+	f.trips = float64(d.ingest.parkRT.Trips()-trips0) / float64(b.N)
 	b.ReportMetric(f.pgCPU, "pg-cpu-us/req")
 	b.ReportMetric(f.trips, "trips/req")
 	return f
