@@ -34,21 +34,8 @@ type AuditEvent struct {
 // recorded with AppendAuditFor, one that belongs to no tenant with
 // AppendPlatformEvent.
 func AppendAudit(ctx context.Context, tx pgx.Tx, e AuditEvent) error {
-	if err := e.check(); err != nil {
-		return err
-	}
-	details, err := e.detailsJSON()
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx,
-		`insert into audit_events (tenant_id, actor, action, target, details)
-		 values (app_tenant_id(), $1, $2, $3, $4::jsonb)`,
-		e.Actor, e.Action, e.Target, details)
-	if err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
-	}
-	return nil
+	return appendEvent(ctx, tx, e, `insert into audit_events (tenant_id, actor, action, target, details)
+		 values (app_tenant_id(), $1, $2, $3, $4::jsonb)`)
 }
 
 // AppendPlatformEvent writes e in tx as a platform event: a change that
@@ -56,6 +43,13 @@ func AppendAudit(ctx context.Context, tx pgx.Tx, e AuditEvent) error {
 // tenant's deletion), kept in platform_events, which only park_ops may
 // write and read. tx must be an OpsTx.
 func AppendPlatformEvent(ctx context.Context, tx pgx.Tx, e AuditEvent) error {
+	return appendEvent(ctx, tx, e, `insert into platform_events (actor, action, target, details) values ($1, $2, $3, $4::jsonb)`)
+}
+
+// appendEvent checks e and runs insert with e's actor, action, target and
+// details (JSON text for a ::jsonb cast) as $1 to $4, then any more
+// arguments.
+func appendEvent(ctx context.Context, tx pgx.Tx, e AuditEvent, insert string, more ...any) error {
 	if err := e.check(); err != nil {
 		return err
 	}
@@ -63,10 +57,7 @@ func AppendPlatformEvent(ctx context.Context, tx pgx.Tx, e AuditEvent) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx,
-		`insert into platform_events (actor, action, target, details) values ($1, $2, $3, $4::jsonb)`,
-		e.Actor, e.Action, e.Target, details)
-	if err != nil {
+	if _, err := tx.Exec(ctx, insert, append([]any{e.Actor, e.Action, e.Target, details}, more...)...); err != nil {
 		return fmt.Errorf("audit %s: %w", e.Action, err)
 	}
 	return nil

@@ -83,20 +83,7 @@ func AppendAuditFor(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, e AuditE
 	if tenantID == uuid.Nil {
 		return ErrNoTenant
 	}
-	if err := e.check(); err != nil {
-		return err
-	}
-	details, err := e.detailsJSON()
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx,
-		`insert into audit_events (tenant_id, actor, action, target, details) values ($1, $2, $3, $4, $5::jsonb)`,
-		tenantID, e.Actor, e.Action, e.Target, details)
-	if err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
-	}
-	return nil
+	return appendEvent(ctx, tx, e, `insert into audit_events (tenant_id, actor, action, target, details) values ($5, $1, $2, $3, $4::jsonb)`, tenantID)
 }
 
 // ErrPartialView means the transaction's role is subject to row-level
