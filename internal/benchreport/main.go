@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -53,8 +54,18 @@ func run1(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() t
 	quiet := fs.Bool("quiet", false, "do not echo the test output")
 	packages := fs.Bool("packages", false, "print the packages (./dir) that declare benchmarks, for go test, and exit")
 	save := fs.String("save", "", "also write the go test -json input to this file (to render again: benchreport -file … < it)")
+	excludeRE := fs.String("exclude", "", "benchmarks (top-level names, a regular expression, as given to go test -skip) left out of this run on purpose: listed as such, not as missing")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	var exclude *regexp.Regexp
+	if *excludeRE != "" {
+		re, err := regexp.Compile(*excludeRE)
+		if err != nil {
+			fmt.Fprintln(stderr, "benchreport: -exclude:", err)
+			return 2
+		}
+		exclude = re
 	}
 	if *packages {
 		dirs, err := benchDirs(*root)
@@ -95,7 +106,7 @@ func run1(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() t
 		fmt.Fprintln(stderr, "benchreport: finding the declared benchmarks:", err)
 		return 2
 	}
-	rep := evaluate(r, decl)
+	rep := evaluate(r, decl, exclude)
 	block := render(rep, meta{Now: now(), Command: *command, Runs: *runs, Settings: withGCSettings(*settings, os.Getenv), Machine: where()})
 	doc, err := os.ReadFile(*file)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -154,20 +155,38 @@ type missing struct {
 
 // report is what the block shows.
 type report struct {
-	figures []figure
-	others  []*bench  // ran, reported metrics, but no ratio or target
-	missing []missing // declared or started, reported no metrics
-	failed  []*bench  // reported metrics but failed
-	run     *run
+	figures  []figure
+	others   []*bench  // ran, reported metrics, but no ratio or target
+	missing  []missing // declared or started, reported no metrics
+	excluded []missing // left out of this run on purpose (-exclude); why is empty
+	failed   []*bench  // reported metrics but failed
+	run      *run
 }
 
 // evaluate sorts the run's benchmarks into figures, other benchmarks and
-// missing ones. decl is every benchmark of the module (benchKey).
-func evaluate(r *run, decl map[string]bool) *report {
+// missing ones. decl is every benchmark of the module (benchKey). A
+// benchmark whose top-level name exclude matches (nil: none) is left out
+// of this run on purpose, as go test -skip leaves it: it is listed as
+// such, never as missing, whether it was skipped or not reached.
+func evaluate(r *run, decl map[string]bool, exclude *regexp.Regexp) *report {
 	rep := &report{run: r}
 	seen := map[string]bool{}
+	excluded := func(pkg, name string) bool {
+		top, _, _ := strings.Cut(name, "/")
+		if exclude == nil || !exclude.MatchString(top) {
+			return false
+		}
+		if k := benchKey(pkg, top); !seen[k+" excluded"] {
+			seen[k+" excluded"] = true
+			rep.excluded = append(rep.excluded, missing{pkg: pkg, name: top})
+		}
+		return true
+	}
 	for _, b := range r.sortedBenches() {
 		seen[benchKey(b.Pkg, b.Name)] = true
+		if excluded(b.Pkg, b.Name) {
+			continue
+		}
 		if len(b.Results) == 0 {
 			rep.missing = append(rep.missing, missing{b.Pkg, b.Name, whyMissing(r, b)})
 			continue
@@ -191,6 +210,9 @@ func evaluate(r *run, decl map[string]bool) *report {
 	sort.Strings(rest)
 	for _, k := range rest {
 		pkg, name, _ := strings.Cut(k, " ")
+		if excluded(pkg, name) {
+			continue
+		}
 		rep.missing = append(rep.missing, missing{pkg, name, whyMissing(r, &bench{Pkg: pkg, Name: name})})
 	}
 	return rep
@@ -301,6 +323,13 @@ func render(rep *report, m meta) string {
 			fmt.Fprintf(&b, "| %s | %s |\n", benchLabel(x.pkg, x.name), x.why)
 		}
 		b.WriteString("\n")
+	}
+	if len(rep.excluded) > 0 {
+		names := make([]string, len(rep.excluded))
+		for i, x := range rep.excluded {
+			names[i] = benchLabel(x.pkg, x.name)
+		}
+		fmt.Fprintf(&b, "Left out of this run on purpose (`-exclude`): %s.\n\n", strings.Join(names, ", "))
 	}
 	if len(rep.others) > 0 {
 		b.WriteString("Other benchmarks (no ratio, no target; their last result):\n\n")

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -150,7 +152,7 @@ func TestEvaluate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := evaluate(parseFixture(t), decl)
+	rep := evaluate(parseFixture(t), decl, nil)
 	type row struct {
 		leaf, unit, verdict, target string
 		value                       float64
@@ -367,5 +369,34 @@ func TestRun(t *testing.T) {
 	}
 	if out, _ := os.ReadFile(file); string(out) != "# Benchmarks\n" {
 		t.Errorf("document changed: %s", out)
+	}
+}
+
+// TestEvaluateExclude: benchmarks left out on purpose (go test -skip, and
+// -exclude here) are listed as such, whether skipped or not reached, and
+// are not missing; the others still are.
+func TestEvaluateExclude(t *testing.T) {
+	decl, err := declared("testdata/module")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := evaluate(parseFixture(t), decl, regexp.MustCompile(`^Benchmark(Skipped|NeverRun)$`))
+	if len(rep.missing) != 1 || rep.missing[0].name != "BenchmarkBroken" {
+		t.Errorf("missing %+v, want BenchmarkBroken alone", rep.missing)
+	}
+	var names []string
+	for _, x := range rep.excluded {
+		names = append(names, x.name)
+	}
+	sort.Strings(names)
+	if strings.Join(names, " ") != "BenchmarkNeverRun BenchmarkSkipped" {
+		t.Errorf("excluded %v", names)
+	}
+	block := render(rep, meta{Now: time.Unix(0, 0)})
+	if !strings.Contains(block, "Left out of this run on purpose (`-exclude`): ") || !strings.Contains(block, "BenchmarkSkipped") {
+		t.Errorf("block does not list the excluded benchmarks:\n%s", block)
+	}
+	if strings.Contains(block, "| BenchmarkSkipped |") || strings.Contains(block, "BenchmarkNeverRun | not run") {
+		t.Errorf("an excluded benchmark listed as missing:\n%s", block)
 	}
 }
