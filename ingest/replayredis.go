@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -127,13 +126,12 @@ type RedisReplayOptions struct {
 // or failover) is refused too.
 type RedisReplayGuard struct {
 	client  redis.UniversalClient
-	cluster *redis.ClusterClient // client, when it is one
+	masters *ratelimit.Masters // which master holds a key, on a cluster
 	window  time.Duration
 	local   *MemoryReplayGuard
 	m       *ReplayMetrics
 
-	breakers     *ratelimit.Breakers
-	slotMapKnown atomic.Bool // cluster: a command succeeded, so go-redis has a slot map
+	breakers *ratelimit.Breakers
 }
 
 // NewRedisReplayGuard returns a guard on client, ideally the rate
@@ -146,9 +144,8 @@ func NewRedisReplayGuard(client redis.UniversalClient, o RedisReplayOptions) *Re
 	if o.Local == nil {
 		o.Local = NewMemoryReplayGuard(o.Window, maxReplayEntries)
 	}
-	g := &RedisReplayGuard{client: client, window: o.Window, local: o.Local, m: o.Metrics}
-	g.cluster, _ = client.(*redis.ClusterClient)
-	g.breakers = ratelimit.NewBreakers(ratelimit.BreakerOptions{Shard: g.shard, Logger: o.Logger,
+	g := &RedisReplayGuard{client: client, masters: ratelimit.NewMasters(client), window: o.Window, local: o.Local, m: o.Metrics}
+	g.breakers = ratelimit.NewBreakers(ratelimit.BreakerOptions{Shard: g.masters.Master, Logger: o.Logger,
 		ProbeInterval: o.ProbeInterval, Now: o.Now, Messages: ratelimit.BreakerMessages{
 			Down:      "redis replay guard unavailable, checking webhook ids per instance",
 			Recovered: "redis replay guard recovered",
@@ -221,24 +218,10 @@ func (g *RedisReplayGuard) setNX(ctx context.Context, key string) (bool, error) 
 	cmd := noRetryBool{redis.NewBoolCmd(ctx, "set", key, "1", "nx", "px", g.window.Milliseconds())}
 	_ = g.client.Process(ctx, cmd)
 	fresh, err := cmd.Result() // SET NX's nil reply (not set) is false, nil
-	if err == nil && g.cluster != nil && !g.slotMapKnown.Load() {
-		g.slotMapKnown.Store(true)
+	if err == nil {
+		g.masters.Answered()
 	}
 	return fresh, err
-}
-
-// shard names key's master: on a Redis Cluster whose slot map go-redis
-// knows (so asking costs no network call), the master's address; else ""
-// (the one breaker).
-func (g *RedisReplayGuard) shard(ctx context.Context, key string) string {
-	if g.cluster == nil || !g.slotMapKnown.Load() {
-		return ""
-	}
-	master, err := g.cluster.MasterForKey(ctx, key)
-	if err != nil {
-		return ""
-	}
-	return master.Options().Addr
 }
 
 // Degraded reports whether some checks are being made in process (on a

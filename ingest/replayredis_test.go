@@ -641,19 +641,8 @@ func TestRedisReplayGuardClusterMasterLost(t *testing.T) {
 // of c, in the order of c's nodes.
 func tenantPerMaster(t *testing.T, c *redistest.Cluster) []string {
 	t.Helper()
-	tenants := make([]string, redistest.ClusterSize)
-	for i, found := 0, 0; found < len(tenants); i++ {
-		tenant := fmt.Sprintf("tenant-%d", i)
-		n, err := c.NodeOf(context.Background(), ingest.ReplayKey(tenant, "x"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tenants[n] == "" {
-			tenants[n] = tenant
-			found++
-		}
-	}
-	return tenants
+	return c.OnePerNode(t, func(i int) string { return fmt.Sprintf("tenant-%d", i) },
+		func(tenant string) string { return ingest.ReplayKey(tenant, "x") })
 }
 
 // TestRedisReplayGuardClusterIdleReset: a lost master's open breaker that

@@ -24,20 +24,7 @@ import (
 func tenantsPerNode(t *testing.T, c *redistest.Cluster) []string {
 	t.Helper()
 	run := fmt.Sprintf("%016x", rand.Uint64())
-	tenants := make([]string, redistest.ClusterSize)
-	found := 0
-	for i := 0; found < len(tenants); i++ {
-		tenant := fmt.Sprintf("%s-tenant-%d", run, i)
-		n, err := c.NodeOf(context.Background(), tenant)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tenants[n] == "" {
-			tenants[n] = tenant
-			found++
-		}
-	}
-	return tenants
+	return c.OnePerNode(t, func(i int) string { return fmt.Sprintf("%s-tenant-%d", run, i) }, nil)
 }
 
 // waitMarkedFailed waits until the other masters of c mark node lost as

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -168,7 +167,7 @@ const (
 // deciding while Redis is away.
 type RedisLimiter struct {
 	client  redis.UniversalClient
-	cluster *redis.ClusterClient // client, when it is one
+	masters *Masters // which master holds a key, on a cluster
 
 	// batch is the batcher of shard "" (every key on a single server, and
 	// a cluster's keys until its slot map is known); nil when batching is
@@ -177,14 +176,12 @@ type RedisLimiter struct {
 	batch               *batcher
 	shardBatches        sync.Map // string → *batcher
 	pipelines, maxBatch int
-	slotMapKnown        atomic.Bool // cluster: a command succeeded, so go-redis has a slot map
 }
 
 // NewRedis returns a limiter on client, ideally one from NewRedisClient
 // (or configured alike). The caller keeps ownership of client.
 func NewRedis(client redis.UniversalClient, o RedisOptions) *RedisLimiter {
-	l := &RedisLimiter{client: client}
-	l.cluster, _ = client.(*redis.ClusterClient)
+	l := &RedisLimiter{client: client, masters: NewMasters(client)}
 	if o.Pipelines >= 0 {
 		l.pipelines, l.maxBatch = orDefault(o.Pipelines, DefaultPipelines), orDefault(o.MaxBatch, DefaultMaxBatch)
 		l.batch = newBatcher(l, l.pipelines, l.maxBatch)
@@ -226,14 +223,7 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, p Policy, n int) (
 // for the slot map would make a call wait on the network, which a
 // FallbackLimiter's open breaker promises it does not).
 func (l *RedisLimiter) Shard(ctx context.Context, key string) string {
-	if l.cluster == nil || !l.slotMapKnown.Load() {
-		return ""
-	}
-	master, err := l.cluster.MasterForKey(ctx, key)
-	if err != nil {
-		return ""
-	}
-	return master.Options().Addr
+	return l.masters.Master(ctx, key)
 }
 
 // batcherFor returns the batcher of key's master.
@@ -288,8 +278,8 @@ func (l *RedisLimiter) eval(ctx context.Context, key string, args [3]any) ([]int
 // a command has succeeded.
 func (l *RedisLimiter) reply(cmd noRetry) ([]int64, error) {
 	r, err := cmd.Int64Slice()
-	if err == nil && l.cluster != nil && !l.slotMapKnown.Load() {
-		l.slotMapKnown.Store(true)
+	if err == nil {
+		l.masters.Answered()
 	}
 	return r, err
 }
@@ -313,8 +303,8 @@ func parseReply(r []int64, p Policy) (Result, error) {
 // Cluster, every master in the slot map, since a lost master leaves its
 // tenants to the fallback.
 func (l *RedisLimiter) Ping(ctx context.Context) error {
-	if l.cluster != nil {
-		err := l.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+	if cluster, ok := l.client.(*redis.ClusterClient); ok {
+		err := cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
 			if err := c.Ping(ctx).Err(); err != nil {
 				return fmt.Errorf("%s: %w", c.Options().Addr, err)
 			}

@@ -526,3 +526,29 @@ func sweepStale() {
 		}
 	}
 }
+
+// OnePerNode returns, for each node in order, the first of name(0),
+// name(1), … whose key the node holds: key(name) is the key asked about
+// (nil: the name itself). Tests use it to put one tenant on each master.
+func (c *Cluster) OnePerNode(t testing.TB, name func(i int) string, key func(name string) string) []string {
+	t.Helper()
+	if key == nil {
+		key = func(name string) string { return name }
+	}
+	out := make([]string, len(c.nodes))
+	for i, found := 0, 0; found < len(out); i++ {
+		if i > 100_000 {
+			t.Fatalf("no key found for every node after %d names", i)
+		}
+		n := name(i)
+		node, err := c.NodeOf(context.Background(), key(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out[node] == "" {
+			out[node] = n
+			found++
+		}
+	}
+	return out
+}

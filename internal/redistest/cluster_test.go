@@ -298,20 +298,7 @@ func TestCLIEnv(t *testing.T) {
 // keysPerNode returns one key held by each node, in node order.
 func keysPerNode(t *testing.T, c *Cluster) []string {
 	t.Helper()
-	keys := make([]string, ClusterSize)
-	found := 0
-	for i := 0; found < ClusterSize; i++ {
-		k := "k" + strconv.Itoa(i)
-		n, err := c.NodeOf(context.Background(), k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if keys[n] == "" {
-			keys[n] = k
-			found++
-		}
-	}
-	return keys
+	return c.OnePerNode(t, func(i int) string { return "k" + strconv.Itoa(i) }, nil)
 }
 
 // lineOf reports whether the CLUSTER NODES line of node id has flag among
