@@ -15,17 +15,14 @@ import (
 // AddOptions are the dependencies and flags of `user add`.
 type AddOptions struct {
 	Deps
-
-	Tenant string
-	Email  string
-	Role   tenancy.Role
+	MemberRole
 }
 
 // NewCmdAdd returns `user add`. runF replaces the run function in tests of
 // flag parsing.
 func NewCmdAdd(f *cmdutil.Factory, runF func(*AddOptions) error) *cobra.Command {
 	opts := &AddOptions{Deps: newDeps(f)}
-	var role string
+	var check func() error
 	cmd := &cobra.Command{
 		Use:   "add --tenant SLUG|ID --email EMAIL --role owner|admin|operator|viewer",
 		Short: "Make an account a member of a tenant",
@@ -42,24 +39,16 @@ still live, are revoked and listed: a new membership starts without keys.`),
   parkctl user add --tenant acme --email bo@example.com --role viewer -o json`, "\n"),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkEmail(opts.Email); err != nil {
+			if err := check(); err != nil {
 				return err
 			}
-			r, err := parseRole(role)
-			if err != nil {
-				return err
-			}
-			opts.Role = r
 			if runF != nil {
 				return runF(opts)
 			}
 			return addRun(cmd.Context(), opts)
 		},
 	}
-	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
-	addEmailFlag(cmd, &opts.Email)
-	cmd.Flags().StringVar(&role, "role", "", "the member's role: owner, admin, operator or viewer (required)")
-	_ = cmd.MarkFlagRequired("role")
+	check = addMemberRoleFlags(cmd, &opts.MemberRole, "the member's role: owner, admin, operator or viewer (required)")
 	return cmd
 }
 

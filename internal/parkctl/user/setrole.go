@@ -15,17 +15,14 @@ import (
 // SetRoleOptions are the dependencies and flags of `user set-role`.
 type SetRoleOptions struct {
 	Deps
-
-	Tenant string
-	Email  string
-	Role   tenancy.Role
+	MemberRole
 }
 
 // NewCmdSetRole returns `user set-role`. runF replaces the run function in
 // tests of flag parsing.
 func NewCmdSetRole(f *cmdutil.Factory, runF func(*SetRoleOptions) error) *cobra.Command {
 	opts := &SetRoleOptions{Deps: newDeps(f)}
-	var role string
+	var check func() error
 	cmd := &cobra.Command{
 		Use:   "set-role --tenant SLUG|ID --email EMAIL --role owner|admin|operator|viewer",
 		Short: "Change a member's role; ends the member's sessions",
@@ -49,24 +46,16 @@ exits 3.`),
   parkctl user set-role --tenant acme --email bo@example.com --role viewer -o json | jq -r '.revoked_keys[].key_id'`, "\n"),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkEmail(opts.Email); err != nil {
+			if err := check(); err != nil {
 				return err
 			}
-			r, err := parseRole(role)
-			if err != nil {
-				return err
-			}
-			opts.Role = r
 			if runF != nil {
 				return runF(opts)
 			}
 			return setRoleRun(cmd.Context(), opts)
 		},
 	}
-	cmdutil.AddTenantFlag(cmd, &opts.Tenant, true)
-	addEmailFlag(cmd, &opts.Email)
-	cmd.Flags().StringVar(&role, "role", "", "the member's new role: owner, admin, operator or viewer (required)")
-	_ = cmd.MarkFlagRequired("role")
+	check = addMemberRoleFlags(cmd, &opts.MemberRole, "the member's new role: owner, admin, operator or viewer (required)")
 	return cmd
 }
 

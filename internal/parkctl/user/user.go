@@ -172,6 +172,36 @@ func parseRole(s string) (tenancy.Role, error) {
 }
 
 // addEmailFlag adds the required --email flag.
+// MemberRole names a member of a tenant and a role: the flags of `user add`
+// and `user set-role`.
+type MemberRole struct {
+	Tenant string
+	Email  string
+	Role   tenancy.Role
+}
+
+// addMemberRoleFlags registers --tenant, --email and --role (roleHelp) on
+// cmd for m, and returns the check to run before the verb: a non-empty
+// email and a valid role, which it sets.
+func addMemberRoleFlags(cmd *cobra.Command, m *MemberRole, roleHelp string) func() error {
+	var role string
+	cmdutil.AddTenantFlag(cmd, &m.Tenant, true)
+	addEmailFlag(cmd, &m.Email)
+	cmd.Flags().StringVar(&role, "role", "", roleHelp)
+	_ = cmd.MarkFlagRequired("role")
+	return func() error {
+		if err := checkEmail(m.Email); err != nil {
+			return err
+		}
+		r, err := parseRole(role)
+		if err != nil {
+			return err
+		}
+		m.Role = r
+		return nil
+	}
+}
+
 func addEmailFlag(cmd *cobra.Command, email *string) {
 	cmd.Flags().StringVar(email, "email", "", "the account's email (required)")
 	_ = cmd.MarkFlagRequired("email")

@@ -262,7 +262,7 @@ func TestAddRun(t *testing.T) {
 	t.Parallel()
 	s := newFake()
 	d, _, out, _ := testDeps(s, output.JSON, false)
-	if err := addRun(t.Context(), &AddOptions{Deps: d, Tenant: "acme", Email: "CY@example.com", Role: tenancy.RoleViewer}); err != nil {
+	if err := addRun(t.Context(), &AddOptions{Deps: d, MemberRole: MemberRole{Tenant: "acme", Email: "CY@example.com", Role: tenancy.RoleViewer}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(s.adds) != 1 || s.adds[0].TenantID != acme.ID || s.adds[0].Role != tenancy.RoleViewer || s.adds[0].By != nil {
@@ -272,16 +272,16 @@ func TestAddRun(t *testing.T) {
 		t.Fatalf("stdout %s", out)
 	}
 
-	err := addRun(t.Context(), &AddOptions{Deps: d, Tenant: "acme", Email: "bo@example.com", Role: tenancy.RoleViewer})
+	err := addRun(t.Context(), &AddOptions{Deps: d, MemberRole: MemberRole{Tenant: "acme", Email: "bo@example.com", Role: tenancy.RoleViewer}})
 	if cmdutil.ExitCode(err) != cmdutil.ExitFailure || !strings.Contains(err.Error(), "member already") {
 		t.Fatalf("existing member: %v", err)
 	}
 	s.adds = nil
-	err = addRun(t.Context(), &AddOptions{Deps: d, Tenant: "acme", Email: "nobody@example.com", Role: tenancy.RoleViewer})
+	err = addRun(t.Context(), &AddOptions{Deps: d, MemberRole: MemberRole{Tenant: "acme", Email: "nobody@example.com", Role: tenancy.RoleViewer}})
 	if cmdutil.ExitCode(err) != cmdutil.ExitNotFound || err.Error() != `user "nobody@example.com" not found` || len(s.adds) != 0 {
 		t.Fatalf("unknown account: %v (adds %d)", err, len(s.adds))
 	}
-	err = addRun(t.Context(), &AddOptions{Deps: d, Tenant: "nosuch", Email: "cy@example.com", Role: tenancy.RoleViewer})
+	err = addRun(t.Context(), &AddOptions{Deps: d, MemberRole: MemberRole{Tenant: "nosuch", Email: "cy@example.com", Role: tenancy.RoleViewer}})
 	if cmdutil.ExitCode(err) != cmdutil.ExitNotFound || err.Error() != `tenant "nosuch" not found` {
 		t.Fatalf("unknown tenant: %v", err)
 	}
@@ -295,7 +295,7 @@ func TestSetRoleRun(t *testing.T) {
 	s := newFake()
 	s.revoked = []tenancy.APIKey{key}
 	d, _, out, errOut := testDeps(s, output.Table, false)
-	if err := setRoleRun(t.Context(), &SetRoleOptions{Deps: d, Tenant: "acme", Email: "bo@example.com", Role: tenancy.RoleViewer}); err != nil {
+	if err := setRoleRun(t.Context(), &SetRoleOptions{Deps: d, MemberRole: MemberRole{Tenant: "acme", Email: "bo@example.com", Role: tenancy.RoleViewer}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(s.sets) != 1 || s.sets[0].Role != tenancy.RoleViewer || s.sets[0].Expect != tenancy.MemberExisting || s.sets[0].UserID != bo.ID {
@@ -317,7 +317,7 @@ func TestSetRoleRun(t *testing.T) {
 	// The role the member has: nothing written, no sessions ended.
 	s = newFake()
 	d, _, _, errOut = testDeps(s, output.Table, false)
-	if err := setRoleRun(t.Context(), &SetRoleOptions{Deps: d, Tenant: "acme", Email: "bo@example.com", Role: tenancy.RoleAdmin}); err != nil {
+	if err := setRoleRun(t.Context(), &SetRoleOptions{Deps: d, MemberRole: MemberRole{Tenant: "acme", Email: "bo@example.com", Role: tenancy.RoleAdmin}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(s.sets)+len(s.ends) != 0 || !strings.Contains(errOut.String(), "nothing changed") {
@@ -328,7 +328,7 @@ func TestSetRoleRun(t *testing.T) {
 	s = newFake()
 	s.setErr = fmt.Errorf("set member: %w", tenancy.ErrLastOwner)
 	d, _, out, _ = testDeps(s, output.Table, false)
-	err := setRoleRun(t.Context(), &SetRoleOptions{Deps: d, Tenant: "acme", Email: "ana@example.com", Role: tenancy.RoleAdmin})
+	err := setRoleRun(t.Context(), &SetRoleOptions{Deps: d, MemberRole: MemberRole{Tenant: "acme", Email: "ana@example.com", Role: tenancy.RoleAdmin}})
 	if cmdutil.ExitCode(err) != cmdutil.ExitFailure || !strings.Contains(err.Error(), "cannot demote ana@example.com: they are the last owner of tenant acme") ||
 		len(s.ends) != 0 || out.Len() != 0 {
 		t.Fatalf("last owner: %v, ends %d, stdout %q", err, len(s.ends), out)
@@ -337,7 +337,7 @@ func TestSetRoleRun(t *testing.T) {
 	// Not a member: exit 3 before any write.
 	s = newFake()
 	d, _, _, _ = testDeps(s, output.Table, false)
-	err = setRoleRun(t.Context(), &SetRoleOptions{Deps: d, Tenant: "acme", Email: "cy@example.com", Role: tenancy.RoleAdmin})
+	err = setRoleRun(t.Context(), &SetRoleOptions{Deps: d, MemberRole: MemberRole{Tenant: "acme", Email: "cy@example.com", Role: tenancy.RoleAdmin}})
 	if cmdutil.ExitCode(err) != cmdutil.ExitNotFound || err.Error() != `member "cy@example.com" in tenant acme not found` || len(s.sets) != 0 {
 		t.Fatalf("not a member: %v", err)
 	}
@@ -346,7 +346,7 @@ func TestSetRoleRun(t *testing.T) {
 	s = newFake()
 	s.endErr = errors.New("boom")
 	d, _, out, _ = testDeps(s, output.Table, false)
-	err = setRoleRun(t.Context(), &SetRoleOptions{Deps: d, Tenant: "acme", Email: "bo@example.com", Role: tenancy.RoleOperator})
+	err = setRoleRun(t.Context(), &SetRoleOptions{Deps: d, MemberRole: MemberRole{Tenant: "acme", Email: "bo@example.com", Role: tenancy.RoleOperator}})
 	if cmdutil.ExitCode(err) != cmdutil.ExitFailure || !strings.Contains(err.Error(), "ending their sessions failed") ||
 		!strings.Contains(out.String(), "role\toperator\n") {
 		t.Fatalf("end sessions failed: %v, stdout %q", err, out)
