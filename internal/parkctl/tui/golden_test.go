@@ -13,7 +13,8 @@ import (
 
 // screens returns every screen of the dashboard on the fixture at w×h:
 // the five views, the spaces of a site, the assign picker and its
-// confirmation, the help, a filter, and the overview of one tenant.
+// confirmation, the help, a filter, and the overview and lists of one
+// tenant.
 func screens(t *testing.T, opts Options, w, h int) []struct {
 	name string
 	m    Model
@@ -48,6 +49,12 @@ func screens(t *testing.T, opts Options, w, h int) []struct {
 	o := newModelWith(t, one, w, h)
 	o = answer(t, o, loadOverview, &Overview{Tenants: d.overview.Tenants[:1]})
 	out = append(out, screen{"one_tenant", o})
+	// The lists of one tenant have no tenant column.
+	ol := loadedWith(t, newModelWith(t, one, w, h), d)
+	for _, v := range []viewID{viewSites, viewOrphans, viewReservations, viewKeys} {
+		ol.active = v
+		out = append(out, screen{"one_tenant_" + strings.ToLower(viewNames[v]), ol})
+	}
 	return out
 }
 

@@ -108,30 +108,24 @@ func (v *orphansView) render(m *Model, w, h int) []string {
 		hint = st.faint.Render(m.busy)
 	}
 	lines := []string{spread(title, hint, w)}
-	var cols []column
-	tenantCol := m.opts.TenantID == uuid.Nil
-	cols = append(cols, column{title: "DEV EUI", width: 16})
-	if tenantCol {
-		cols = append(cols, column{title: "TENANT", width: 10, flex: 1, drop: 3})
+	oneTenant := m.opts.TenantID != uuid.Nil
+	cols := []column{
+		{title: "DEV EUI", width: 16},
+		{title: "TENANT", width: 10, flex: 1, drop: 3, hidden: oneTenant},
+		{title: "UPLINKS", width: 7, right: true},
+		{title: "FIRST SEEN", width: 10, right: true, drop: 2},
+		{title: "LAST SEEN", width: 9, right: true},
+		{title: "RSSI", width: 5, right: true, drop: 1},
+		{title: "SNR", width: 5, right: true, drop: 1},
 	}
-	cols = append(cols,
-		column{title: "UPLINKS", width: 7, right: true},
-		column{title: "FIRST SEEN", width: 10, right: true, drop: 2},
-		column{title: "LAST SEEN", width: 9, right: true},
-		column{title: "RSSI", width: 5, right: true, drop: 1},
-		column{title: "SNR", width: 5, right: true, drop: 1},
-	)
-	if !tenantCol {
-		cols[0].flex = 1
+	if oneTenant {
+		cols[0].flex = 1 // the tenant column's share
 	}
 	spec := tableSpec{
 		cols:  cols,
 		empty: "no orphan devices",
 		cell: func(i, c int, _ bool) string {
 			o := &v.rows[i]
-			if !tenantCol && c > 0 {
-				c++
-			}
 			switch c {
 			case 0:
 				return o.DevEUI

@@ -59,29 +59,21 @@ func (v *reservationsView) render(m *Model, w, h int) []string {
 	}
 	lines := []string{spread(title, right, w)}
 	loc := m.opts.Location
-	var cols []column
-	tenantCol := m.opts.TenantID == uuid.Nil
-	if tenantCol {
-		cols = append(cols, column{title: "TENANT", width: 10, drop: 2})
-	}
-	cols = append(cols,
-		column{title: "SITE", width: 12, flex: 1, drop: 1},
-		column{title: "SPACE", width: 8, flex: 1},
-		column{title: "STARTS", width: 16},
-		column{title: "ENDS", width: 12},
-		column{title: "IN", width: 7, right: true},
-		column{title: "", width: 10},
-	)
-	off := 0
-	if !tenantCol {
-		off = 1
+	cols := []column{
+		{title: "TENANT", width: 10, drop: 2, hidden: m.opts.TenantID != uuid.Nil},
+		{title: "SITE", width: 12, flex: 1, drop: 1},
+		{title: "SPACE", width: 8, flex: 1},
+		{title: "STARTS", width: 16},
+		{title: "ENDS", width: 12},
+		{title: "IN", width: 7, right: true},
+		{title: "", width: 10},
 	}
 	spec := tableSpec{
 		cols:  cols,
 		empty: "no reservations ahead",
 		cell: func(i, c int, _ bool) string {
 			r := &v.rows[i]
-			switch c + off {
+			switch c {
 			case 0:
 				return r.Tenant
 			case 1:
@@ -168,30 +160,22 @@ func (v *credsView) render(m *Model, w, h int) []string {
 		right = st.faint.Render(right)
 	}
 	lines := []string{spread(title, right, w)}
-	var cols []column
-	tenantCol := m.opts.TenantID == uuid.Nil
-	if tenantCol {
-		cols = append(cols, column{title: "TENANT", width: 10, drop: 2})
-	}
-	cols = append(cols,
-		column{title: "KIND", width: 14},
-		column{title: "NAME", width: 12, flex: 1},
-		column{title: "ID", width: 12, drop: 1},
-		column{title: "AGE", width: 5, right: true},
-		column{title: "EXPIRES", width: 10, right: true},
-		column{title: "LAST USED", width: 9, right: true},
-		column{title: "", width: 10},
-	)
-	off := 0
-	if !tenantCol {
-		off = 1
+	cols := []column{
+		{title: "TENANT", width: 10, drop: 2, hidden: m.opts.TenantID != uuid.Nil},
+		{title: "KIND", width: 14},
+		{title: "NAME", width: 12, flex: 1},
+		{title: "ID", width: 12, drop: 1},
+		{title: "AGE", width: 5, right: true},
+		{title: "EXPIRES", width: 10, right: true},
+		{title: "LAST USED", width: 9, right: true},
+		{title: "", width: 10},
 	}
 	spec := tableSpec{
 		cols:  cols,
 		empty: "no API keys or webhook secrets",
 		cell: func(i, c int, _ bool) string {
 			k := &v.rows[i]
-			switch c + off {
+			switch c {
 			case 0:
 				return k.Tenant
 			case 1:

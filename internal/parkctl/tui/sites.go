@@ -101,32 +101,24 @@ func (v *sitesView) render(m *Model, w, h int) []string {
 		st.unknown.Render(string(glyphUnknown)+" unknown") + st.faint.Render(" · enter: spaces")
 	lines := []string{spread(title, legend, w)}
 
-	var cols []column
-	tenantCol := m.opts.TenantID == uuid.Nil
-	if tenantCol {
-		cols = append(cols, column{title: "TENANT", width: 10, drop: 1})
+	cols := []column{
+		{title: "TENANT", width: 10, drop: 1, hidden: m.opts.TenantID != uuid.Nil},
+		{title: "SITE", width: 14, flex: 1},
+		{title: "SPACES", width: 6, right: true},
+		{title: "OCCUPANCY", width: 12, flex: 2},
+		{title: "OCC", width: 5, right: true, drop: 2},
+		{title: "FREE", width: 5, right: true, drop: 3},
+		{title: "UNK", width: 5, right: true, drop: 4},
+		{title: "SILENT", width: 6, right: true},
+		{title: "LAST READING", width: 12, right: true},
 	}
-	cols = append(cols,
-		column{title: "SITE", width: 14, flex: 1},
-		column{title: "SPACES", width: 6, right: true},
-		column{title: "OCCUPANCY", width: 12, flex: 2},
-		column{title: "OCC", width: 5, right: true, drop: 2},
-		column{title: "FREE", width: 5, right: true, drop: 3},
-		column{title: "UNK", width: 5, right: true, drop: 4},
-		column{title: "SILENT", width: 6, right: true},
-		column{title: "LAST READING", width: 12, right: true},
-	)
 	widths := layoutColumns(cols, w)
-	off := 0
-	if !tenantCol {
-		off = 1
-	}
 	spec := tableSpec{
 		cols:  cols,
 		empty: "no sites",
 		cell: func(i, c int, sel bool) string {
 			s := &v.rows[i]
-			switch c + off {
+			switch c {
 			case 0:
 				return s.Tenant
 			case 1:

@@ -17,6 +17,10 @@ type column struct {
 	// drop ranks the columns a narrow terminal gives up: the highest
 	// first; 0 is never dropped.
 	drop int
+	// hidden columns take no room and are never drawn (the tenant column
+	// while the dashboard shows one tenant); the others keep their
+	// indices, so a view's cell function needs no offset.
+	hidden bool
 }
 
 // Layout constants of every table.
@@ -32,6 +36,9 @@ func layoutColumns(cols []column, width int) []int {
 	kept := make([]bool, len(cols))
 	need := markerWidth - columnGap
 	for i, c := range cols {
+		if c.hidden {
+			continue
+		}
 		kept[i] = true
 		need += c.width + columnGap
 	}
