@@ -117,11 +117,13 @@ func TestServeRedisOutageWebhookReplay(t *testing.T) {
 	refuse("its replay, Redis back", after)
 	refuse("a replay of the message accepted during the outage, Redis back", during)
 
-	if n := len(in.log.lines("redis replay guard unavailable, checking webhook ids per instance")); n != 1 {
-		t.Errorf("outage warnings: %d, want 1\n%s", n, in.log)
-	}
-	if n := len(in.log.lines("redis replay guard recovered")); n != 1 {
-		t.Errorf("recovery lines: %d, want 1\n%s", n, in.log)
+	// The process writes its log to a pipe: wait for each line to be read
+	// before counting.
+	for _, msg := range []string{"redis replay guard unavailable, checking webhook ids per instance", "redis replay guard recovered"} {
+		poll(time.Now().Add(10*time.Second), 20*time.Millisecond, func() bool { return len(in.log.lines(msg)) > 0 })
+		if n := len(in.log.lines(msg)); n != 1 {
+			t.Errorf("%q lines: %d, want 1\n%s", msg, n, in.log)
+		}
 	}
 	if n := in.metric(t, "park_uplinks_total", `result="error"`); n != 0 {
 		t.Errorf("%v uplinks answered with a server error", n)
