@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/cmdutil/cmdutiltest"
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/tenancy"
@@ -22,24 +23,6 @@ var (
 	acme    = tenancy.Tenant{ID: uuid.MustParse("00000000-0000-0000-0000-000000000001"), Slug: "acme"}
 	created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 )
-
-type tenants struct{}
-
-func (tenants) TenantBySlug(_ context.Context, slug string) (*tenancy.Tenant, error) {
-	if slug == acme.Slug {
-		t := acme
-		return &t, nil
-	}
-	return nil, fmt.Errorf("tenant %q: %w", slug, tenancy.ErrNotFound)
-}
-
-func (tenants) TenantByID(_ context.Context, id uuid.UUID) (*tenancy.Tenant, error) {
-	if id == acme.ID {
-		t := acme
-		return &t, nil
-	}
-	return nil, fmt.Errorf("tenant %s: %w", id, tenancy.ErrNotFound)
-}
 
 // fakeStore keeps keys in memory and serves them one per page, so All and
 // Find must follow the pages.
@@ -94,7 +77,7 @@ func deps(ios *iostreams.IOStreams, format output.Format, s *fakeStore) Deps {
 		Printer: func() (*output.Printer, error) { return output.New(ios, format), nil },
 		Actor:   func() string { return "operator:test" },
 		Store:   func(context.Context) (Store, error) { return s, nil },
-		Tenants: func(context.Context) (cmdutil.TenantLookup, error) { return tenants{}, nil },
+		Tenants: func(context.Context) (cmdutil.TenantLookup, error) { return cmdutiltest.Tenants{acme}, nil },
 	}
 }
 

@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/cmdutil/cmdutiltest"
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/tenancy"
@@ -26,24 +26,9 @@ var (
 // fakeStore resolves acme only and returns fixed events, recording the
 // parameters it was asked with.
 type fakeStore struct {
+	cmdutiltest.Tenants
 	events []tenancy.OpsAuditEntry
 	asked  []tenancy.AuditListAllParams
-}
-
-func (*fakeStore) TenantBySlug(_ context.Context, slug string) (*tenancy.Tenant, error) {
-	if slug == acme.Slug {
-		t := acme
-		return &t, nil
-	}
-	return nil, fmt.Errorf("tenant %q: %w", slug, tenancy.ErrNotFound)
-}
-
-func (*fakeStore) TenantByID(_ context.Context, id uuid.UUID) (*tenancy.Tenant, error) {
-	if id == acme.ID {
-		t := acme
-		return &t, nil
-	}
-	return nil, fmt.Errorf("tenant %s: %w", id, tenancy.ErrNotFound)
 }
 
 func (s *fakeStore) AuditListAll(_ context.Context, p tenancy.AuditListAllParams) ([]tenancy.OpsAuditEntry, error) {
@@ -152,7 +137,7 @@ func events() []tenancy.OpsAuditEntry {
 func TestRun(t *testing.T) {
 	t.Parallel()
 	exec := func(format output.Format, opts Options) (*fakeStore, string, error) {
-		s := &fakeStore{events: events()}
+		s := &fakeStore{Tenants: cmdutiltest.Tenants{acme}, events: events()}
 		ios, _, out, _ := iostreams.Test()
 		opts.IO, opts.Printer = ios, func() (*output.Printer, error) { return output.New(ios, format), nil }
 		opts.Store = func(context.Context) (Store, error) { return s, nil }
@@ -199,7 +184,7 @@ func TestRun(t *testing.T) {
 	// No events: an empty array for scripts.
 	ios, _, buf, _ := iostreams.Test()
 	err = run(t.Context(), &Options{IO: ios, Printer: func() (*output.Printer, error) { return output.New(ios, output.JSON), nil },
-		Store: func(context.Context) (Store, error) { return &fakeStore{}, nil }, Limit: 1})
+		Store: func(context.Context) (Store, error) { return &fakeStore{Tenants: cmdutiltest.Tenants{acme}}, nil }, Limit: 1})
 	if err != nil || buf.String() != "[]\n" {
 		t.Errorf("empty: %v, %q", err, buf)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/cmdutil/cmdutiltest"
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/internal/parkctl/space"
@@ -24,20 +25,6 @@ var (
 	// A site whose name looks like another site's id.
 	odd = tenancy.Site{ID: uuid.MustParse("00000000-0000-0000-0000-0000000000a3"), Name: "00000000-0000-0000-0000-0000000000a1"}
 )
-
-type tenants struct{}
-
-func (tenants) TenantBySlug(_ context.Context, slug string) (*tenancy.Tenant, error) {
-	if slug == "acme" {
-		t := acme
-		return &t, nil
-	}
-	return nil, fmt.Errorf("tenant %q: %w", slug, tenancy.ErrNotFound)
-}
-
-func (tenants) TenantByID(_ context.Context, id uuid.UUID) (*tenancy.Tenant, error) {
-	return nil, fmt.Errorf("tenant %s: %w", id, tenancy.ErrNotFound)
-}
 
 // fakeStore pages its sites and spaces one item at a time, so the verbs
 // must follow Next.
@@ -196,7 +183,7 @@ func TestFindSpace(t *testing.T) {
 
 func deps0(s *fakeStore) deps {
 	return deps{Store: func(context.Context) (Store, error) { return s, nil },
-		Tenants: func(context.Context) (cmdutil.TenantLookup, error) { return tenants{}, nil }}
+		Tenants: func(context.Context) (cmdutil.TenantLookup, error) { return cmdutiltest.Tenants{acme}, nil }}
 }
 
 func TestAssignAndIgnoreRun(t *testing.T) {

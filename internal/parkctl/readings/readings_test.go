@@ -11,10 +11,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/cmdutil/cmdutiltest"
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/internal/retention"
-	"github.com/parkhq/park/tenancy"
 )
 
 var acme = uuid.MustParse("00000000-0000-0000-0000-000000000001")
@@ -54,20 +54,6 @@ func (s *fakeStore) RecordPrune(_ context.Context, actor string, c retention.Cou
 	return nil
 }
 
-// fakeTenants knows the tenant acme.
-type fakeTenants struct{}
-
-func (fakeTenants) TenantBySlug(_ context.Context, slug string) (*tenancy.Tenant, error) {
-	if slug == "acme" {
-		return &tenancy.Tenant{ID: acme, Slug: "acme"}, nil
-	}
-	return nil, fmt.Errorf("tenant %q: %w", slug, tenancy.ErrNotFound)
-}
-
-func (fakeTenants) TenantByID(_ context.Context, id uuid.UUID) (*tenancy.Tenant, error) {
-	return nil, fmt.Errorf("tenant %s: %w", id, tenancy.ErrNotFound)
-}
-
 func options(s *fakeStore, format output.Format) (*PruneOptions, *bytes.Buffer, *bytes.Buffer) {
 	ios, _, out, errOut := iostreams.Test()
 	return &PruneOptions{Deps: Deps{
@@ -75,7 +61,9 @@ func options(s *fakeStore, format output.Format) (*PruneOptions, *bytes.Buffer, 
 		Printer: func() (*output.Printer, error) { return output.New(ios, format), nil },
 		Actor:   func() string { return "operator:alice" },
 		Store:   func(context.Context) (Store, error) { return s, nil },
-		Tenants: func(context.Context) (cmdutil.TenantLookup, error) { return fakeTenants{}, nil },
+		Tenants: func(context.Context) (cmdutil.TenantLookup, error) {
+			return cmdutiltest.Tenants{{ID: acme, Slug: "acme"}}, nil
+		},
 	}}, out, errOut
 }
 

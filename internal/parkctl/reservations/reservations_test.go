@@ -11,10 +11,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/cmdutil/cmdutiltest"
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/reservation"
-	"github.com/parkhq/park/tenancy"
 )
 
 type fakeStore struct {
@@ -35,23 +35,6 @@ func (s *fakeStore) PruneExpiredKeys(_ context.Context, batch int) (int64, error
 	return s.pruned, s.err
 }
 
-// fakeTenants knows the tenant acme.
-type fakeTenants struct{}
-
-func (fakeTenants) TenantBySlug(_ context.Context, slug string) (*tenancy.Tenant, error) {
-	if slug == "acme" {
-		return &tenancy.Tenant{ID: tenant, Slug: "acme"}, nil
-	}
-	return nil, fmt.Errorf("tenant %q: %w", slug, tenancy.ErrNotFound)
-}
-
-func (fakeTenants) TenantByID(_ context.Context, id uuid.UUID) (*tenancy.Tenant, error) {
-	if id == tenant {
-		return &tenancy.Tenant{ID: tenant, Slug: "acme"}, nil
-	}
-	return nil, fmt.Errorf("tenant %s: %w", id, tenancy.ErrNotFound)
-}
-
 func printer(ios *iostreams.IOStreams, f output.Format) func() (*output.Printer, error) {
 	return func() (*output.Printer, error) { return output.New(ios, f), nil }
 }
@@ -68,8 +51,10 @@ var (
 
 func auditOpts(ios *iostreams.IOStreams, f output.Format, s *fakeStore) *AuditOptions {
 	return &AuditOptions{IO: ios, Printer: printer(ios, f), Limit: 10,
-		Store:   func(context.Context) (Auditor, error) { return s, nil },
-		Tenants: func(context.Context) (cmdutil.TenantLookup, error) { return fakeTenants{}, nil }}
+		Store: func(context.Context) (Auditor, error) { return s, nil },
+		Tenants: func(context.Context) (cmdutil.TenantLookup, error) {
+			return cmdutiltest.Tenants{{ID: tenant, Slug: "acme"}}, nil
+		}}
 }
 
 func TestAuditFindings(t *testing.T) {

@@ -15,26 +15,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/cmdutil/cmdutiltest"
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/tenancy"
 )
 
 var acme = tenancy.Tenant{ID: uuid.MustParse("00000000-0000-0000-0000-0000000000a1"), Slug: "acme"}
-
-// tenants is a TenantLookup that knows acme only.
-type tenants struct{}
-
-func (tenants) TenantBySlug(_ context.Context, slug string) (*tenancy.Tenant, error) {
-	if slug == acme.Slug {
-		return &acme, nil
-	}
-	return nil, fmt.Errorf("tenant %q: %w", slug, tenancy.ErrNotFound)
-}
-
-func (tenants) TenantByID(_ context.Context, id uuid.UUID) (*tenancy.Tenant, error) {
-	return nil, fmt.Errorf("tenant %s: %w", id, tenancy.ErrNotFound)
-}
 
 // fakeStore holds accounts and acme's members, and records the writes.
 type fakeStore struct {
@@ -147,7 +134,7 @@ func testDeps(s *fakeStore, format output.Format, yes bool) (Deps, *bytes.Buffer
 			Printer: func() (*output.Printer, error) { return output.New(ios, format), nil },
 			Actor:   func() string { return "operator:test" },
 			Store:   func(context.Context) (Store, error) { return s, nil },
-			Tenants: func(context.Context) (cmdutil.TenantLookup, error) { return tenants{}, nil },
+			Tenants: func(context.Context) (cmdutil.TenantLookup, error) { return cmdutiltest.Tenants{acme}, nil },
 		},
 		Config: func() (*cmdutil.Config, error) { return &cmdutil.Config{Yes: yes}, nil },
 		// The fake hashes nothing.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parkhq/park/ingest"
 	"github.com/parkhq/park/internal/parkctl/cmdutil"
+	"github.com/parkhq/park/internal/parkctl/cmdutil/cmdutiltest"
 	"github.com/parkhq/park/internal/parkctl/iostreams"
 	"github.com/parkhq/park/internal/parkctl/output"
 	"github.com/parkhq/park/tenancy"
@@ -23,24 +24,6 @@ var (
 	acme    = tenancy.Tenant{ID: uuid.MustParse("00000000-0000-0000-0000-000000000001"), Slug: "acme"}
 	created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 )
-
-type tenants struct{}
-
-func (tenants) TenantBySlug(_ context.Context, slug string) (*tenancy.Tenant, error) {
-	if slug == acme.Slug {
-		t := acme
-		return &t, nil
-	}
-	return nil, fmt.Errorf("tenant %q: %w", slug, tenancy.ErrNotFound)
-}
-
-func (tenants) TenantByID(_ context.Context, id uuid.UUID) (*tenancy.Tenant, error) {
-	if id == acme.ID {
-		t := acme
-		return &t, nil
-	}
-	return nil, fmt.Errorf("tenant %s: %w", id, tenancy.ErrNotFound)
-}
 
 type fakeStore struct {
 	secrets []ingest.Secret
@@ -79,7 +62,7 @@ func config(cfg cmdutil.Config) func() (*cmdutil.Config, error) {
 	return func() (*cmdutil.Config, error) { return &cfg, nil }
 }
 
-func lookup(context.Context) (cmdutil.TenantLookup, error) { return tenants{}, nil }
+func lookup(context.Context) (cmdutil.TenantLookup, error) { return cmdutiltest.Tenants{acme}, nil }
 
 func ring(t *testing.T) *ingest.Keyring {
 	t.Helper()
