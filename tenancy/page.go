@@ -121,3 +121,22 @@ func pageOf[T any](rows []T, limit int, key func(T) Cursor) *Page[T] {
 	}
 	return p
 }
+
+// AllPages returns the items of every page of a list, in order: list is
+// called with nil, then with each page's Next until a page has none.
+// The result is never nil.
+func AllPages[T any](list func(after *Cursor) (*Page[T], error)) ([]T, error) {
+	out := []T{}
+	var after *Cursor
+	for {
+		p, err := list(after)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Items...)
+		if p.Next == nil {
+			return out, nil
+		}
+		after = p.Next
+	}
+}

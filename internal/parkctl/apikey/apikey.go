@@ -129,19 +129,9 @@ func ParseScopes(in []string) ([]string, error) {
 
 // All returns every key of the tenant, oldest first, following the pages.
 func All(ctx context.Context, s Store, tenantID uuid.UUID) ([]tenancy.APIKey, error) {
-	out := []tenancy.APIKey{}
-	page := tenancy.PageParams{Limit: tenancy.MaxPageLimit}
-	for {
-		p, err := s.APIKeyList(ctx, tenantID, page)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Items...)
-		if p.Next == nil {
-			return out, nil
-		}
-		page.After = p.Next
-	}
+	return tenancy.AllPages(func(after *tenancy.Cursor) (*tenancy.Page[tenancy.APIKey], error) {
+		return s.APIKeyList(ctx, tenantID, tenancy.PageParams{Limit: tenancy.MaxPageLimit, After: after})
+	})
 }
 
 // Find returns the key of the tenant that ref names: its id (a UUID), its

@@ -190,17 +190,12 @@ func (c *completer) complete(cmd *cobra.Command, kind, prefix string) []cobra.Co
 		}
 		params.SiteID = site.ID
 	}
-	var spaces []tenancy.Space
-	for {
-		p, err := store.SpaceList(ctx, params)
-		if err != nil {
-			return nil
-		}
-		spaces = append(spaces, p.Items...)
-		if p.Next == nil {
-			break
-		}
-		params.Page.After = p.Next
+	spaces, err := tenancy.AllPages(func(after *tenancy.Cursor) (*tenancy.Page[tenancy.Space], error) {
+		params.Page.After = after
+		return store.SpaceList(ctx, params)
+	})
+	if err != nil {
+		return nil
 	}
 	count := map[string]int{}
 	for _, sp := range spaces {
@@ -216,19 +211,9 @@ func (c *completer) complete(cmd *cobra.Command, kind, prefix string) []cobra.Co
 
 // allSites returns every site of the tenant, following the pages.
 func allSites(ctx context.Context, store *tenancy.Store, tenantID uuid.UUID) ([]tenancy.Site, error) {
-	var out []tenancy.Site
-	page := tenancy.PageParams{Limit: tenancy.MaxPageLimit}
-	for {
-		p, err := store.SiteList(ctx, tenantID, page)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Items...)
-		if p.Next == nil {
-			return out, nil
-		}
-		page.After = p.Next
-	}
+	return tenancy.AllPages(func(after *tenancy.Cursor) (*tenancy.Page[tenancy.Site], error) {
+		return store.SiteList(ctx, tenantID, tenancy.PageParams{Limit: tenancy.MaxPageLimit, After: after})
+	})
 }
 
 // findSite finds the site ref names, by id or by name, as the verbs do.

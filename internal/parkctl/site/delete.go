@@ -87,23 +87,16 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) error {
 // liveSpacesError names the live spaces that keep a site from being
 // deleted; the store's conflict only counts them.
 func liveSpacesError(ctx context.Context, store Store, tenantID uuid.UUID, s *tenancy.Site, cause error) error {
-	var codes []string
-	params := &tenancy.SpaceListParams{TenantID: tenantID, SiteID: s.ID, Page: tenancy.PageParams{Limit: tenancy.MaxPageLimit}}
-	for {
-		p, err := store.SpaceList(ctx, params)
-		if err != nil {
-			return cause
-		}
-		for _, sp := range p.Items {
-			codes = append(codes, sp.Code)
-		}
-		if p.Next == nil {
-			break
-		}
-		params.Page.After = p.Next
-	}
-	if len(codes) == 0 {
+	spaces, err := tenancy.AllPages(func(after *tenancy.Cursor) (*tenancy.Page[tenancy.Space], error) {
+		return store.SpaceList(ctx, &tenancy.SpaceListParams{TenantID: tenantID, SiteID: s.ID,
+			Page: tenancy.PageParams{Limit: tenancy.MaxPageLimit, After: after}})
+	})
+	if err != nil || len(spaces) == 0 {
 		return cause
+	}
+	codes := make([]string, len(spaces))
+	for i, sp := range spaces {
+		codes[i] = sp.Code
 	}
 	named := strings.Join(codes[:min(len(codes), maxNamed)], ", ")
 	if len(codes) > maxNamed {

@@ -75,19 +75,9 @@ type Lister interface {
 
 // All returns every site of the tenant, oldest first, following the pages.
 func All(ctx context.Context, s Lister, tenantID uuid.UUID) ([]tenancy.Site, error) {
-	out := []tenancy.Site{}
-	page := tenancy.PageParams{Limit: tenancy.MaxPageLimit}
-	for {
-		p, err := s.SiteList(ctx, tenantID, page)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Items...)
-		if p.Next == nil {
-			return out, nil
-		}
-		page.After = p.Next
-	}
+	return tenancy.AllPages(func(after *tenancy.Cursor) (*tenancy.Page[tenancy.Site], error) {
+		return s.SiteList(ctx, tenantID, tenancy.PageParams{Limit: tenancy.MaxPageLimit, After: after})
+	})
 }
 
 // Find returns the site of the tenant that ref names: its id or its name

@@ -144,19 +144,10 @@ func Find(ctx context.Context, s Finder, tenantID uuid.UUID, siteRef, spaceRef s
 // all returns every live space of the tenant (of one site unless siteID is
 // uuid.Nil), oldest first, following the pages.
 func all(ctx context.Context, s Finder, tenantID, siteID uuid.UUID) ([]tenancy.Space, error) {
-	out := []tenancy.Space{}
-	params := &tenancy.SpaceListParams{TenantID: tenantID, SiteID: siteID, Page: tenancy.PageParams{Limit: tenancy.MaxPageLimit}}
-	for {
-		p, err := s.SpaceList(ctx, params)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Items...)
-		if p.Next == nil {
-			return out, nil
-		}
-		params.Page.After = p.Next
-	}
+	return tenancy.AllPages(func(after *tenancy.Cursor) (*tenancy.Page[tenancy.Space], error) {
+		return s.SpaceList(ctx, &tenancy.SpaceListParams{TenantID: tenantID, SiteID: siteID,
+			Page: tenancy.PageParams{Limit: tenancy.MaxPageLimit, After: after}})
+	})
 }
 
 func parseID(s string) (uuid.UUID, bool) {

@@ -53,18 +53,11 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	members := []tenancy.Member{}
-	page := tenancy.PageParams{Limit: tenancy.MaxPageLimit}
-	for {
-		pg, err := store.MemberList(ctx, t.ID, page)
-		if err != nil {
-			return err
-		}
-		members = append(members, pg.Items...)
-		if pg.Next == nil {
-			break
-		}
-		page.After = pg.Next
+	members, err := tenancy.AllPages(func(after *tenancy.Cursor) (*tenancy.Page[tenancy.Member], error) {
+		return store.MemberList(ctx, t.ID, tenancy.PageParams{Limit: tenancy.MaxPageLimit, After: after})
+	})
+	if err != nil {
+		return err
 	}
 	return output.List(p, members, listColumns()...)
 }
