@@ -381,4 +381,20 @@ func TestPgBouncerUserOps(t *testing.T) {
 	if events != 3 {
 		t.Fatalf("%d platform events, want 3", events)
 	}
+	// Ending sessions for one tenant writes that tenant's audit event
+	// (AppendAuditFor: the tenant a parameter, as park_ops sets none).
+	tn, err := ops.TenantCreate(ctx, &tenancy.TenantCreateParams{Name: "Bounced", Slug: "bounced", Actor: opsActor})
+	if err != nil {
+		t.Fatalf("tenant create: %v", err)
+	}
+	if _, err := ops.UserEndSessions(ctx, &tenancy.UserEndSessionsParams{UserID: u.ID, TenantID: tn.ID, Reason: "test", Actor: opsActor}); err != nil {
+		t.Fatalf("end sessions in a tenant: %v", err)
+	}
+	if err := db.AdminPool(t).QueryRow(ctx, `select count(*) from audit_events where tenant_id = $1 and action = 'user.sessions_end' and target = $2`,
+		tn.ID, u.ID.String()).Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if events != 1 {
+		t.Fatalf("%d tenant audit events of the sessions' end, want 1", events)
+	}
 }
